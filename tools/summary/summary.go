@@ -57,19 +57,19 @@ type Output struct {
 
 // Structured is the structuredContent of every tool result.
 type Structured struct {
-	QueryID          int64          `json:"query_id"`
-	ExecutionID      string         `json:"execution_id"`
-	State            string         `json:"state"`
-	ExecutionEndedAt string         `json:"execution_ended_at,omitempty"`
-	Columns          []dune.Column  `json:"columns"`
-	TotalRowCount    int            `json:"total_row_count"`
-	Offset           int            `json:"offset"`
-	ReturnedRows     int            `json:"returned_rows"`
-	Rows             [][]any        `json:"rows"`
-	HasMore          bool           `json:"has_more"`
-	NextCursor       string         `json:"next_cursor,omitempty"`
-	Stats            []ColumnStats  `json:"stats"`
-	Datapoints       int            `json:"datapoints"`
+	QueryID          int64         `json:"query_id"`
+	ExecutionID      string        `json:"execution_id"`
+	State            string        `json:"state"`
+	ExecutionEndedAt string        `json:"execution_ended_at,omitempty"`
+	Columns          []dune.Column `json:"columns"`
+	TotalRowCount    int           `json:"total_row_count"`
+	Offset           int           `json:"offset"`
+	ReturnedRows     int           `json:"returned_rows"`
+	Rows             [][]any       `json:"rows"`
+	HasMore          bool          `json:"has_more"`
+	NextCursor       string        `json:"next_cursor,omitempty"`
+	Stats            []ColumnStats `json:"stats"`
+	Datapoints       int           `json:"datapoints"`
 }
 
 // ColumnStats are statistics of one column over the rows fetched.
