@@ -5,36 +5,90 @@
 // retries and a streaming decoder that keeps numbers exact.
 //
 // It knows nothing about MCP.
+//
+// What the Get methods return:
+//   - COMPLETED and COMPLETED_PARTIAL: a *Result with HasResult, Columns
+//     (column_names order, column_types when Dune sends them) and Rows; a
+//     missing result object is ErrMalformedResponse.
+//   - PENDING and EXECUTING: a *Result with HasResult false and no error.
+//   - FAILED, CANCELLED and EXPIRED: the *Result (state, timestamps and, for
+//     FAILED, Result.Error) together with a non-nil *ResultError, so callers
+//     that only check err stop there and callers that want the details have
+//     them.
+//   - any other state: a *Result carrying that State (see State.Known) and
+//     whatever result object came with it; no error. Callers decide how to
+//     report it.
+//   - non-2xx answers: *APIError (errors.As); options the client refuses:
+//     *ValidationError, no request sent; no key: ErrMissingAPIKey, no
+//     request sent; a cancelled context: an error wrapping ctx.Err().
+//
+// Pagination: the client never follows Dune's next_uri (it would be a URL
+// chosen by the server, possibly with credentials in it); Result.NextOffset
+// is the offset to pass in Options for the next page.
 package dune
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // DefaultBaseURL is Dune's API host; the client appends /api/v1/....
 const DefaultBaseURL = "https://api.dune.com"
 
+// Defaults applied by NewClient to zero fields of Config and RetryPolicy.
+const (
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultMaxBodyBytes   = 256 << 20
+	DefaultMaxAttempts    = 4
+	DefaultInitialBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff     = 10 * time.Second
+	DefaultMaxElapsed     = 45 * time.Second
+	DefaultUserAgent      = "dune-mcp"
+)
+
+// maxErrorMessage bounds Dune's error text kept in an APIError (runes).
+const maxErrorMessage = 500
+
+// maxErrorBody bounds how much of an error response body is read.
+const maxErrorBody = 64 << 10
+
 // Config configures a Client. Zero values pick sensible defaults.
 type Config struct {
-	// BaseURL is the API host, default DefaultBaseURL.
+	// BaseURL is the API host, default DefaultBaseURL. The client appends
+	// /api/v1/...; a trailing "/api" or "/api/v1" (as Dune's docs write the
+	// base URL) is accepted and dropped.
 	BaseURL string
 	// APIKey is sent in the X-Dune-Api-Key header, never in a URL. A key set
 	// on the request context with WithAPIKey takes precedence.
 	APIKey string
 	// HTTPClient is the transport; default a client with no overall timeout
-	// (RequestTimeout bounds each attempt).
+	// (RequestTimeout bounds each attempt). The client works on a copy that
+	// never follows redirects, since the key header would travel with them.
 	HTTPClient *http.Client
-	// RequestTimeout bounds one HTTP attempt, default 60s.
+	// RequestTimeout bounds one HTTP attempt, body decoding included,
+	// default 60s.
 	RequestTimeout time.Duration
 	// MaxBodyBytes guards against huge bodies, default 256 MiB.
 	MaxBodyBytes int64
 	// Retry is the retry policy for 429/502/503/504 and transient network errors.
 	Retry RetryPolicy
-	// UserAgent is sent on every request.
+	// UserAgent is sent on every request, default DefaultUserAgent.
 	UserAgent string
+	// Logger receives one debug line per attempt and per retry wait
+	// (endpoint path, status, duration, bytes; never the key or the query
+	// string). The zero value is disabled.
+	Logger zerolog.Logger
 }
 
 // RetryPolicy bounds retries. Zero values pick defaults.
@@ -45,28 +99,376 @@ type RetryPolicy struct {
 	InitialBackoff time.Duration
 	// MaxBackoff caps one wait, default 10s. A longer Retry-After gives up.
 	MaxBackoff time.Duration
-	// MaxElapsed caps the total time spent retrying, default 45s.
+	// MaxElapsed caps the total time spent retrying, default 45s. A wait
+	// that would end past it gives up instead.
 	MaxElapsed time.Duration
 }
 
 // Client talks to Dune's results API. It is safe for concurrent use.
 type Client struct {
-	cfg Config
+	cfg  Config
+	base string
+	http *http.Client
+	log  zerolog.Logger
+
+	// Seams for tests.
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(d time.Duration) time.Duration // uniform in [0, d)
 }
 
 // NewClient returns a client for cfg.
 func NewClient(cfg Config) *Client {
-	return &Client{cfg: cfg}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	r := &cfg.Retry
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.InitialBackoff <= 0 {
+		r.InitialBackoff = DefaultInitialBackoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = DefaultMaxBackoff
+	}
+	if r.MaxElapsed <= 0 {
+		r.MaxElapsed = DefaultMaxElapsed
+	}
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		*hc = *cfg.HTTPClient
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{
+		cfg:   cfg,
+		base:  normalizeBase(cfg.BaseURL),
+		http:  hc,
+		log:   cfg.Logger,
+		now:   time.Now,
+		sleep: sleepCtx,
+		jitter: func(d time.Duration) time.Duration {
+			if d <= 0 {
+				return 0
+			}
+			return rand.N(d)
+		},
+	}
 }
 
 // GetLatestResult fetches a page of the latest completed execution of a saved
 // query: GET /api/v1/query/{queryID}/results. It does not run the query.
+// Options.QueryParameters select the latest result run with those values.
 func (c *Client) GetLatestResult(ctx context.Context, queryID int64, opts Options) (*Result, error) {
-	return nil, errors.New("dune: not implemented")
+	if queryID < 1 {
+		return nil, &ValidationError{Field: "query_id", Reason: "must be a positive integer"}
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return c.get(ctx, "/api/v1/query/"+strconv.FormatInt(queryID, 10)+"/results", opts.values())
 }
 
 // GetExecutionResult fetches a page of one execution's results:
-// GET /api/v1/execution/{executionID}/results.
+// GET /api/v1/execution/{executionID}/results. Query parameters are refused
+// (Dune only honours them on the latest-result endpoint).
 func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opts Options) (*Result, error) {
-	return nil, errors.New("dune: not implemented")
+	if strings.TrimSpace(executionID) == "" {
+		return nil, &ValidationError{Field: "execution_id", Reason: "is empty"}
+	}
+	if !validExecutionID(executionID) {
+		return nil, &ValidationError{Field: "execution_id", Reason: "must be a Dune execution id such as 01HPFJ7VSFXPTA8WPMDKBXE167 (letters and digits)"}
+	}
+	if len(opts.QueryParameters) > 0 {
+		return nil, &ValidationError{Field: "query_parameters", Reason: "only the latest result of a query can be selected by parameters, not an execution's"}
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts.values())
+}
+
+// get runs the retry loop for one logical request.
+func (c *Client) get(ctx context.Context, path string, q url.Values) (*Result, error) {
+	key, ok := APIKeyFrom(ctx)
+	if !ok {
+		key = c.cfg.APIKey
+	}
+	if key == "" {
+		return nil, ErrMissingAPIKey
+	}
+	u := c.base + path
+	if enc := q.Encode(); enc != "" {
+		u += "?" + enc
+	}
+	pol := c.cfg.Retry
+	start := c.now()
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("dune: GET %s: %w", path, err)
+		}
+		res, retry, err := c.attempt(ctx, u, path, key)
+		if err == nil || !retry.ok {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
+		}
+		if attempt >= pol.MaxAttempts {
+			return nil, giveUp(err, path, attempt, "no attempts left")
+		}
+		wait := c.backoffFor(attempt)
+		if retry.hasAfter {
+			if retry.after > pol.MaxBackoff {
+				return nil, giveUp(err, path, attempt, "Retry-After exceeds the longest wait")
+			}
+			wait = max(wait, retry.after)
+		}
+		if elapsed := c.now().Sub(start); elapsed+wait > pol.MaxElapsed {
+			return nil, giveUp(err, path, attempt, "retry budget spent")
+		}
+		c.log.Debug().Str("endpoint", path).Int("attempt", attempt).Dur("wait", wait).AnErr("reason", err).Msg("dune retry")
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("dune: GET %s: %w", path, err)
+		}
+	}
+}
+
+// giveUp returns the last error of a retry loop. An *APIError is returned as
+// is (its RetryAfter tells the caller when to come back); other errors say
+// how many attempts were made.
+func giveUp(err error, path string, attempts int, why string) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	if attempts == 1 {
+		return err
+	}
+	return fmt.Errorf("dune: GET %s failed after %d attempts (%s): %w", path, attempts, why, err)
+}
+
+type retryInfo struct {
+	ok       bool
+	hasAfter bool
+	after    time.Duration
+}
+
+// attempt sends one request and decodes its answer.
+func (c *Client) attempt(ctx context.Context, u, path, key string) (*Result, retryInfo, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		// Only a bad BaseURL gets here; the message names the base, not the query.
+		return nil, retryInfo{}, fmt.Errorf("dune: bad base URL %q: %w", c.base, errors.Unwrap(err))
+	}
+	req.Header.Set("X-Dune-Api-Key", key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+
+	usage := UsageFrom(ctx)
+	if usage != nil {
+		usage.Requests.Add(1)
+	}
+	began := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
+		}
+		if actx.Err() != nil {
+			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s: %w", path, c.cfg.RequestTimeout, actx.Err())
+		}
+		inner := err
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text repeats the whole URL
+			inner = ue.Err
+		}
+		c.log.Debug().Str("endpoint", path).Err(inner).Dur("duration", time.Since(began)).Msg("dune request failed")
+		return nil, retryInfo{ok: transientNetError(inner)}, fmt.Errorf("dune: GET %s: %w", path, inner)
+	}
+	body := &bodyReader{r: resp.Body, max: c.cfg.MaxBodyBytes}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10)) // let the connection be reused
+		resp.Body.Close()
+		if usage != nil {
+			usage.Bytes.Add(body.n)
+		}
+		c.log.Debug().Str("endpoint", path).Int("status", resp.StatusCode).Int64("bytes", body.n).Dur("duration", time.Since(began)).Msg("dune request")
+	}()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		after, hasAfter := parseRetryAfter(resp.Header, c.now())
+		ae := c.apiError(resp, body, path, key)
+		ae.RetryAfter = after
+		return nil, retryInfo{ok: retryableStatus(resp.StatusCode), hasAfter: hasAfter, after: after}, ae
+	}
+
+	res := &Result{}
+	err = decodeResult(body, res)
+	res.BodyBytes = body.n
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
+		case errors.Is(body.err, ErrBodyTooLarge):
+			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w (limit %d bytes; ask for fewer rows or columns)", path, ErrBodyTooLarge, c.cfg.MaxBodyBytes)
+		case actx.Err() != nil:
+			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s while reading the body: %w", path, c.cfg.RequestTimeout, actx.Err())
+		case body.err != nil:
+			return nil, retryInfo{ok: transientNetError(body.err)}, fmt.Errorf("dune: GET %s: reading body after %d bytes: %w", path, body.n, body.err)
+		default:
+			return nil, retryInfo{ok: errors.Is(err, errTruncated)}, fmt.Errorf("dune: GET %s: %w", path, err)
+		}
+	}
+	if usage != nil {
+		usage.Rows.Add(int64(len(res.Rows)))
+		usage.Datapoints.Add(int64(res.Metadata.DatapointCount))
+	}
+	if err := checkState(res, key); err != nil {
+		return res, retryInfo{}, err
+	}
+	return res, retryInfo{}, nil
+}
+
+// checkState applies Dune's presence rules to a decoded 2xx answer.
+func checkState(res *Result, key string) error {
+	switch res.State {
+	case StateCompleted, StateCompletedPartial:
+		if !res.HasResult {
+			return fmt.Errorf("%w: state %s without a result", ErrMalformedResponse, res.State)
+		}
+	case StateFailed, StateCancelled, StateExpired:
+		re := &ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
+		if e := res.Error; e != nil {
+			e.Message = scrub(e.Message, key, 4000)
+			re.Type, re.Message, re.Line, re.Column = e.Type, e.Message, e.Line, e.Column
+		}
+		return re
+	}
+	return nil
+}
+
+// apiError builds the error for a non-2xx answer (RetryAfter is set by the
+// caller).
+func (c *Client) apiError(resp *http.Response, body io.Reader, path, key string) *APIError {
+	ae := &APIError{StatusCode: resp.StatusCode, Endpoint: path}
+	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
+	var env struct {
+		Error any `json:"error"`
+	}
+	msg := ""
+	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "{") && json.Unmarshal(b, &env) == nil && env.Error != nil {
+		if s, ok := env.Error.(string); ok {
+			msg = s
+		} else {
+			msg = fmt.Sprint(env.Error)
+		}
+	} else if isText(b) {
+		msg = string(b)
+	}
+	msg = scrub(strings.Join(strings.Fields(msg), " "), key, maxErrorMessage)
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	ae.Message = msg
+	switch code := resp.StatusCode; {
+	case code == http.StatusUnauthorized:
+		ae.Kind = KindInvalidKey
+	case code == http.StatusPaymentRequired:
+		ae.Kind = KindPayment
+	case code == http.StatusForbidden:
+		ae.Kind = KindForbidden
+	case code == http.StatusNotFound:
+		ae.Kind = KindNotFound
+	case code == http.StatusTooManyRequests:
+		ae.Kind = KindRateLimited
+	case code == http.StatusBadRequest && strings.Contains(strings.ToLower(msg), "partial result"):
+		ae.Kind = KindPartialResult
+	case code == http.StatusBadRequest:
+		ae.Kind = KindBadRequest
+	case code >= 500:
+		ae.Kind = KindServer
+	default:
+		ae.Kind = KindOther
+	}
+	return ae
+}
+
+// scrub removes key from s and bounds s to max runes.
+func scrub(s, key string, max int) string {
+	if key != "" {
+		s = strings.ReplaceAll(s, key, "[redacted]")
+	}
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	return s
+}
+
+// isText reports whether b looks like a short human-readable message rather
+// than an HTML page or binary.
+func isText(b []byte) bool {
+	s := strings.TrimSpace(string(b))
+	if s == "" || strings.HasPrefix(s, "<") {
+		return false
+	}
+	for _, r := range s {
+		if r == '\uFFFD' || (r < 0x20 && r != '\n' && r != '\r' && r != '\t') {
+			return false
+		}
+	}
+	return true
+}
+
+// bodyReader counts bytes, enforces the size guard and remembers the first
+// read error, so that a decoding failure can be told apart from a network
+// one.
+type bodyReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if rest := b.max - b.n + 1; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > b.max {
+		b.err = ErrBodyTooLarge
+		return n, b.err
+	}
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// normalizeBase drops trailing slashes and a trailing /api or /api/v1, so
+// both "https://api.dune.com" and Dune's documented "https://api.dune.com/api"
+// work.
+func normalizeBase(base string) string {
+	base = strings.TrimRight(base, "/")
+	for _, suffix := range []string{"/api/v1", "/api"} {
+		if strings.HasSuffix(base, suffix) {
+			return strings.TrimSuffix(base, suffix)
+		}
+	}
+	return base
 }

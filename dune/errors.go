@@ -82,3 +82,7 @@ var ErrBodyTooLarge = errors.New("dune: response body exceeds the size limit")
 // ErrMalformedResponse is returned (wrapped) when a 2xx body cannot be decoded
 // or breaks Dune's documented presence rules.
 var ErrMalformedResponse = errors.New("dune: malformed response")
+
+// ErrMissingAPIKey is returned, before any request is sent, when neither the
+// request context (WithAPIKey) nor Config.APIKey provides a Dune API key.
+var ErrMissingAPIKey = errors.New("dune: no API key: set DUNE_API_KEY or send a per-request key")

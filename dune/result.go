@@ -18,6 +18,18 @@ const (
 	StateExpired          State = "QUERY_STATE_EXPIRED"
 )
 
+// Known reports whether s is one of the states Dune documents. The client
+// returns a Result (and no error) for unknown states, so callers can report
+// them instead of failing.
+func (s State) Known() bool {
+	switch s {
+	case StatePending, StateExecuting, StateCompleted, StateCompletedPartial,
+		StateFailed, StateCancelled, StateExpired:
+		return true
+	}
+	return false
+}
+
 // Column is one result column with its Dune type (e.g. "varchar", "uint256").
 type Column struct {
 	Name string `json:"name"`

@@ -1,0 +1,402 @@
+package dune_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"dune-mcp/dune"
+	"dune-mcp/dune/dunetest"
+)
+
+func newClient(s *dunetest.Server, p dune.RetryPolicy) *dune.Client {
+	return dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: dunetest.DefaultAPIKey, Retry: p})
+}
+
+// quick retries: the emulator's Retry-After is whole seconds, backoff is not.
+var quick = dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxElapsed: 20 * time.Second}
+
+func TestEmulatorWalk100kRows(t *testing.T) {
+	s := dunetest.NewServer(dunetest.WithMaxPageSize(30000))
+	defer s.Close()
+	ds := dunetest.DEXTrades(100000, 7)
+	s.AddQuery(4242, ds)
+	c := newClient(s, quick)
+	ctx, usage := dune.WithUsage(context.Background())
+
+	opts := dune.Options{Paging: dune.Paging{Limit: 100000}}
+	res, err := c.GetLatestResult(ctx, 4242, opts)
+	seen, pages := 0, 0
+	for {
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		pages++
+		if !reflect.DeepEqual(res.Columns, ds.Columns) {
+			t.Fatalf("columns = %v", res.Columns)
+		}
+		if len(res.Rows) > 30000 || len(res.Rows) == 0 {
+			t.Fatalf("page %d has %d rows", pages, len(res.Rows))
+		}
+		for i, row := range res.Rows {
+			if want := ds.Row(seen + i); !sameRow(row, want) {
+				t.Fatalf("row %d:\n got %v\nwant %v", seen+i, row, want)
+			}
+		}
+		seen += len(res.Rows)
+		if res.NextOffset == nil {
+			break
+		}
+		if *res.NextOffset != seen {
+			t.Fatalf("next_offset = %d after %d rows", *res.NextOffset, seen)
+		}
+		// Stay on the execution the first page came from.
+		opts.Offset = *res.NextOffset
+		res, err = c.GetExecutionResult(ctx, res.ExecutionID, opts)
+	}
+	if seen != 100000 || pages != 4 {
+		t.Errorf("%d rows in %d pages", seen, pages)
+	}
+	st := s.Stats()
+	if st.Requests != 4 || st.ByEndpoint["query_results"] != 1 || st.ByEndpoint["execution_results"] != 3 || st.RowsServed != 100000 {
+		t.Errorf("stats = %+v", st.ByEndpoint)
+	}
+	if usage.Requests.Load() != 4 || usage.Rows.Load() != 100000 || usage.Datapoints.Load() != 2200000 {
+		t.Errorf("usage = %d req %d rows %d dp", usage.Requests.Load(), usage.Rows.Load(), usage.Datapoints.Load())
+	}
+	wantQ := []string{"limit=100000", "limit=100000&offset=30000", "limit=100000&offset=60000", "limit=100000&offset=90000"}
+	if !reflect.DeepEqual(st.RawQueries, wantQ) {
+		t.Errorf("queries = %q", st.RawQueries)
+	}
+}
+
+// Every option the client encodes is understood by the emulator as the
+// ground truth (dunetest.Evaluate) says.
+func TestEmulatorOptions(t *testing.T) {
+	s := dunetest.NewServer(dunetest.WithMaxPageSize(500))
+	defer s.Close()
+	ds := dunetest.DEXTrades(3000, 11)
+	s.AddQuery(7, ds)
+	c := newClient(s, quick)
+	cases := map[string]dune.Options{
+		"default":        {},
+		"limit offset":   {Paging: dune.Paging{Limit: 50, Offset: 2990}},
+		"limit capped":   {Paging: dune.Paging{Limit: 100000}},
+		"columns":        {Projection: dune.Projection{Columns: []string{"tx_hash", "amount_usd", "blockchain"}}},
+		"filters":        {Filtering: dune.Filtering{Filters: "blockchain = 'ethereum' AND amount_usd > 1000"}},
+		"filters in":     {Filtering: dune.Filtering{Filters: "project IN ('uniswap', 'curve') OR amount_usd IS NULL"}},
+		"sort":           {Sorting: dune.Sorting{SortBy: "amount_usd desc, block_time"}, Paging: dune.Paging{Limit: 100}},
+		"everything":     {Paging: dune.Paging{Limit: 20, Offset: 5}, Projection: dune.Projection{Columns: []string{"token_pair", "amount_usd"}}, Sorting: dune.Sorting{SortBy: "amount_usd"}, Filtering: dune.Filtering{Filters: "token_pair LIKE '%USDC%'"}, Credits: dune.Credits{IgnoreMaxCreditsPerRequest: true}},
+		"past the end":   {Paging: dune.Paging{Offset: 5000}},
+		"partial opt-in": {Partial: dune.Partial{AllowPartialResults: true}, Paging: dune.Paging{Limit: 3}},
+	}
+	for name, o := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := c.GetLatestResult(context.Background(), 7, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, rows, total, err := dunetest.Evaluate(ds, o, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.Columns, cols) {
+				t.Errorf("columns = %v, want %v", res.Columns, cols)
+			}
+			if len(rows) == 0 {
+				rows = []dune.Row{}
+			}
+			if !reflect.DeepEqual(res.Rows, rows) {
+				t.Errorf("%d rows, want %d (first got %v)", len(res.Rows), len(rows), first(res.Rows))
+			}
+			if res.Metadata.TotalRowCount != total {
+				t.Errorf("total = %d, want %d", res.Metadata.TotalRowCount, total)
+			}
+			more := o.Offset+len(rows) < total
+			if (res.NextOffset != nil) != more {
+				t.Errorf("next_offset = %v, more = %v", res.NextOffset, more)
+			}
+		})
+	}
+	t.Run("sample", func(t *testing.T) {
+		res, err := c.GetLatestResult(context.Background(), 7, dune.Options{Sampling: dune.Sampling{SampleCount: 300}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Rows) < 150 || len(res.Rows) > 450 || res.NextOffset != nil {
+			t.Errorf("sample of %d rows, next %v", len(res.Rows), res.NextOffset)
+		}
+	})
+	t.Run("bad filter", func(t *testing.T) {
+		_, err := c.GetLatestResult(context.Background(), 7, dune.Options{Filtering: dune.Filtering{Filters: "amount_usd NOT IN (1)"}})
+		var ae *dune.APIError
+		if !errors.As(err, &ae) || ae.Kind != dune.KindBadRequest || ae.Message == "" {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// sameRow compares rows of scalar cells (string, json.Number, bool, nil)
+// without reflection: the 100,000-row walk compares 2.2 million cells.
+func sameRow(a, b dune.Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		switch a[i].(type) {
+		case []any, map[string]any:
+			if !reflect.DeepEqual(a[i], b[i]) {
+				return false
+			}
+		default:
+			if a[i] != b[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func first(rows []dune.Row) dune.Row {
+	if len(rows) == 0 {
+		return nil
+	}
+	return rows[0]
+}
+
+func TestEmulatorParams(t *testing.T) {
+	s := dunetest.NewServer()
+	defer s.Close()
+	eth := s.AddExecution(5, dunetest.Execution{Dataset: dunetest.Tiny(), Params: map[string]string{"chain": "ethereum", "days": "7"}})
+	base := s.AddExecution(5, dunetest.Execution{Dataset: dunetest.DailySeries(10, 1), Params: map[string]string{"chain": "base", "days": "7"}})
+	c := newClient(s, quick)
+	get := func(p map[string]string) (*dune.Result, error) {
+		return c.GetLatestResult(context.Background(), 5, dune.Options{Parameters: dune.Parameters{QueryParameters: p}})
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{nil, base},
+		{map[string]string{"chain": "ethereum"}, eth},
+		{map[string]string{"chain": "ethereum", "days": "7"}, eth},
+		{map[string]string{"days": "7"}, base},
+	} {
+		res, err := get(tc.params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExecutionID != tc.want {
+			t.Errorf("%v: execution %s, want %s", tc.params, res.ExecutionID, tc.want)
+		}
+	}
+	if q := s.Stats().RawQueries[1]; q != "params.chain=ethereum" {
+		t.Errorf("raw query = %q", q)
+	}
+	for _, p := range []map[string]string{{"chain": "solana"}, {"nope": "1"}} {
+		_, err := get(p)
+		var ae *dune.APIError
+		if !errors.As(err, &ae) || ae.Kind != dune.KindNotFound {
+			t.Errorf("%v: err = %v", p, err)
+		}
+	}
+}
+
+func TestEmulatorStatesAndErrors(t *testing.T) {
+	s := dunetest.NewServer()
+	defer s.Close()
+	c := newClient(s, quick)
+	ctx := context.Background()
+
+	failed := s.AddExecution(10, dunetest.Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 3:7: Column 'x' cannot be resolved", Line: 3, Column: 7}})
+	res, err := c.GetExecutionResult(ctx, failed, dune.Options{})
+	var re *dune.ResultError
+	if !errors.As(err, &re) || re.State != dune.StateFailed || re.Type != "FAILED_TYPE_EXECUTION_FAILED" || re.Line != 3 || re.Column != 7 || re.QueryID != 10 || re.ExecutionID != failed {
+		t.Errorf("failed: err = %v", err)
+	} else if res == nil || res.Error == nil || res.HasResult {
+		t.Errorf("failed: result = %+v", res)
+	}
+	for _, st := range []dune.State{dune.StateCancelled, dune.StateExpired} {
+		id := s.AddExecution(11, dunetest.Execution{State: st})
+		res, err := c.GetExecutionResult(ctx, id, dune.Options{})
+		if !errors.As(err, &re) || re.State != st || res == nil || res.State != st {
+			t.Errorf("%s: err = %v", st, err)
+		}
+		if st == dune.StateCancelled && res.CancelledAt == nil {
+			t.Errorf("cancelled_at missing")
+		}
+	}
+	for _, st := range []dune.State{dune.StatePending, dune.StateExecuting} {
+		id := s.AddExecution(12, dunetest.Execution{State: st})
+		res, err := c.GetExecutionResult(ctx, id, dune.Options{})
+		if err != nil || res.State != st || res.HasResult || res.IsExecutionFinished {
+			t.Errorf("%s: %v %+v", st, err, res)
+		}
+	}
+	partial := s.AddExecution(13, dunetest.Execution{Dataset: dunetest.Tiny(), Partial: true})
+	_, err = c.GetExecutionResult(ctx, partial, dune.Options{})
+	var ae *dune.APIError
+	if !errors.As(err, &ae) || ae.Kind != dune.KindPartialResult || ae.StatusCode != 400 {
+		t.Errorf("partial without opt-in: %v", err)
+	}
+	res, err = c.GetExecutionResult(ctx, partial, dune.Options{Partial: dune.Partial{AllowPartialResults: true}})
+	if err != nil || res.State != dune.StateCompletedPartial || len(res.Rows) != dunetest.Tiny().Len() {
+		t.Errorf("partial with opt-in: %v %+v", err, res)
+	}
+
+	checks := []struct {
+		name string
+		call func() error
+		kind dune.ErrorKind
+		msg  string
+	}{
+		{"unknown query", func() error { _, err := c.GetLatestResult(ctx, 999999, dune.Options{}); return err }, dune.KindNotFound, dunetest.MsgQueryNotFound},
+		{"malformed execution id", func() error { _, err := c.GetExecutionResult(ctx, "not-a-ulid", dune.Options{}); return err }, dune.KindBadRequest, "The requested execution ID (ID: not-a-ulid) is invalid."},
+		{"unknown execution", func() error {
+			_, err := c.GetExecutionResult(ctx, "01HPFJ7VSFXPTA8WPMDKBXE167", dune.Options{})
+			return err
+		}, dune.KindNotFound, ""},
+		{"wrong key", func() error {
+			_, err := c.GetLatestResult(dune.WithAPIKey(ctx, "wrong-key"), 10, dune.Options{})
+			return err
+		}, dune.KindInvalidKey, dunetest.MsgInvalidKey},
+	}
+	for _, ck := range checks {
+		err := ck.call()
+		if !errors.As(err, &ae) || ae.Kind != ck.kind || (ck.msg != "" && ae.Message != ck.msg) {
+			t.Errorf("%s: err = %v", ck.name, err)
+		}
+	}
+	for _, q := range s.Stats().RawQueries {
+		if strings.Contains(q, "api_key") || strings.Contains(q, dunetest.DefaultAPIKey) {
+			t.Errorf("key in query string: %q", q)
+		}
+	}
+}
+
+func TestEmulatorCreditGuard(t *testing.T) {
+	s := dunetest.NewServer(dunetest.WithMaxDatapointsPerRequest(1000))
+	defer s.Close()
+	s.AddQuery(3, dunetest.DEXTrades(200, 1))
+	c := newClient(s, quick)
+	_, err := c.GetLatestResult(context.Background(), 3, dune.Options{})
+	var ae *dune.APIError
+	if !errors.As(err, &ae) || ae.Kind != dune.KindPayment || ae.Message != dunetest.MsgPerRequestCredits {
+		t.Fatalf("err = %v", err)
+	}
+	if s.Stats().Requests != 1 {
+		t.Errorf("402 retried")
+	}
+	res, err := c.GetLatestResult(context.Background(), 3, dune.Options{Credits: dune.Credits{IgnoreMaxCreditsPerRequest: true}})
+	if err != nil || len(res.Rows) != 200 {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestEmulatorFaults(t *testing.T) {
+	s := dunetest.NewServer()
+	defer s.Close()
+	s.AddQuery(1, dunetest.DEXTrades(100, 3))
+	c := newClient(s, quick)
+	get := func() (*dune.Result, error) { return c.GetLatestResult(context.Background(), 1, dune.Options{}) }
+	tests := []struct {
+		name     string
+		fault    dune.ErrorKind
+		inject   dunetest.Fault
+		requests int
+		ok       bool
+	}{
+		{"503 twice", "", dunetest.Fault{Status: 503, Count: 2}, 3, true},
+		{"429 once", "", dunetest.Fault{Status: 429, Count: 1}, 2, true},
+		{"502 then 504", "", dunetest.Fault{Status: 502, Count: 1}, 2, true},
+		{"429 forever", dune.KindRateLimited, dunetest.Fault{Status: 429, Count: 4}, 4, false},
+		{"500 not retried", dune.KindServer, dunetest.Fault{Status: 500, Count: 1}, 1, false},
+		{"402 not retried", dune.KindPayment, dunetest.Fault{Status: 402, Count: 1}, 1, false},
+		{"truncated", "", dunetest.Fault{Truncate: true, Count: 1}, 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.ResetStats()
+			s.InjectFault(tt.inject)
+			res, err := get()
+			if tt.ok {
+				if err != nil || len(res.Rows) != 100 {
+					t.Fatalf("err = %v", err)
+				}
+			} else {
+				var ae *dune.APIError
+				if !errors.As(err, &ae) || ae.Kind != tt.fault {
+					t.Fatalf("err = %v", err)
+				}
+			}
+			if got := s.Stats().Requests; got != tt.requests {
+				t.Errorf("requests = %d, want %d", got, tt.requests)
+			}
+		})
+	}
+	t.Run("dropped connection", func(t *testing.T) {
+		s.ResetStats()
+		s.InjectFault(dunetest.Fault{Drop: true, Count: 1})
+		if _, err := get(); err != nil {
+			t.Fatal(err)
+		}
+		// Go's transport may itself retry a dropped kept-alive connection once.
+		if got := s.Stats().Requests; got < 2 || got > 3 {
+			t.Errorf("requests = %d", got)
+		}
+	})
+	t.Run("Retry-After honoured", func(t *testing.T) {
+		s.ResetStats()
+		s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
+		start := time.Now()
+		if _, err := get(); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("retried after %v, Retry-After was 1s", d)
+		}
+		if got := s.Stats().Requests; got != 2 {
+			t.Errorf("requests = %d", got)
+		}
+	})
+	t.Run("Retry-After too long", func(t *testing.T) {
+		s.ResetStats()
+		s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: 30 * time.Second, Count: 1})
+		_, err := get()
+		var ae *dune.APIError
+		if !errors.As(err, &ae) || ae.RetryAfter != 30*time.Second {
+			t.Fatalf("err = %v", err)
+		}
+		if got := s.Stats().Requests; got != 1 {
+			t.Errorf("requests = %d", got)
+		}
+	})
+	t.Run("cancel during Retry-After", func(t *testing.T) {
+		s.ResetStats()
+		s.InjectFault(dunetest.Fault{Status: 503, RetryAfter: 4 * time.Second, Count: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := c.GetLatestResult(ctx, 1, dune.Options{})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("returned after %v", d)
+		}
+	})
+	t.Run("latency beyond the attempt timeout", func(t *testing.T) {
+		s.ResetStats()
+		s.InjectFault(dunetest.Fault{Latency: 5 * time.Second, Count: 1})
+		c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: dunetest.DefaultAPIKey, RequestTimeout: 200 * time.Millisecond, Retry: quick})
+		if _, err := c.GetLatestResult(context.Background(), 1, dune.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Stats().Requests; got != 2 {
+			t.Errorf("requests = %d", got)
+		}
+	})
+}

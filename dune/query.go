@@ -1,0 +1,111 @@
+package dune
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Validate checks o the way Dune would, so that a bad combination fails
+// before any request (and any credit) is spent. It returns a
+// *ValidationError whose Field is the parameter's JSON name:
+//   - limit, offset and sample_count must not be negative;
+//   - sample_count cannot be combined with limit, offset or filters;
+//   - column names must not be empty or blank, and must not contain a comma
+//     (the list is sent comma-joined, so such a name would silently select
+//     other columns);
+//   - query parameter names must not be empty or blank.
+//
+// Whether query parameters are allowed depends on the endpoint; the client
+// checks that separately.
+func (o Options) Validate() error {
+	switch {
+	case o.Limit < 0:
+		return &ValidationError{Field: "limit", Reason: "must not be negative"}
+	case o.Offset < 0:
+		return &ValidationError{Field: "offset", Reason: "must not be negative"}
+	case o.SampleCount < 0:
+		return &ValidationError{Field: "sample_count", Reason: "must not be negative"}
+	}
+	if o.SampleCount > 0 {
+		var with []string
+		if o.Limit > 0 {
+			with = append(with, "limit")
+		}
+		if o.Offset > 0 {
+			with = append(with, "offset")
+		}
+		if strings.TrimSpace(o.Filters) != "" {
+			with = append(with, "filters")
+		}
+		if len(with) > 0 {
+			return &ValidationError{Field: "sample_count", Reason: "cannot be combined with " + strings.Join(with, ", ") + " (Dune samples the whole result)"}
+		}
+	}
+	for i, c := range o.Columns {
+		if strings.TrimSpace(c) == "" {
+			return &ValidationError{Field: "columns", Reason: fmt.Sprintf("column %d is empty", i+1)}
+		}
+		if strings.Contains(c, ",") {
+			return &ValidationError{Field: "columns", Reason: fmt.Sprintf("column %d (%q) contains a comma, which the columns parameter cannot carry", i+1, c)}
+		}
+	}
+	for name := range o.QueryParameters {
+		if strings.TrimSpace(name) == "" {
+			return &ValidationError{Field: "query_parameters", Reason: "parameter name is empty"}
+		}
+	}
+	return nil
+}
+
+// values encodes o as Dune's query string. Unset options are omitted; blank
+// filters and sort_by count as unset. It assumes o is valid.
+func (o Options) values() url.Values {
+	q := url.Values{}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Offset > 0 {
+		q.Set("offset", strconv.Itoa(o.Offset))
+	}
+	if len(o.Columns) > 0 {
+		q.Set("columns", strings.Join(o.Columns, ","))
+	}
+	if strings.TrimSpace(o.Filters) != "" {
+		q.Set("filters", o.Filters)
+	}
+	if strings.TrimSpace(o.SortBy) != "" {
+		q.Set("sort_by", o.SortBy)
+	}
+	if o.SampleCount > 0 {
+		q.Set("sample_count", strconv.Itoa(o.SampleCount))
+	}
+	if o.AllowPartialResults {
+		q.Set("allow_partial_results", "true")
+	}
+	if o.IgnoreMaxCreditsPerRequest {
+		q.Set("ignore_max_credits_per_request", "true")
+	}
+	for name, v := range o.QueryParameters {
+		q.Set("params."+name, v)
+	}
+	return q
+}
+
+// validExecutionID reports whether id can be put in a URL path as is: Dune
+// execution ids are ULIDs, so anything beyond letters, digits, '-' and '_'
+// (slashes, dots, spaces, '?') is refused rather than escaped into a
+// different path.
+func validExecutionID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
