@@ -1,6 +1,14 @@
 // Package summary turns a page of Dune rows into what an agent sees: a compact
 // text rendering and a structured object, each fitting a token budget counted
 // with the o200k_base tokenizer, saying what was left out.
+//
+// The text holds, in order of priority: provenance (query, execution, state,
+// freshness), the schema, row counts, per-column statistics, the rows as a
+// CSV table (NULL rendered as ∅, cells longer than CellLimit characters
+// shortened with a visible …[+N of M chars] marker), and what to do next (the
+// cursor and hints). When the budget is short, rows go first, then statistics,
+// then schema entries; whatever is cut is said, in the text and in
+// Structured.Omitted. Text and Structured always carry the same rows.
 package summary
 
 import (
@@ -9,6 +17,18 @@ import (
 
 	"dune-mcp/dune"
 )
+
+// CellLimit is the longest cell, in characters (runes), shown in full. Longer
+// cells are cut to their first cellKeep characters followed by the marker
+// …[+N of M chars], N characters being left out of M.
+const CellLimit = 200
+
+// NullMark is how a SQL NULL appears in the text table and top values.
+const NullMark = "∅"
+
+// ErrBudgetTooSmall is returned when even the result's essentials (ids, counts,
+// cursor, notes) do not fit the structured budget.
+var ErrBudgetTooSmall = errors.New("summary: token budget too small for the result's essentials")
 
 // Page is what a tool fetched and wants to show.
 type Page struct {
@@ -27,7 +47,9 @@ type Page struct {
 	// TotalRowCount is Dune's total_row_count (after filters).
 	TotalRowCount int
 	// StatsRows are the rows statistics are computed over (the rows fetched
-	// upstream by this call, or the cached rows of the same page).
+	// upstream by this call, or the cached rows of the same page). When nil,
+	// Rows are used. Rows and StatsRows must not be modified in place once
+	// passed: statistics of large row sets are memoised by their identity.
 	StatsRows []dune.Row
 	// Datapoints is the upstream datapoint_count this call cost (0 from cache).
 	Datapoints int
@@ -39,6 +61,8 @@ type Page struct {
 	// Notes are extra one-line explanations (limit capped by Dune, partial
 	// result, offset past the end, served from cache, ...).
 	Notes []string
+	// Now is the reference time for freshness ("2 h ago"); zero means time.Now().
+	Now time.Time
 }
 
 // CursorFunc returns the opaque cursor that continues after the first
@@ -50,37 +74,75 @@ type Output struct {
 	Text       string
 	Structured *Structured
 	ShownRows  int
-	// TextTokens and StructuredTokens are o200k_base token counts.
+	// TextTokens and StructuredTokens are o200k_base token counts (the latter
+	// of json.Marshal(Structured)).
 	TextTokens       int
 	StructuredTokens int
 }
 
 // Structured is the structuredContent of every tool result.
 type Structured struct {
-	QueryID          int64         `json:"query_id"`
-	ExecutionID      string        `json:"execution_id"`
-	State            string        `json:"state"`
-	ExecutionEndedAt string        `json:"execution_ended_at,omitempty"`
-	Columns          []dune.Column `json:"columns"`
-	TotalRowCount    int           `json:"total_row_count"`
-	Offset           int           `json:"offset"`
-	ReturnedRows     int           `json:"returned_rows"`
-	Rows             [][]any       `json:"rows"`
-	HasMore          bool          `json:"has_more"`
-	NextCursor       string        `json:"next_cursor,omitempty"`
-	Stats            []ColumnStats `json:"stats"`
-	Datapoints       int           `json:"datapoints"`
+	QueryID          int64         `json:"query_id" jsonschema_description:"Dune query id."`
+	ExecutionID      string        `json:"execution_id" jsonschema_description:"Dune execution id the rows come from; results of an execution never change."`
+	State            string        `json:"state" jsonschema_description:"Execution state, e.g. QUERY_STATE_COMPLETED or QUERY_STATE_COMPLETED_PARTIAL."`
+	ExecutionEndedAt string        `json:"execution_ended_at,omitempty" jsonschema_description:"When the execution ended (RFC 3339, UTC); absent when Dune did not say."`
+	Demo             bool          `json:"demo,omitempty" jsonschema_description:"True when the data is synthetic demo data from the embedded emulator, not from Dune."`
+	Filters          string        `json:"filters,omitempty" jsonschema_description:"Filter expression applied by Dune to this result."`
+	SortBy           string        `json:"sort_by,omitempty" jsonschema_description:"Sort expression applied by Dune to this result."`
+	Columns          []Column      `json:"columns" jsonschema_description:"Result columns in row order (all of them unless omitted says otherwise)."`
+	TotalRowCount    int           `json:"total_row_count" jsonschema_description:"Rows in the whole result (after filters; for a sample the size of the population sampled)."`
+	Offset           int           `json:"offset" jsonschema_description:"Index (0-based) in the result of the first row returned."`
+	FetchedRows      int           `json:"fetched_rows" jsonschema_description:"Rows fetched upstream for this page or read from the page cache; stats are computed over them."`
+	SampleCount      int           `json:"sample_count,omitempty" jsonschema_description:"Requested sample size when rows are a uniform random sample (sample_result)."`
+	ReturnedRows     int           `json:"returned_rows" jsonschema_description:"Number of rows in rows (the same rows as the text table)."`
+	Rows             [][]any       `json:"rows" jsonschema_description:"Rows as arrays in columns order with values as Dune sent them: numbers as JSON numbers, uint256/int256 and timestamps as strings, NULL as null."`
+	HasMore          bool          `json:"has_more" jsonschema_description:"True when rows remain after the returned ones; pass next_cursor to next_page."`
+	NextCursor       string        `json:"next_cursor,omitempty" jsonschema_description:"Opaque cursor continuing after the last returned row; absent when nothing is left."`
+	Truncated        bool          `json:"truncated" jsonschema_description:"True when anything was left out of this response (rows, columns, statistics or long cells); omitted says what."`
+	Omitted          []string      `json:"omitted,omitempty" jsonschema_description:"One line per thing left out of this response and how to get it."`
+	ShortenedCells   int           `json:"shortened_cells,omitempty" jsonschema_description:"Cells in rows replaced by their first characters plus a …[+N of M chars] marker because even one full row did not fit the budget."`
+	Stats            []ColumnStats `json:"stats" jsonschema_description:"Per-column statistics over the fetched rows, in columns order (columns may be missing; see omitted)."`
+	Datapoints       int           `json:"datapoints" jsonschema_description:"Dune datapoints this call cost upstream; 0 when served from the page cache."`
+	Notes            []string      `json:"notes,omitempty" jsonschema_description:"Explanations about this result (limit capped by Dune, partial result, offset past the end, ...)."`
+}
+
+// Column is one result column.
+type Column struct {
+	Name string `json:"name" jsonschema_description:"Column name."`
+	Type string `json:"type" jsonschema_description:"Dune (Trino) type, e.g. varchar, double, uint256, timestamp(3) with time zone."`
 }
 
 // ColumnStats are statistics of one column over the rows fetched.
 type ColumnStats struct {
-	Name string `json:"name"`
+	Name          string     `json:"name" jsonschema_description:"Column name."`
+	Nulls         int        `json:"nulls" jsonschema_description:"Number of NULL values."`
+	Min           string     `json:"min,omitempty" jsonschema_description:"Smallest value exactly as Dune wrote it (numbers compared numerically, timestamps chronologically); absent for other types."`
+	Max           string     `json:"max,omitempty" jsonschema_description:"Largest value exactly as Dune wrote it; absent for other types."`
+	Mean          *float64   `json:"mean,omitempty" jsonschema_description:"Arithmetic mean of the numeric values (approximate for very large integers)."`
+	Invalid       int        `json:"invalid,omitempty" jsonschema_description:"Non-null values that could not be read as the column's type (left out of min, max and mean)."`
+	Distinct      int        `json:"distinct" jsonschema_description:"Number of distinct non-null values (a lower bound when distinct_exact is false)."`
+	DistinctExact bool       `json:"distinct_exact" jsonschema_description:"True when distinct is exact."`
+	MaxLen        int        `json:"max_len,omitempty" jsonschema_description:"Length in characters of the longest text value."`
+	Top           []TopValue `json:"top,omitempty" jsonschema_description:"Most frequent values with their counts, most frequent first; only for low-cardinality columns."`
 }
 
-// Summarize renders p within budget tokens.
+// TopValue is one frequent value of a column.
+type TopValue struct {
+	Value string `json:"value" jsonschema_description:"The value as text (long values shortened with a …[+N of M chars] marker)."`
+	Count int    `json:"count" jsonschema_description:"Number of rows with this value."`
+}
+
+// Summarize renders p within budget tokens: both Output.Text and the JSON
+// encoding of Output.Structured have at most budget o200k_base tokens. The
+// cursor function is called with the number of rows shown; nil means no
+// cursor can be offered.
 func Summarize(p Page, budget int, cursor CursorFunc) (Output, error) {
-	return Output{}, errors.New("summary: not implemented")
+	if budget < 1 {
+		return Output{}, errors.New("summary: budget must be at least 1 token")
+	}
+	if err := checkShape(p); err != nil {
+		return Output{}, err
+	}
+	s := newSummarizer(p, budget, cursor)
+	return s.run()
 }
-
-// CountTokens returns the o200k_base token count of s.
-func CountTokens(s string) int { return len(s) / 4 }

@@ -1,0 +1,118 @@
+package summary
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// cellKeep is how many characters of a shortened cell are kept.
+const cellKeep = 180
+
+// commas formats n with thousands separators: 1234567 → "1,234,567".
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	if len(s) <= 3 {
+		return sign + s
+	}
+	var b strings.Builder
+	b.WriteString(sign)
+	pre := len(s) % 3
+	if pre == 0 {
+		pre = 3
+	}
+	b.WriteString(s[:pre])
+	for i := pre; i < len(s); i += 3 {
+		b.WriteByte(',')
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// shorten returns s unchanged when it has at most limit runes, otherwise its
+// first keep runes and a marker "…[+N of M chars]" saying how many of how
+// many characters were left out. ok reports whether s was shortened.
+func shorten(s string, limit, keep int) (string, bool) {
+	if len(s) <= limit { // bytes ≥ runes
+		return s, false
+	}
+	n := utf8.RuneCountInString(s)
+	if n <= limit {
+		return s, false
+	}
+	cut := 0
+	for i := 0; i < keep; i++ {
+		_, w := utf8.DecodeRuneInString(s[cut:])
+		cut += w
+	}
+	return s[:cut] + "…[+" + strconv.Itoa(n-keep) + " of " + strconv.Itoa(n) + " chars]", true
+}
+
+// needsQuote reports whether a CSV field must be quoted: separators, quotes,
+// line breaks, leading or trailing spaces, the empty string (so that it is
+// told apart from NULL) and the NULL mark itself.
+func needsQuote(s string) bool {
+	if s == "" || s == NullMark {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return true
+	}
+	return strings.ContainsAny(s, ",\"\n\r")
+}
+
+// writeCSVField writes s as one CSV field.
+func writeCSVField(b *strings.Builder, s string) {
+	if !needsQuote(s) {
+		b.WriteString(s)
+		return
+	}
+	b.WriteByte('"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i+1])
+		b.WriteByte('"')
+		s = s[i+1:]
+	}
+	b.WriteString(s)
+	b.WriteByte('"')
+}
+
+// quoteName quotes a column name for the schema and stats lines when it
+// contains characters that would make the line ambiguous.
+func quoteName(s string) string {
+	if s != "" && !strings.ContainsAny(s, ",:;\"·\n\r\t ") {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// ago renders the age of a timestamp relative to now.
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < -time.Minute:
+		return "in the future: clock skew?"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	default:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days ago"
+	}
+}
+
+// fmtFloat renders a mean compactly with 6 significant digits.
+func fmtFloat(f float64) string {
+	return strconv.FormatFloat(f, 'g', 6, 64)
+}
