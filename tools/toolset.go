@@ -1,15 +1,25 @@
 // Package tools implements dune-mcp's MCP tools: get_latest_result,
 // next_page and sample_result.
+//
+// Each tool family has its file (latest.go, next_page.go, sample.go) holding
+// the mcp.Tool definition next to its handler. Shared machinery: page.go
+// (fetch, top-up, render, cache), cursor.go (signed opaque cursors),
+// cache.go (byte-bounded page cache), errors.go (failures explained for the
+// model), instructions.go (the server's initialize instructions).
 package tools
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
 	"dune-mcp/dune"
+	"dune-mcp/schemas"
 )
 
 // Fetcher is the part of *dune.Client the tools use.
@@ -21,20 +31,25 @@ type Fetcher interface {
 // Config configures a Toolset.
 type Config struct {
 	Fetcher Fetcher
-	// DefaultMaxTokens is the budget of a result when the call sets none (default 8000).
+	// DefaultMaxTokens is the budget of a result when the call sets none
+	// (default 8000, clamped to [256, 25000]).
 	DefaultMaxTokens int
 	// CursorSecret signs cursors; random per process when empty.
 	CursorSecret []byte
 	// CacheBytes bounds the page cache, default 64 MiB.
 	CacheBytes int64
 	// Demo marks every result as coming from the embedded emulator.
-	Demo   bool
+	Demo bool
+	// Logger receives one info line per tool call (the zero Logger is silent).
 	Logger zerolog.Logger
 }
 
 // Toolset holds the three tools and their shared state (cursor key, page cache).
 type Toolset struct {
-	cfg Config
+	cfg    Config
+	budget int
+	codec  cursorCodec
+	cache  *pageCache
 }
 
 // New builds a Toolset.
@@ -42,11 +57,66 @@ func New(cfg Config) (*Toolset, error) {
 	if cfg.Fetcher == nil {
 		return nil, errors.New("tools: Config.Fetcher is required")
 	}
-	return &Toolset{cfg: cfg}, nil
+	secret := cfg.CursorSecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("tools: cursor secret: %w", err)
+		}
+	}
+	budget := cfg.DefaultMaxTokens
+	if budget == 0 {
+		budget = schemas.DefaultMaxTokens
+	}
+	return &Toolset{
+		cfg:    cfg,
+		budget: clampBudget(budget),
+		codec:  cursorCodec{secret: append([]byte(nil), secret...)},
+		cache:  newPageCache(cfg.CacheBytes),
+	}, nil
 }
 
 // ServerTools returns the tools with their handlers, ready for
 // (*server.MCPServer).AddTools.
 func (t *Toolset) ServerTools() []server.ServerTool {
-	return nil
+	return []server.ServerTool{
+		{Tool: t.latestTool(), Handler: t.handle(schemas.GetLatestResult, t.getLatestResult)},
+		{Tool: t.nextPageTool(), Handler: t.handle(schemas.NextPage, t.nextPage)},
+		{Tool: t.sampleTool(), Handler: t.handle(schemas.SampleResult, t.sampleResult)},
+	}
+}
+
+// clampBudget brings a max_tokens value into [256, 25000].
+func clampBudget(n int) int {
+	return min(max(n, schemas.MinMaxTokens), schemas.MaxMaxTokens)
+}
+
+// budgetFor returns the budget of a call: the argument (clamped) or fallback.
+func budgetFor(arg *int, fallback int) int {
+	if arg == nil {
+		return fallback
+	}
+	return clampBudget(*arg)
+}
+
+// newTool builds a read-only tool definition with all four hints explicit.
+func (t *Toolset) newTool(name, title, description string) mcp.Tool {
+	// The title goes in annotations only (read by clients of every protocol
+	// era; a second copy in Tool.Title would cost tokens in tools/list).
+	tool := mcp.Tool{
+		Name:            name,
+		Description:     description,
+		RawInputSchema:  schemas.InputWithDefaultBudget(name, t.budget),
+		RawOutputSchema: schemas.Output(),
+	}
+	for _, opt := range []mcp.ToolOption{
+		mcp.WithTitleAnnotation(title),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(true),
+	} {
+		opt(&tool)
+	}
+	return tool
 }

@@ -1,0 +1,182 @@
+package tools
+
+import (
+	"container/list"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"dune-mcp/dune"
+)
+
+// defaultCacheBytes bounds the page cache when Config.CacheBytes is 0.
+const defaultCacheBytes = 64 << 20
+
+// view is what identifies a row sequence of an execution: the same execution
+// with the same columns, filters, sort and partial flag always yields the
+// same rows (results of an execution id never change).
+type view struct {
+	ExecutionID string
+	Columns     []string
+	Filters     string
+	SortBy      string
+	Partial     bool
+}
+
+func (v view) key(start int) pageKey {
+	return pageKey{
+		exec:   v.ExecutionID,
+		params: strings.Join(v.Columns, "\x1f") + "\x1e" + v.Filters + "\x1e" + v.SortBy + "\x1e" + boolStr(v.Partial),
+		start:  start,
+	}
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// pageKey locates a cached chunk: view + first row.
+type pageKey struct {
+	exec   string
+	params string
+	start  int
+}
+
+// chunk is a run of consecutive rows of a view, Rows[0] being row Start.
+type chunk struct {
+	QueryID     int64
+	ExecutionID string
+	State       dune.State
+	SubmittedAt time.Time
+	EndedAt     *time.Time
+	Columns     []dune.Column
+	Total       int
+	Start       int
+	Rows        []dune.Row
+}
+
+// pageCache is a byte-bounded LRU of chunks, weighted by the estimated
+// bytes of their rows.
+//
+// Plain recency is the right policy here, and why otter (W-TinyLFU) is not
+// used: a chunk is typically written once and read once soon after (the rows
+// fetched but not yet shown, read by the next next_page). TinyLFU's admission
+// filter rejects exactly such fresh one-hit entries in favour of stale ones;
+// in a 100,000-row walk that caused refetches that recency never causes.
+type pageCache struct {
+	mu    sync.Mutex
+	max   int64
+	used  int64
+	order *list.List // of *cacheEntry, most recently used first
+	items map[pageKey]*list.Element
+}
+
+type cacheEntry struct {
+	key    pageKey
+	ch     *chunk
+	weight int64
+}
+
+func newPageCache(maxBytes int64) *pageCache {
+	if maxBytes <= 0 {
+		maxBytes = defaultCacheBytes
+	}
+	return &pageCache{max: maxBytes, order: list.New(), items: map[pageKey]*list.Element{}}
+}
+
+// get returns the cached chunk starting at row start of v, if any.
+func (p *pageCache) get(v view, start int) (*chunk, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	el, ok := p.items[v.key(start)]
+	if !ok {
+		return nil, false
+	}
+	p.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).ch, true
+}
+
+// put stores ch (non-empty) under its view and start row, replacing what
+// was there, and evicts the least recently used chunks beyond the bound.
+func (p *pageCache) put(v view, ch *chunk) {
+	if len(ch.Rows) == 0 {
+		return
+	}
+	k := v.key(ch.Start)
+	w := weighRows(ch.Rows) + int64(len(k.exec)+len(k.params)+128)
+	if w > p.max {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if el, ok := p.items[k]; ok {
+		e := el.Value.(*cacheEntry)
+		p.used += w - e.weight
+		e.ch, e.weight = ch, w
+		p.order.MoveToFront(el)
+	} else {
+		p.items[k] = p.order.PushFront(&cacheEntry{key: k, ch: ch, weight: w})
+		p.used += w
+	}
+	for p.used > p.max {
+		el := p.order.Back()
+		e := el.Value.(*cacheEntry)
+		p.order.Remove(el)
+		delete(p.items, e.key)
+		p.used -= e.weight
+	}
+}
+
+// size returns the number of chunks and their total weight.
+func (p *pageCache) size() (int, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.items), p.used
+}
+
+// slice returns rows [from, to) of ch as a chunk sharing its backing array.
+func (ch *chunk) slice(from, to int) *chunk {
+	c := *ch
+	c.Rows = ch.Rows[from-ch.Start : to-ch.Start : to-ch.Start]
+	c.Start = from
+	return &c
+}
+
+// weighRows estimates the bytes held by rows.
+func weighRows(rows []dune.Row) int64 {
+	var total int64
+	for _, r := range rows {
+		total += 24 + 16*int64(len(r))
+		for _, v := range r {
+			total += int64(weighValue(v))
+		}
+	}
+	return total
+}
+
+func weighValue(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case json.Number:
+		return len(x)
+	case []any:
+		n := 24
+		for _, e := range x {
+			n += 16 + weighValue(e)
+		}
+		return n
+	case map[string]any:
+		n := 48
+		for k, e := range x {
+			n += 32 + len(k) + weighValue(e)
+		}
+		return n
+	default:
+		return 8
+	}
+}

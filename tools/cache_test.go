@@ -1,0 +1,111 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"dune-mcp/dune"
+)
+
+func rowsOf(n, width int) []dune.Row {
+	rows := make([]dune.Row, n)
+	for i := range rows {
+		r := make(dune.Row, width)
+		for j := range r {
+			r[j] = fmt.Sprintf("%08d", i*width+j)
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+func TestPageCacheLRU(t *testing.T) {
+	v := view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", Columns: []string{"a"}}
+	one := weighRows(rowsOf(10, 4)) + int64(len(v.key(0).exec)+len(v.key(0).params)+128)
+	c := newPageCache(3 * one) // room for three chunks
+	for i := range 3 {
+		c.put(v, &chunk{Start: i * 10, Rows: rowsOf(10, 4), Total: 100})
+	}
+	if n, used := c.size(); n != 3 || used != 3*one {
+		t.Fatalf("size = %d chunks, %d bytes; want 3, %d", n, used, 3*one)
+	}
+	if _, ok := c.get(v, 0); !ok { // 0 becomes the most recent
+		t.Fatal("chunk 0 missing")
+	}
+	c.put(v, &chunk{Start: 30, Rows: rowsOf(10, 4), Total: 100}) // evicts 10, the least recent
+	if _, ok := c.get(v, 10); ok {
+		t.Error("least recently used chunk 10 survived")
+	}
+	for _, start := range []int{0, 20, 30} {
+		if _, ok := c.get(v, start); !ok {
+			t.Errorf("chunk %d evicted", start)
+		}
+	}
+	// Replacing a key re-weighs it instead of adding.
+	c.put(v, &chunk{Start: 30, Rows: rowsOf(5, 4), Total: 100})
+	if n, used := c.size(); n != 3 || used >= 3*one {
+		t.Errorf("after replace: %d chunks, %d bytes", n, used)
+	}
+	// Other views, other keys.
+	if _, ok := c.get(view{ExecutionID: v.ExecutionID, Columns: []string{"b"}}, 0); ok {
+		t.Error("a chunk of columns [a] served for columns [b]")
+	}
+	if _, ok := c.get(view{ExecutionID: v.ExecutionID, Columns: []string{"a"}, Partial: true}, 0); ok {
+		t.Error("a non-partial chunk served for allow_partial_results")
+	}
+	// A chunk larger than the whole cache is not stored (and evicts nothing).
+	c.put(v, &chunk{Start: 50, Rows: rowsOf(100, 4), Total: 200})
+	if _, ok := c.get(v, 50); ok {
+		t.Error("oversized chunk stored")
+	}
+	if n, _ := c.size(); n != 3 {
+		t.Errorf("oversized put evicted entries: %d left", n)
+	}
+	// Empty chunks are not stored.
+	c.put(v, &chunk{Start: 60, Total: 100})
+	if _, ok := c.get(v, 60); ok {
+		t.Error("empty chunk stored")
+	}
+}
+
+func TestViewKeysDoNotCollide(t *testing.T) {
+	base := view{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a"}
+	variants := []view{
+		{ExecutionID: "e", Columns: []string{"a,b"}, Filters: "x = 1", SortBy: "a"},
+		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a desc"},
+		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 2", SortBy: "a"},
+		{ExecutionID: "f", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a"},
+		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a", Partial: true},
+	}
+	for _, v := range variants {
+		if v.key(0) == base.key(0) {
+			t.Errorf("%+v collides with %+v", v, base)
+		}
+	}
+	if base.key(0) == base.key(1) {
+		t.Error("start offset not in the key")
+	}
+}
+
+func TestChunkSliceSharesAndCaps(t *testing.T) {
+	ch := &chunk{Start: 100, Rows: rowsOf(10, 1), Total: 500}
+	s := ch.slice(103, 107)
+	if s.Start != 103 || len(s.Rows) != 4 || s.Rows[0][0] != ch.Rows[3][0] {
+		t.Fatalf("slice = start %d, %d rows", s.Start, len(s.Rows))
+	}
+	// Appending to a slice must not overwrite the parent's next rows.
+	_ = append(s.Rows, dune.Row{"x"})
+	if ch.Rows[7][0] == "x" {
+		t.Error("append through a slice overwrote the parent chunk")
+	}
+}
+
+func TestWeighRows(t *testing.T) {
+	small := weighRows([]dune.Row{{"a", json.Number("1"), nil}})
+	big := weighRows([]dune.Row{{string(make([]byte, 1000)), json.Number("1"), nil}})
+	nested := weighRows([]dune.Row{{[]any{"a", "b"}, map[string]any{"k": "v"}}})
+	if small <= 0 || big < small+999 || nested <= small {
+		t.Errorf("weights small %d big %d nested %d", small, big, nested)
+	}
+}

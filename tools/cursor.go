@@ -1,0 +1,222 @@
+package tools
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// A cursor is opaque to the model and self-contained: any replica holding the
+// same secret can continue from it, no server-side state needed. Wire form:
+//
+//	base64url( version | flags | body | mac )
+//
+// body is the fields below (varints and length-prefixed strings), deflated
+// when that makes it shorter; mac is HMAC-SHA256(secret, version|flags|body)
+// truncated to macLen bytes.
+const (
+	cursorVersion = 1
+	macLen        = 16
+	// maxCursorLen bounds what we try to decode (a filter of 4000 characters
+	// deflates well below this).
+	maxCursorLen = 16 << 10
+	// maxCursorBody bounds the inflated body.
+	maxCursorBody = 64 << 10
+)
+
+const (
+	flagPartial      = 1 << iota // allow_partial_results
+	flagExplicit                 // PageSize was set by the caller's limit
+	flagBinaryULID               // execution id stored as 16 ULID bytes
+	flagDeflate                  // body is deflated
+	flagKnownFlags   = flagPartial | flagExplicit | flagBinaryULID | flagDeflate
+	compressMinBytes = 96
+)
+
+// errInvalidCursor is what every malformed, tampered, truncated or foreign
+// cursor decodes to. Its text is shown to the model.
+var errInvalidCursor = errors.New("cursor is invalid or was issued by another server (tampered, truncated, or signed with a different DUNE_MCP_CURSOR_SECRET); call get_latest_result again to get a fresh one")
+
+// cursor is where next_page continues.
+type cursor struct {
+	ExecutionID string
+	QueryID     int64
+	// Offset is the first row not yet shown.
+	Offset int
+	// PageSize is the caller's limit (Explicit) or the rows that fit the
+	// previous page.
+	PageSize int
+	Explicit bool
+	// Budget is the token budget of the previous page.
+	Budget int
+	// Total is the total row count of the result (after filters).
+	Total   int
+	Columns []string
+	Filters string
+	SortBy  string
+	Partial bool
+}
+
+// cursorCodec signs and verifies cursors.
+type cursorCodec struct {
+	secret []byte
+}
+
+func (c cursorCodec) mac(msg []byte) []byte {
+	h := hmac.New(sha256.New, c.secret)
+	h.Write([]byte("dune-mcp cursor\x00"))
+	h.Write(msg)
+	return h.Sum(nil)[:macLen]
+}
+
+// Encode returns the opaque form of cur.
+func (c cursorCodec) Encode(cur cursor) string {
+	var flags byte
+	if cur.Partial {
+		flags |= flagPartial
+	}
+	if cur.Explicit {
+		flags |= flagExplicit
+	}
+	var body []byte
+	if id, err := ulid.ParseStrict(cur.ExecutionID); err == nil && id.String() == cur.ExecutionID {
+		flags |= flagBinaryULID
+		body = append(body, id[:]...)
+	} else {
+		body = appendString(body, cur.ExecutionID)
+	}
+	for _, n := range []int64{cur.QueryID, int64(cur.Offset), int64(cur.PageSize), int64(cur.Budget), int64(cur.Total)} {
+		body = binary.AppendUvarint(body, uint64(max(n, 0)))
+	}
+	body = binary.AppendUvarint(body, uint64(len(cur.Columns)))
+	for _, col := range cur.Columns {
+		body = appendString(body, col)
+	}
+	body = appendString(body, cur.Filters)
+	body = appendString(body, cur.SortBy)
+	if len(body) >= compressMinBytes {
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, flate.BestCompression)
+		_, _ = w.Write(body)
+		_ = w.Close()
+		if buf.Len() < len(body) {
+			flags |= flagDeflate
+			body = buf.Bytes()
+		}
+	}
+	msg := make([]byte, 0, 2+len(body)+macLen)
+	msg = append(msg, cursorVersion, flags)
+	msg = append(msg, body...)
+	msg = append(msg, c.mac(msg)...)
+	return base64.RawURLEncoding.EncodeToString(msg)
+}
+
+// Decode verifies and parses s; every failure is errInvalidCursor.
+func (c cursorCodec) Decode(s string) (cursor, error) {
+	if len(s) == 0 || len(s) > maxCursorLen {
+		return cursor{}, errInvalidCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(raw) < 2+macLen {
+		return cursor{}, errInvalidCursor
+	}
+	msg, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
+	if !hmac.Equal(sum, c.mac(msg)) {
+		return cursor{}, errInvalidCursor
+	}
+	if msg[0] != cursorVersion || msg[1]&^flagKnownFlags != 0 {
+		return cursor{}, errInvalidCursor
+	}
+	cur, err := parseCursorBody(msg[1], msg[2:])
+	if err != nil {
+		return cursor{}, errInvalidCursor
+	}
+	return cur, nil
+}
+
+func parseCursorBody(flags byte, body []byte) (cursor, error) {
+	if flags&flagDeflate != 0 {
+		r := flate.NewReader(bytes.NewReader(body))
+		inflated, err := io.ReadAll(io.LimitReader(r, maxCursorBody+1))
+		if err != nil || len(inflated) > maxCursorBody {
+			return cursor{}, fmt.Errorf("inflate: %w", errInvalidCursor)
+		}
+		body = inflated
+	}
+	rd := &reader{b: body}
+	cur := cursor{Partial: flags&flagPartial != 0, Explicit: flags&flagExplicit != 0}
+	if flags&flagBinaryULID != 0 {
+		var id ulid.ULID
+		copy(id[:], rd.bytes(16))
+		cur.ExecutionID = id.String()
+	} else {
+		cur.ExecutionID = rd.string()
+	}
+	nums := make([]int64, 5)
+	for i := range nums {
+		nums[i] = rd.int()
+	}
+	cur.QueryID = nums[0]
+	cur.Offset, cur.PageSize, cur.Budget, cur.Total = int(nums[1]), int(nums[2]), int(nums[3]), int(nums[4])
+	n := rd.int()
+	if n > 500 {
+		rd.err = errInvalidCursor
+	}
+	for i := int64(0); i < n && rd.err == nil; i++ {
+		cur.Columns = append(cur.Columns, rd.string())
+	}
+	cur.Filters = rd.string()
+	cur.SortBy = rd.string()
+	if rd.err != nil || len(rd.b) != 0 || cur.ExecutionID == "" {
+		return cursor{}, errInvalidCursor
+	}
+	return cur, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// reader consumes a cursor body; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || n > len(r.b) {
+		r.err = errInvalidCursor
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) int() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > math.MaxInt64 {
+		r.err = errInvalidCursor
+		return 0
+	}
+	r.b = r.b[n:]
+	return int64(v)
+}
+
+func (r *reader) string() string {
+	n := r.int()
+	return string(r.bytes(int(n)))
+}

@@ -1,0 +1,109 @@
+package tools
+
+import (
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func testCodec(secret string) cursorCodec { return cursorCodec{secret: []byte(secret)} }
+
+func TestCursorRoundTrip(t *testing.T) {
+	codec := testCodec("s1")
+	cases := []cursor{
+		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1001, Offset: 25, PageSize: 25, Budget: 8000, Total: 100000},
+		{ExecutionID: "not-a-ulid", QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Total: 1, Partial: true, Explicit: true},
+		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 9007199254740993, Offset: 1 << 40, PageSize: 30000, Budget: 25000, Total: 1 << 41,
+			Columns: []string{"block_time", "amount_usd", "weird,\"name\""}, Filters: strings.Repeat("amount_usd > 1000 AND ", 150) + "true",
+			SortBy: "amount_usd desc, block_time"},
+	}
+	for _, c := range cases {
+		s := codec.Encode(c)
+		if strings.ContainsAny(s, "+/=") {
+			t.Errorf("cursor %q is not base64url without padding", s)
+		}
+		got, err := codec.Decode(s)
+		if err != nil {
+			t.Fatalf("Decode(%q): %v", s, err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
+		}
+	}
+	// A long filter is deflated: the cursor stays far shorter than the filter.
+	if s := codec.Encode(cases[2]); len(s) > len(cases[2].Filters)/4 {
+		t.Errorf("cursor with a %d-char filter is %d chars", len(cases[2].Filters), len(s))
+	}
+}
+
+func TestCursorIsShort(t *testing.T) {
+	s := testCodec("s").Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000, Total: 22325371})
+	if len(s) > 72 {
+		t.Errorf("plain cursor is %d chars (%s), want ≤ 72", len(s), s)
+	}
+}
+
+func TestCursorRejectsTampering(t *testing.T) {
+	codec := testCodec("secret")
+	good := codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 7, Offset: 10, PageSize: 10, Budget: 8000, Total: 50, Filters: "a = 1"})
+	raw, _ := base64.RawURLEncoding.DecodeString(good)
+
+	bad := map[string]string{
+		"empty":          "",
+		"garbage":        "not a cursor!",
+		"truncated":      good[:len(good)-3],
+		"prefix only":    good[:10],
+		"extended":       good + "AA",
+		"foreign secret": testCodec("other").Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 7, Offset: 10}),
+		"too long":       strings.Repeat("A", maxCursorLen+4),
+	}
+	for i := range raw {
+		for _, bit := range []byte{0x01, 0x80} {
+			b := append([]byte(nil), raw...)
+			b[i] ^= bit
+			bad["flip byte "+string(rune('A'+i%26))+string(rune('0'+i/26))+string(rune(bit))] = base64.RawURLEncoding.EncodeToString(b)
+		}
+	}
+	for name, s := range bad {
+		if _, err := codec.Decode(s); !errors.Is(err, errInvalidCursor) {
+			t.Errorf("%s: err = %v, want errInvalidCursor", name, err)
+		}
+	}
+	if _, err := codec.Decode(good); err != nil {
+		t.Fatalf("good cursor rejected: %v", err)
+	}
+}
+
+func TestCursorRejectsSignedGarbage(t *testing.T) {
+	// A validly signed message whose body is malformed (e.g. from a future
+	// version sharing the secret) must still be rejected cleanly.
+	codec := testCodec("k")
+	for name, msg := range map[string][]byte{
+		"bad version":   {9, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0},
+		"unknown flag":  {cursorVersion, 0x80, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0},
+		"short body":    {cursorVersion, 0, 5, 'x'},
+		"trailing junk": {cursorVersion, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 7},
+		"bad deflate":   {cursorVersion, flagDeflate, 1, 2, 3},
+		"empty exec id": {cursorVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		"many columns":  {cursorVersion, 0, 1, 'x', 0, 0, 0, 0, 0, 0xff, 0xff, 0x03},
+	} {
+		s := base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), msg...), codec.mac(msg)...))
+		if _, err := codec.Decode(s); !errors.Is(err, errInvalidCursor) {
+			t.Errorf("%s: err = %v, want errInvalidCursor", name, err)
+		}
+	}
+}
+
+func TestInvalidCursorMessage(t *testing.T) {
+	msg := errInvalidCursor.Error()
+	for _, want := range []string{"cursor is invalid or was issued by another server", "get_latest_result"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if len(msg) > maxErrorLen {
+		t.Errorf("message is %d bytes", len(msg))
+	}
+}

@@ -1,0 +1,162 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strings"
+	"unicode/utf8"
+
+	"dune-mcp/dune"
+	"dune-mcp/schemas"
+)
+
+// maxErrorLen bounds every error message shown to the model.
+const maxErrorLen = 300
+
+// toolError is a failure explained for the model: Msg is the whole text of
+// the isError result, Kind a stable label for logs.
+type toolError struct {
+	Kind string
+	Msg  string
+}
+
+func (e *toolError) Error() string { return e.Msg }
+
+func newToolError(kind, format string, a ...any) *toolError {
+	return &toolError{Kind: kind, Msg: bound(fmt.Sprintf(format, a...), maxErrorLen)}
+}
+
+// bound cuts s to at most n bytes on a rune boundary, marking the cut.
+func bound(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// callSite tells explain which call failed, to phrase the advice.
+type callSite struct {
+	tool        string
+	queryID     int64
+	executionID string // set for execution endpoint calls
+}
+
+// explain turns any failure of a tool call into a short actionable message.
+func explain(err error, at callSite) *toolError {
+	var te *toolError
+	if errors.As(err, &te) {
+		return te
+	}
+	var ae *schemas.ArgError
+	if errors.As(err, &ae) {
+		return newToolError("bad_argument", "%s", ae.Msg)
+	}
+	var api *dune.APIError
+	if errors.As(err, &api) {
+		return explainAPI(api, at)
+	}
+	var re *dune.ResultError
+	if errors.As(err, &re) {
+		return explainResult(re)
+	}
+	var ve *dune.ValidationError
+	if errors.As(err, &ve) {
+		return newToolError("bad_argument", "invalid %s: %s", ve.Field, bound(ve.Reason, 200))
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return newToolError("timeout", "Timed out waiting for Dune. Try again; if it persists, ask for less (smaller limit, fewer columns, or filters).")
+	case errors.Is(err, context.Canceled):
+		return newToolError("cancelled", "The request was cancelled before Dune answered.")
+	case errors.Is(err, dune.ErrMissingAPIKey):
+		return newToolError("missing_api_key", "No Dune API key is configured. Set DUNE_API_KEY (dune.com → Settings → API) and restart the server, or send a per-request key.")
+	case errors.Is(err, dune.ErrBodyTooLarge):
+		return newToolError("too_large", "Dune's answer exceeded the size guard. Ask for fewer rows (limit) or fewer columns.")
+	case errors.Is(err, dune.ErrMalformedResponse):
+		return newToolError("malformed", "Dune sent a malformed response. Try again in a moment.")
+	}
+	return newToolError("upstream", "Fetching from Dune failed: %s. Try again in a moment.", bound(err.Error(), 200))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func explainAPI(e *dune.APIError, at callSite) *toolError {
+	msg := bound(e.Message, 180)
+	kind := string(e.Kind)
+	switch e.Kind {
+	case dune.KindInvalidKey:
+		return newToolError(kind, "Dune rejected the API key (HTTP 401). Set DUNE_API_KEY to a valid key (dune.com → Settings → API) and restart the server, or send a valid per-request key.")
+	case dune.KindPayment:
+		return newToolError(kind, "Dune refused for credits (HTTP 402): %s. Fetch less (columns, filters, smaller limit) or raise the limits in your dune.com settings.", msg)
+	case dune.KindForbidden:
+		return newToolError(kind, "Dune denied access (HTTP 403): %s.", msg)
+	case dune.KindNotFound:
+		if at.executionID != "" {
+			return newToolError(kind, "Execution %s was not found on Dune (expired or unknown): %s. Call get_latest_result again.", at.executionID, msg)
+		}
+		return newToolError(kind, "Query %d not found, private to another account, or never run with these query_parameters (HTTP 404: %s). Check the id; a private query needs its owner's API key.", at.queryID, msg)
+	case dune.KindRateLimited:
+		if e.RetryAfter > 0 {
+			return newToolError(kind, "Dune rate limit reached (HTTP 429). Retry after %d s.", int(math.Ceil(e.RetryAfter.Seconds())))
+		}
+		return newToolError(kind, "Dune rate limit reached (HTTP 429). Retry in about a minute.")
+	case dune.KindPartialResult:
+		if at.tool == schemas.NextPage {
+			return newToolError(kind, "Dune only has a partial (truncated) result for this execution. Call get_latest_result with allow_partial_results=true, or narrow with columns/filters.")
+		}
+		return newToolError(kind, "The result is too large and Dune only has a partial (truncated) result. Call again with allow_partial_results=true, or narrow with columns/filters.")
+	case dune.KindBadRequest:
+		return newToolError(kind, "Dune rejected the request (HTTP 400): %s. Check filters, sort_by and column names.", msg)
+	case dune.KindServer:
+		return newToolError(kind, "Dune had a server error (HTTP %d). Try again shortly.", e.StatusCode)
+	}
+	return newToolError(kind, "Dune answered HTTP %d: %s.", e.StatusCode, msg)
+}
+
+func explainResult(e *dune.ResultError) *toolError {
+	switch e.State {
+	case dune.StateFailed:
+		where := ""
+		if e.Line > 0 {
+			where = fmt.Sprintf(" at line %d, column %d", e.Line, e.Column)
+		}
+		return newToolError("execution_failed", "The query's latest execution %s FAILED%s: %s. Fix the query's SQL on dune.com and re-run it.", e.ExecutionID, where, bound(e.Message, 170))
+	case dune.StateCancelled:
+		return newToolError("execution_cancelled", "Execution %s was CANCELLED and has no result. Re-run the query on dune.com, then call get_latest_result.", e.ExecutionID)
+	case dune.StateExpired:
+		return newToolError("execution_expired", "The result of execution %s has EXPIRED on Dune. Re-run the query on dune.com, then call get_latest_result.", e.ExecutionID)
+	case dune.StatePending, dune.StateExecuting:
+		return stillRunning(e.ExecutionID, e.State)
+	}
+	return newToolError("no_result", "Execution %s ended in state %s without a result.", e.ExecutionID, e.State)
+}
+
+func stillRunning(executionID string, state dune.State) *toolError {
+	return newToolError("still_running", "Execution %s is still running (%s); its result is not ready. Try again in a few seconds.", executionID, state)
+}
+
+// checkState returns the failure of a result that carries no usable rows.
+func checkState(res *dune.Result) *toolError {
+	switch res.State {
+	case dune.StateCompleted, dune.StateCompletedPartial:
+		return nil
+	case dune.StatePending, dune.StateExecuting:
+		return stillRunning(res.ExecutionID, res.State)
+	}
+	re := &dune.ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
+	if res.Error != nil {
+		re.Type, re.Message, re.Line, re.Column = res.Error.Type, res.Error.Message, res.Error.Line, res.Error.Column
+	}
+	return explainResult(re)
+}
