@@ -31,5 +31,21 @@ test: lint unit
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# A scripted agent session against the embedded Dune emulator: what each tool returns.
+demo: build
+	./$(BIN) demo-session
+
+# The official MCP conformance suite (Node 22 + @modelcontextprotocol/conformance,
+# installed into .cache/conformance on first use) against `dune-mcp --demo --transport http`.
+conformance: build
+	.ci/conformance ./$(BIN)
+
 clean:
 	rm -f $(BIN)
+
+# --- evals (evals/README.md): every scenario against the real binary on stdio
+# and streamable HTTP; prints the scorecard, writes evals/out/report.json.
+# Narrow or detail a run with e.g. EVALS_FLAGS='-run walk -v -dump /tmp/evals'.
+EVALS_FLAGS ?=
+evals:
+	$(GO) run ./evals/cmd/evals $(EVALS_FLAGS)

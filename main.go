@@ -1,15 +1,177 @@
 // Command dune-mcp is an MCP server that lets AI agents read Dune Analytics
 // query results within a token budget.
+//
+// main.go wires flags and environment (package config) to the Dune client,
+// the tools and a transport; the subcommands live in emulator.go and
+// demo_session.go.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"dune-mcp/config"
+	"dune-mcp/dune"
+	"dune-mcp/dune/dunetest"
+	"dune-mcp/logging"
+	"dune-mcp/tools"
+	"dune-mcp/transport"
 )
 
+// version is set at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	fmt.Fprintln(os.Stderr, "dune-mcp", version, ": not wired yet")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process the default way
+	}()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit status: 0 on success and
+// clean shutdown, 2 for usage errors, 1 for runtime failures.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "emulator":
+			return runEmulator(ctx, args[1:], stdout, stderr)
+		case "demo-session":
+			return runDemoSession(ctx, args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := config.Parse(args, getenv, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		err = cfg.Check()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "dune-mcp:", err)
+		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, "dune-mcp", version)
+		return 0
+	}
+
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
+	logging.InstallDefaults(log)
+	if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+		log.Error().Err(err).Msg("dune-mcp stopped with an error")
+		return 1
+	}
+	return 0
+}
+
+// serve wires the Dune client (or the in-process emulator with --demo), the
+// tools and the transport, and serves until ctx ends or stdin closes.
+func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.Reader, stdout io.Writer) error {
+	baseURL, apiKey := cfg.BaseURL, cfg.APIKey.Reveal()
+	var demo []tools.DemoQuery
+	if cfg.Demo {
+		url, stopEmulator, err := startDemoEmulator(log)
+		if err != nil {
+			return err
+		}
+		defer stopEmulator()
+		baseURL, apiKey = url, dunetest.DefaultAPIKey
+		for _, q := range dunetest.DemoQueries {
+			demo = append(demo, tools.DemoQuery{ID: q.ID, Name: q.Name, Description: q.Description})
+		}
+	}
+
+	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version})
+	toolset, err := tools.New(tools.Config{
+		Fetcher:          client,
+		DefaultMaxTokens: cfg.MaxTokens,
+		CursorSecret:     []byte(cfg.CursorSecret.Reveal()),
+		Demo:             cfg.Demo,
+		Logger:           log,
+	})
+	if err != nil {
+		return fmt.Errorf("building tools: %w", err)
+	}
+	httpMode := cfg.Transport == config.TransportHTTP
+	srv := transport.New(transport.Options{
+		Name:              "dune-mcp",
+		Version:           version,
+		Title:             "Dune Analytics query results",
+		Instructions:      tools.Instructions(demo),
+		Tools:             toolset.ServerTools(),
+		Logger:            log,
+		RequireRequestKey: httpMode && apiKey == "",
+	})
+
+	log.Info().Str("version", version).Str("transport", cfg.Transport).Bool("demo", cfg.Demo).
+		Str("dune_base_url", baseURL).Bool("api_key_set", apiKey != "").Int("max_tokens", cfg.MaxTokens).
+		Bool("cursor_secret_set", cfg.CursorSecret != "").Msg("starting dune-mcp")
+	warnings(cfg, log)
+
+	if !httpMode {
+		return srv.ServeStdio(ctx, stdin, stdout, 0)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return srv.ServeHTTP(ctx, ln, transport.HTTPConfig{
+		AuthToken:         cfg.AuthToken.Reveal(),
+		AllowedOrigins:    cfg.AllowedOrigins,
+		AcceptRequestKeys: !cfg.Demo,
+		Health:            map[string]any{"name": "dune-mcp", "version": version, "demo": cfg.Demo},
+	})
+}
+
+// startDemoEmulator serves the Dune API emulator with its demo datasets on
+// a loopback port, in this process.
+func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("demo emulator: %w", err)
+	}
+	emu := dunetest.NewUnstartedServer(dunetest.WithDemoData())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := emu.Serve(ctx, ln); err != nil {
+			log.Error().Err(err).Msg("demo emulator stopped")
+		}
+	}()
+	url = "http://" + ln.Addr().String()
+	log.Info().Str("emulator_url", url).Int("queries", len(dunetest.DemoQueries)).
+		Msg("demo mode: serving synthetic datasets from the embedded Dune emulator; no Dune key or network used")
+	return url, func() { cancel(); <-done }, nil
+}
+
+func warnings(cfg config.Config, log zerolog.Logger) {
+	if cfg.Demo && cfg.APIKey != "" {
+		log.Info().Msg("demo mode: " + config.EnvAPIKey + " is ignored")
+	}
+	if cfg.Transport != config.TransportHTTP {
+		return
+	}
+	if cfg.APIKey == "" && !cfg.Demo {
+		log.Warn().Msg("no " + config.EnvAPIKey + ": every client must send its own key in the " + transport.APIKeyHeader + " header")
+	}
+	if cfg.AuthToken == "" {
+		if !config.IsLoopback(cfg.Addr) {
+			log.Warn().Str("addr", cfg.Addr).Msg("listening beyond loopback WITHOUT authentication (--allow-unauthenticated)")
+		}
+	} else if len(cfg.AuthToken) < 16 {
+		log.Warn().Msg(config.EnvAuthToken + " is short; use at least 32 random characters")
+	}
 }

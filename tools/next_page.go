@@ -77,7 +77,10 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, raw []byte) (*summary.O
 		}
 		atEnd = seg.Start+len(seg.Rows) >= seg.Total
 	}
-	if meta != nil && (len(have) >= need || atEnd) {
+	// An explicit limit defines the agent's page: rows of it that were
+	// fetched but not yet shown are served as they are, never topped up
+	// upstream (the next call fetches the next page).
+	if meta != nil && (len(have) >= need || atEnd || explicit && p.Limit == 0) {
 		ch := *meta
 		ch.Start, ch.Rows = cur.Offset, have
 		pr.ch, pr.fromCache, pr.topUp = &ch, true, false

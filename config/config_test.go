@@ -1,0 +1,223 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse(nil, env(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: 8000,
+		BaseURL: "https://api.dune.com", LogLevel: zerolog.InfoLevel, LogFormat: FormatJSON,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestEnvAndFlags(t *testing.T) {
+	e := env(
+		EnvTransport, "http", EnvAddr, "127.0.0.1:9000", EnvDemo, "true", EnvMaxTokens, "4000",
+		EnvAPIKey, " key-1 ", EnvBaseURL, "http://127.0.0.1:9090/", EnvAuthToken, "tok",
+		EnvCursorSecret, "cs", EnvLogLevel, "debug", EnvLogFormat, "console",
+		EnvAllowedOrigins, "https://A.example.com, http://b.example:8080",
+	)
+	cfg, err := Parse(nil, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Transport: TransportHTTP, Addr: "127.0.0.1:9000", Demo: true, MaxTokens: 4000,
+		APIKey: "key-1", BaseURL: "http://127.0.0.1:9090", AuthToken: "tok", CursorSecret: "cs",
+		LogLevel: zerolog.DebugLevel, LogFormat: FormatConsole,
+		AllowedOrigins: []string{"https://a.example.com", "http://b.example:8080"},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("from env:\n got %+v\nwant %+v", cfg, want)
+	}
+
+	// Flags beat env, both --flag and -flag spellings.
+	cfg, err = Parse([]string{"--transport", "stdio", "-addr=localhost:1", "--demo=false", "--max-tokens", "300",
+		"--dune-base-url", "https://api.dune.com", "--log-level", "warn", "--log-format=json",
+		"--allowed-origins", "https://c.example"}, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{
+		Transport: TransportStdio, Addr: "localhost:1", Demo: false, MaxTokens: 300,
+		APIKey: "key-1", BaseURL: "https://api.dune.com", AuthToken: "tok", CursorSecret: "cs",
+		LogLevel: zerolog.WarnLevel, LogFormat: FormatJSON, AllowedOrigins: []string{"https://c.example"},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("flags over env:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestTransportAliases(t *testing.T) {
+	for in, want := range map[string]string{"stdio": TransportStdio, "http": TransportHTTP, "sse": TransportHTTP, "HTTP": TransportHTTP, "streamable-http": TransportHTTP} {
+		cfg, err := Parse([]string{"--transport", in}, env(), nil)
+		if err != nil || cfg.Transport != want {
+			t.Errorf("--transport %s = %q, %v; want %q", in, cfg.Transport, err, want)
+		}
+	}
+}
+
+func TestDemoEnvValues(t *testing.T) {
+	for in, want := range map[string]bool{"1": true, "true": true, "YES": true, "on": true, "0": false, "false": false, "off": false} {
+		cfg, err := Parse(nil, env(EnvDemo, in), nil)
+		if err != nil || cfg.Demo != want {
+			t.Errorf("%s=%s: demo %v, %v", EnvDemo, in, cfg.Demo, err)
+		}
+	}
+	// The flag wins over the env in both directions.
+	if cfg, _ := Parse([]string{"--demo"}, env(EnvDemo, "0"), nil); !cfg.Demo {
+		t.Error("--demo lost to DUNE_MCP_DEMO=0")
+	}
+}
+
+func TestInvalidValues(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  func(string) string
+		want string // substring of the one-line message
+	}{
+		{[]string{"--nope"}, env(), "flag provided but not defined: -nope"},
+		{[]string{"--transport", "carrier-pigeon"}, env(), `invalid --transport "carrier-pigeon": want stdio or http`},
+		{nil, env(EnvTransport, "ws"), `invalid DUNE_MCP_TRANSPORT "ws"`},
+		{[]string{"--addr", "8080"}, env(), `invalid --addr "8080": want host:port`},
+		{[]string{"--addr", "127.0.0.1:99999"}, env(), "port must be a number"},
+		{nil, env(EnvAddr, "localhost:http"), `invalid DUNE_MCP_ADDR`},
+		{[]string{"--max-tokens", "abc"}, env(), `invalid --max-tokens "abc": want an integer in [256, 25000]`},
+		{[]string{"--max-tokens", "100"}, env(), `invalid --max-tokens "100"`},
+		{[]string{"--max-tokens", "25001"}, env(), `invalid --max-tokens "25001"`},
+		{nil, env(EnvMaxTokens, "lots"), `invalid DUNE_MCP_MAX_TOKENS "lots"`},
+		{nil, env(EnvDemo, "maybe"), `invalid DUNE_MCP_DEMO "maybe"`},
+		{[]string{"--dune-base-url", "ftp://x"}, env(), "want an http:// or https:// URL"},
+		{[]string{"--dune-base-url", "https://user:pw@api.dune.com"}, env(), "without credentials"},
+		{nil, env(EnvBaseURL, "api.dune.com"), `invalid DUNE_API_BASE_URL`},
+		{[]string{"--log-level", "loud"}, env(), `invalid --log-level "loud"`},
+		{nil, env(EnvLogLevel, "verbose"), `invalid DUNE_MCP_LOG_LEVEL "verbose"`},
+		{[]string{"--log-format", "xml"}, env(), `invalid --log-format "xml": want json or console`},
+		{[]string{"--allowed-origins", "example.com"}, env(), `invalid --allowed-origins: origin "example.com"`},
+		{[]string{"--allowed-origins", "https://a.example/path"}, env(), "no path"},
+		{[]string{"serve"}, env(), `unexpected argument "serve"`},
+		{[]string{"--demo=maybe"}, env(), "invalid boolean value"},
+	}
+	for _, tc := range cases {
+		_, err := Parse(tc.args, tc.env, nil)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: error %v is not a *UsageError", tc.args, err)
+			continue
+		}
+		if !strings.Contains(ue.Msg, tc.want) || strings.Contains(ue.Msg, "\n") {
+			t.Errorf("%v: message %q, want one line containing %q", tc.args, ue.Msg, tc.want)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var buf bytes.Buffer
+	_, err := Parse([]string{"--help"}, env(), &buf)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"-transport", "-addr", "-demo", "-max-tokens", "-dune-base-url", "-log-level", "-log-format", "-allowed-origins", "-allow-unauthenticated", "-version", EnvAPIKey, EnvAuthToken, EnvCursorSecret, "emulator"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  func(string) string
+		want string // "" = ok
+	}{
+		{"stdio without key", nil, env(), "no Dune API key: set DUNE_API_KEY (create one at https://dune.com/settings/api), or try dune-mcp --demo"},
+		{"stdio with key", nil, env(EnvAPIKey, "k"), ""},
+		{"stdio demo", []string{"--demo"}, env(), ""},
+		{"version needs nothing", []string{"--version"}, env(), ""},
+		{"http without key (per-request keys)", []string{"--transport", "http"}, env(), ""},
+		{"http on all interfaces without token", []string{"--transport", "http", "--addr", "0.0.0.0:8080"}, env(), "refusing to listen on non-loopback address 0.0.0.0:8080 without DUNE_MCP_AUTH_TOKEN"},
+		{"http on empty host without token", []string{"--transport", "http", "--addr", ":8080"}, env(), "refusing"},
+		{"http on a hostname without token", []string{"--transport", "http", "--addr", "example.com:8080"}, env(), "refusing"},
+		{"http non-loopback with token", []string{"--transport", "http", "--addr", "0.0.0.0:8080"}, env(EnvAuthToken, "t"), ""},
+		{"http non-loopback allowed", []string{"--transport", "http", "--addr", "0.0.0.0:8080", "--allow-unauthenticated"}, env(), ""},
+		{"http on ::1", []string{"--transport", "http", "--addr", "[::1]:8080"}, env(), ""},
+		{"http on localhost", []string{"--transport", "http", "--addr", "localhost:8080"}, env(), ""},
+	}
+	for _, tc := range cases {
+		cfg, err := Parse(tc.args, tc.env, nil)
+		if err != nil {
+			t.Fatalf("%s: parse: %v", tc.name, err)
+		}
+		err = cfg.Check()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	cfg, err := Parse(nil, env(EnvAPIKey, "sk-live-1", EnvAuthToken, "tok-2", EnvCursorSecret, "cs-3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(cfg)
+	outputs := []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(b), cfg.APIKey.String()}
+	for _, out := range outputs {
+		for _, secret := range []string{"sk-live-1", "tok-2", "cs-3"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q printed in %s", secret, out)
+			}
+		}
+	}
+	if cfg.APIKey.Reveal() != "sk-live-1" {
+		t.Error("Reveal lost the value")
+	}
+	if got := cfg.Secrets(); !reflect.DeepEqual(got, []string{"sk-live-1", "tok-2", "cs-3"}) {
+		t.Errorf("Secrets() = %v", got)
+	}
+}
+
+func TestParseEmulator(t *testing.T) {
+	e, err := ParseEmulator(nil, "default-key", nil)
+	if err != nil || e.Addr != DefaultEmulatorAddr || e.APIKey != "default-key" || e.LogLevel != zerolog.InfoLevel {
+		t.Fatalf("defaults: %+v %v", e, err)
+	}
+	e, err = ParseEmulator([]string{"--addr", "127.0.0.1:0", "--api-key", ""}, "default-key", nil)
+	if err != nil || e.Addr != "127.0.0.1:0" || e.APIKey != "" {
+		t.Fatalf("flags: %+v %v", e, err)
+	}
+	for _, args := range [][]string{{"--addr", "nope"}, {"--bogus"}, {"extra"}, {"--log-format", "xml"}} {
+		var ue *UsageError
+		if _, err := ParseEmulator(args, "k", nil); !errors.As(err, &ue) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"dune-mcp/logging"
+)
+
+// HTTP defaults.
+const (
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	sseKeepAlive             = 25 * time.Second
+	// sseFlushGrace lets an answer queued for an SSE stream be written
+	// before the streams are closed at shutdown.
+	sseFlushGrace = 100 * time.Millisecond
+)
+
+// HTTPConfig configures the HTTP transport.
+type HTTPConfig struct {
+	// AuthToken, when set, is required as "Authorization: Bearer <token>"
+	// on every MCP endpoint.
+	AuthToken string
+	// AllowedOrigins are browser origins (lower-case scheme://host[:port])
+	// accepted besides localhost, 127.0.0.1 and [::1] on any port.
+	AllowedOrigins []string
+	// AcceptRequestKeys lets clients send their own Dune key in the
+	// X-Dune-Api-Key header; it is used for that request only. When false
+	// (demo mode) the header is ignored.
+	AcceptRequestKeys bool
+	// MaxBodyBytes limits a request body, default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout and IdleTimeout tune the http.Server.
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// DrainTimeout bounds the wait for in-flight tool calls at shutdown,
+	// default DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Health is extra fields for the /healthz body (e.g. version, demo).
+	Health map[string]any
+}
+
+// HTTPHandler is the HTTP face of a Server: an http.Handler serving /mcp,
+// /sse, /message and /healthz.
+type HTTPHandler struct {
+	http.Handler
+	s          *Server
+	sse        *server.SSEServer
+	streamable *server.StreamableHTTPServer
+}
+
+// NewHTTPHandler builds the HTTP handler of s.
+func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	streamable := server.NewStreamableHTTPServer(s.mcp,
+		server.WithStateLess(true),
+		server.WithStreamableHTTPLogger(logging.Slog(s.log, false)),
+	)
+	sse := server.NewSSEServer(s.mcp,
+		server.WithKeepAliveInterval(sseKeepAlive),
+		server.WithUseFullURLForMessageEndpoint(false),
+	)
+
+	guard := func(h http.Handler) http.Handler {
+		h = limitBody(cfg.MaxBodyBytes, h)
+		h = requestKey(cfg.AcceptRequestKeys, h)
+		if cfg.AuthToken != "" {
+			h = bearerAuth(cfg.AuthToken, h)
+		}
+		return checkOrigin(cfg.AllowedOrigins, h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", guard(streamable))
+	mux.Handle("/sse", guard(sse))
+	mux.Handle("/message", guard(sse))
+	mux.Handle("/healthz", health(cfg.Health))
+	mux.Handle("/", http.NotFoundHandler())
+
+	return &HTTPHandler{
+		Handler:    accessLog(s.log, mux),
+		s:          s,
+		sse:        sse,
+		streamable: streamable,
+	}
+}
+
+// CloseSessions ends every open SSE stream and streamable HTTP session.
+func (h *HTTPHandler) CloseSessions(ctx context.Context) {
+	h.sse.CloseSessions()
+	_ = h.streamable.Shutdown(ctx)
+}
+
+// ServeHTTP serves MCP over HTTP on ln until ctx is cancelled, then shuts
+// down gracefully: it stops accepting connections, lets tool calls in flight
+// finish (bounded by cfg.DrainTimeout), closes the SSE streams, and returns
+// nil. It returns an error only if serving failed.
+func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig) error {
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	h := s.NewHTTPHandler(cfg)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(logging.StdLogWriter(s.log.With().Str("component", "http").Logger()), "", 0),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info().Str("transport", "http").Str("addr", ln.Addr().String()).
+		Bool("auth", cfg.AuthToken != "").
+		Strs("endpoints", []string{"/mcp", "/sse", "/message", "/healthz"}).
+		Msg("listening")
+
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+
+	s.log.Info().Int("in_flight", s.inflight.count()).Msg("shutting down")
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	// Shutdown closes the listener at once, then waits for connections to
+	// go idle; streamable HTTP calls in flight hold theirs until answered.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(dctx) }()
+	// Calls made over SSE answer on the SSE stream, which Shutdown would
+	// wait on forever: let them finish, then close the streams.
+	if err := s.inflight.wait(dctx); err != nil {
+		s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still running at shutdown deadline")
+	} else {
+		time.Sleep(sseFlushGrace)
+	}
+	h.CloseSessions(dctx)
+	if err := <-shut; err != nil {
+		s.log.Warn().Err(err).Msg("forcing connections closed")
+		_ = srv.Close()
+	}
+	<-errc
+	s.log.Info().Msg("stopped")
+	return nil
+}
+
+func health(extra map[string]any) http.Handler {
+	body := map[string]any{"status": "ok"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(append(b, '\n'))
+	})
+}

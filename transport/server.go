@@ -1,0 +1,152 @@
+// Package transport serves dune-mcp's MCP server over stdio and over HTTP
+// (streamable HTTP at /mcp, the legacy HTTP+SSE transport at /sse and
+// /message, and /healthz), with bearer-token auth, Origin validation,
+// per-request Dune keys and graceful shutdown.
+package transport
+
+import (
+	"context"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/rs/zerolog"
+
+	"dune-mcp/dune"
+	"dune-mcp/logging"
+)
+
+// APIKeyHeader carries a client's own Dune API key over HTTP.
+const APIKeyHeader = "X-Dune-Api-Key"
+
+// Options configures the MCP server.
+type Options struct {
+	// Name and Version identify the server in the initialize/discover result.
+	Name, Version string
+	// Title is the human-readable server name, optional.
+	Title string
+	// Instructions tell the model what the tools are for and how to use them.
+	Instructions string
+	// Tools are registered as given.
+	Tools []server.ServerTool
+	// Logger receives startup, shutdown and access lines; mcp-go's own
+	// per-request lines are logged at debug.
+	Logger zerolog.Logger
+	// RequireRequestKey makes a tool call fail with an actionable isError
+	// result when its context carries no per-request Dune key (see
+	// APIKeyHeader). Set it when the server has no key of its own.
+	RequireRequestKey bool
+}
+
+// Server is an MCP server plus the bookkeeping the transports need: the
+// number of tool calls in flight, so shutdown can let them finish.
+type Server struct {
+	mcp      *server.MCPServer
+	log      zerolog.Logger
+	inflight tracker
+}
+
+// New builds the MCP server: tools, instructions, the logging capability
+// (logging/setLevel), panic recovery, and the middleware that counts
+// in-flight tool calls.
+func New(o Options) *Server {
+	s := &Server{log: o.Logger}
+	opts := []server.ServerOption{
+		server.WithToolCapabilities(false),
+		server.WithLogging(),
+		server.WithInstructions(o.Instructions),
+		server.WithLogger(logging.Slog(o.Logger, true)),
+		// Outermost: count every call, including ones that fail below.
+		server.WithToolHandlerMiddleware(s.track),
+		server.WithRecovery(),
+	}
+	if o.Title != "" {
+		opts = append(opts, server.WithTitle(o.Title))
+	}
+	if o.RequireRequestKey {
+		opts = append(opts, server.WithToolHandlerMiddleware(requireRequestKey))
+	}
+	s.mcp = server.NewMCPServer(o.Name, o.Version, opts...)
+	if len(o.Tools) > 0 {
+		s.mcp.AddTools(o.Tools...)
+	}
+	return s
+}
+
+// MCPServer returns the underlying mcp-go server.
+func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
+
+// InFlight reports the number of tool calls currently running.
+func (s *Server) InFlight() int { return s.inflight.count() }
+
+func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		s.inflight.start()
+		defer s.inflight.done()
+		return next(ctx, req)
+	}
+}
+
+// NoKeyMessage is the tool result of a call that reached a key-less HTTP
+// server without its own key.
+const NoKeyMessage = "No Dune API key: this server has none configured, so send your own in the " +
+	APIKeyHeader + " HTTP header of your MCP requests (create a key at https://dune.com/settings/api). " +
+	"Ask the server operator if you expected a shared key."
+
+func requireRequestKey(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if _, ok := dune.APIKeyFrom(ctx); !ok {
+			return mcp.NewToolResultError(NoKeyMessage), nil
+		}
+		return next(ctx, req)
+	}
+}
+
+// tracker counts running operations and lets shutdown wait for zero.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil while n == 0
+}
+
+func (t *tracker) start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.idle = make(chan struct{})
+	}
+	t.n++
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+func (t *tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+// wait returns nil once nothing is running, or ctx's error.
+func (t *tracker) wait(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		ch := t.idle
+		t.mu.Unlock()
+		if ch == nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
