@@ -2,27 +2,28 @@ module dune-mcp
 
 go 1.26.0
 
-require github.com/tiktoken-go/tokenizer v0.10.0
+require (
+	github.com/invopop/jsonschema v0.14.0 // tool input/output schemas generated from the Go parameter structs
+	github.com/mark3labs/mcp-go v1.2.1 // MCP server (stdio, streamable HTTP, SSE) and the clients used by e2e tests and evals
+	github.com/oklog/ulid/v2 v2.1.2 // real ULID execution ids in the emulator; compact ULID encoding in cursors
+	github.com/rs/zerolog v1.35.1 // structured logging to stderr
+	github.com/tiktoken-go/tokenizer v0.10.0 // o200k_base token counting with the vocabulary embedded (no download at run time)
+	go.yaml.in/yaml/v3 v3.0.6 // eval scenarios are YAML files (maintained successor of gopkg.in/yaml.v3)
+)
 
 require (
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
 	github.com/buger/jsonparser v1.1.2 // indirect
-	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/dlclark/regexp2/v2 v2.5.1 // indirect
 	github.com/google/jsonschema-go v0.4.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/invopop/jsonschema v0.14.0 // indirect
-	github.com/mark3labs/mcp-go v1.2.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/maypok86/otter/v2 v2.4.0 // indirect
-	github.com/oklog/ulid/v2 v2.1.2 // indirect
 	github.com/pb33f/ordered-map/v2 v2.3.1 // indirect
-	github.com/rs/zerolog v1.35.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // indirect
 	github.com/spf13/cast v1.7.1 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.2 // indirect
 	golang.org/x/sys v0.29.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
