@@ -30,6 +30,10 @@ import (
 var version = "dev"
 
 func main() {
+	// A client that closes our stderr (mcp-go's stdio client does on Close)
+	// must not kill us with SIGPIPE on the next log line: ignored, such
+	// writes fail with EPIPE instead, and EOF on stdin still exits 0.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

@@ -866,3 +866,57 @@ func TestDemoSessionSubcommand(t *testing.T) {
 		}
 	}
 }
+
+// A stdio client may close the server's stderr before it closes stdin
+// (mcp-go's client does on Close); the log lines written after that must
+// not kill the server with SIGPIPE: EOF still exits 0.
+func TestStdioClosedStderrStillExitsZero(t *testing.T) {
+	cmd := exec.Command(bin, "--demo")
+	cmd.Env = baseEnv()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	// Read the startup log line, then close our end of stderr.
+	if _, err := bufio.NewReader(stderr).ReadString('\n'); err != nil {
+		t.Fatalf("reading startup log: %v", err)
+	}
+	stderr.Close()
+
+	// A tool call logs a line to the closed stderr; its answer must still come.
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	for _, msg := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`,
+	} {
+		if _, err := io.WriteString(stdin, msg+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the call run and log
+	stdin.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after EOF with stderr closed: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not exit after EOF")
+	}
+}
