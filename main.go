@@ -104,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		CursorSecret:     []byte(cfg.CursorSecret.Reveal()),
 		Demo:             cfg.Demo,
 		Logger:           log,
+		CallTimeout:      cfg.CallTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("building tools: %w", err)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -29,6 +30,7 @@ const (
 	EnvLogLevel       = "DUNE_MCP_LOG_LEVEL"
 	EnvLogFormat      = "DUNE_MCP_LOG_FORMAT"
 	EnvAllowedOrigins = "DUNE_MCP_ALLOWED_ORIGINS"
+	EnvCallTimeout    = "DUNE_MCP_CALL_TIMEOUT"
 )
 
 // Defaults.
@@ -40,6 +42,12 @@ const (
 	// single call's max_tokens is clamped to.
 	MinMaxTokens = 256
 	MaxMaxTokens = 25000
+	// DefaultCallTimeout bounds one tool call's wait on Dune, retries
+	// included: under the ~60 s after which desktop clients abandon a call,
+	// so the agent gets an explained timeout instead of a dead call.
+	DefaultCallTimeout = 50 * time.Second
+	// MaxCallTimeout is the largest --call-timeout accepted.
+	MaxCallTimeout = 30 * time.Minute
 )
 
 // Transports.
@@ -84,6 +92,7 @@ type Config struct {
 	Addr                 string // HTTP listen address, host:port
 	Demo                 bool
 	MaxTokens            int
+	CallTimeout          time.Duration // bound of one tool call's wait on Dune
 	APIKey               Secret
 	BaseURL              string
 	AuthToken            Secret
@@ -130,12 +139,13 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	var (
 		transport, addr, baseURL, logLevel, logFormat, origins string
 		demo, allowUnauth, version                             bool
-		maxTokens                                              string
+		maxTokens, callTimeout                                 string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
 	fs.BoolVar(&demo, "demo", false, "serve the embedded Dune emulator's sample datasets: no key, no network ["+EnvDemo+"]")
 	fs.StringVar(&maxTokens, "max-tokens", strconv.Itoa(DefaultMaxTokens), fmt.Sprintf("default token budget of one tool result, `N` in [%d, %d] [%s]", MinMaxTokens, MaxMaxTokens, EnvMaxTokens))
+	fs.StringVar(&callTimeout, "call-timeout", DefaultCallTimeout.String(), "how long one tool call may wait on Dune, retries included, as a Go `duration` (e.g. 50s, 2m) ["+EnvCallTimeout+"]")
 	fs.StringVar(&baseURL, "dune-base-url", DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: trace, debug, info, warn, error ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -208,6 +218,13 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		return Config{}, usageErrorf("invalid %s %q: want an integer in [%d, %d]", src, v, MinMaxTokens, MaxMaxTokens)
 	}
 	cfg.MaxTokens = n
+
+	v, src = pick("call-timeout", callTimeout, EnvCallTimeout)
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < time.Second || d > MaxCallTimeout {
+		return Config{}, usageErrorf("invalid %s %q: want a duration from 1s to %s, e.g. 50s", src, v, MaxCallTimeout)
+	}
+	cfg.CallTimeout = d
 
 	v, src = pick("dune-base-url", baseURL, EnvBaseURL)
 	u, err := checkBaseURL(v)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -26,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: 8000,
+		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: 8000, CallTimeout: 50 * time.Second,
 		BaseURL: "https://api.dune.com", LogLevel: zerolog.InfoLevel, LogFormat: FormatJSON,
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -39,14 +40,14 @@ func TestEnvAndFlags(t *testing.T) {
 		EnvTransport, "http", EnvAddr, "127.0.0.1:9000", EnvDemo, "true", EnvMaxTokens, "4000",
 		EnvAPIKey, " key-1 ", EnvBaseURL, "http://127.0.0.1:9090/", EnvAuthToken, "tok",
 		EnvCursorSecret, "cs", EnvLogLevel, "debug", EnvLogFormat, "console",
-		EnvAllowedOrigins, "https://A.example.com, http://b.example:8080",
+		EnvAllowedOrigins, "https://A.example.com, http://b.example:8080", EnvCallTimeout, "2m",
 	)
 	cfg, err := Parse(nil, e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{
-		Transport: TransportHTTP, Addr: "127.0.0.1:9000", Demo: true, MaxTokens: 4000,
+		Transport: TransportHTTP, Addr: "127.0.0.1:9000", Demo: true, MaxTokens: 4000, CallTimeout: 2 * time.Minute,
 		APIKey: "key-1", BaseURL: "http://127.0.0.1:9090", AuthToken: "tok", CursorSecret: "cs",
 		LogLevel: zerolog.DebugLevel, LogFormat: FormatConsole,
 		AllowedOrigins: []string{"https://a.example.com", "http://b.example:8080"},
@@ -58,12 +59,12 @@ func TestEnvAndFlags(t *testing.T) {
 	// Flags beat env, both --flag and -flag spellings.
 	cfg, err = Parse([]string{"--transport", "stdio", "-addr=localhost:1", "--demo=false", "--max-tokens", "300",
 		"--dune-base-url", "https://api.dune.com", "--log-level", "warn", "--log-format=json",
-		"--allowed-origins", "https://c.example"}, e, nil)
+		"--allowed-origins", "https://c.example", "--call-timeout", "5s"}, e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want = Config{
-		Transport: TransportStdio, Addr: "localhost:1", Demo: false, MaxTokens: 300,
+		Transport: TransportStdio, Addr: "localhost:1", Demo: false, MaxTokens: 300, CallTimeout: 5 * time.Second,
 		APIKey: "key-1", BaseURL: "https://api.dune.com", AuthToken: "tok", CursorSecret: "cs",
 		LogLevel: zerolog.WarnLevel, LogFormat: FormatJSON, AllowedOrigins: []string{"https://c.example"},
 	}
@@ -110,6 +111,9 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"--max-tokens", "100"}, env(), `invalid --max-tokens "100"`},
 		{[]string{"--max-tokens", "25001"}, env(), `invalid --max-tokens "25001"`},
 		{nil, env(EnvMaxTokens, "lots"), `invalid DUNE_MCP_MAX_TOKENS "lots"`},
+		{[]string{"--call-timeout", "50"}, env(), `invalid --call-timeout "50": want a duration from 1s to 30m0s`},
+		{[]string{"--call-timeout", "10ms"}, env(), `invalid --call-timeout "10ms"`},
+		{nil, env(EnvCallTimeout, "forever"), `invalid DUNE_MCP_CALL_TIMEOUT "forever"`},
 		{nil, env(EnvDemo, "maybe"), `invalid DUNE_MCP_DEMO "maybe"`},
 		{[]string{"--dune-base-url", "ftp://x"}, env(), "want an http:// or https:// URL"},
 		{[]string{"--dune-base-url", "https://user:pw@api.dune.com"}, env(), "without credentials"},
@@ -141,7 +145,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"-transport", "-addr", "-demo", "-max-tokens", "-dune-base-url", "-log-level", "-log-format", "-allowed-origins", "-allow-unauthenticated", "-version", EnvAPIKey, EnvAuthToken, EnvCursorSecret, "emulator"} {
+	for _, want := range []string{"-transport", "-addr", "-demo", "-max-tokens", "-call-timeout", "-dune-base-url", "-log-level", "-log-format", "-allowed-origins", "-allow-unauthenticated", "-version", EnvAPIKey, EnvAuthToken, EnvCursorSecret, "emulator"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
