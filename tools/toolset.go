@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -42,6 +43,10 @@ type Config struct {
 	Demo bool
 	// Logger receives one info line per tool call (the zero Logger is silent).
 	Logger zerolog.Logger
+	// CallTimeout bounds how long one tool call may wait on Dune, retries
+	// included (default 50s: under the ~60s after which desktop clients give
+	// up on a call). Negative disables the bound.
+	CallTimeout time.Duration
 }
 
 // Toolset holds the three tools and their shared state (cursor key, page cache).
