@@ -280,6 +280,11 @@ func IsLoopback(addr string) bool {
 	if err != nil {
 		return false
 	}
+	return isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP.
+func isLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -345,6 +350,9 @@ func checkBaseURL(raw string) (string, error) {
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("want scheme://host[:port][/path] without credentials, query or fragment")
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "", errors.New("plain http would send the Dune API key unencrypted: use https (http is accepted only for loopback hosts such as the emulator)")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

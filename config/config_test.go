@@ -118,6 +118,8 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"--dune-base-url", "ftp://x"}, env(), "want an http:// or https:// URL"},
 		{[]string{"--dune-base-url", "https://user:pw@api.dune.com"}, env(), "without credentials"},
 		{nil, env(EnvBaseURL, "api.dune.com"), `invalid DUNE_API_BASE_URL`},
+		{[]string{"--dune-base-url", "http://api.dune.com"}, env(), "would send the Dune API key unencrypted"},
+		{[]string{"--dune-base-url", "http://10.0.0.5:9090"}, env(), "use https"},
 		{[]string{"--log-level", "loud"}, env(), `invalid --log-level "loud"`},
 		{nil, env(EnvLogLevel, "verbose"), `invalid DUNE_MCP_LOG_LEVEL "verbose"`},
 		{[]string{"--log-format", "xml"}, env(), `invalid --log-format "xml": want json or console`},
@@ -144,6 +146,11 @@ func TestHelp(t *testing.T) {
 	_, err := Parse([]string{"--help"}, env(), &buf)
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("--help: %v", err)
+	}
+	for _, ok := range []string{"http://127.0.0.1:9090", "http://localhost:9090", "http://[::1]:9090", "https://api.dune.com/api"} {
+		if _, err := Parse([]string{"--dune-base-url", ok}, env(), nil); err != nil {
+			t.Errorf("base URL %s rejected: %v", ok, err)
+		}
 	}
 	for _, want := range []string{"-transport", "-addr", "-demo", "-max-tokens", "-call-timeout", "-dune-base-url", "-log-level", "-log-format", "-allowed-origins", "-allow-unauthenticated", "-version", EnvAPIKey, EnvAuthToken, EnvCursorSecret, "emulator"} {
 		if !strings.Contains(buf.String(), want) {
