@@ -77,7 +77,7 @@ type Config struct {
 	// never follows redirects, since the key header would travel with them.
 	HTTPClient *http.Client
 	// RequestTimeout bounds one HTTP attempt, body decoding included,
-	// default 60s.
+	// default 60s; Retry.MaxElapsed can make an attempt's deadline nearer.
 	RequestTimeout time.Duration
 	// MaxBodyBytes guards against huge bodies, default 256 MiB.
 	MaxBodyBytes int64
@@ -91,6 +91,40 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// redacted replaces a secret in printed configurations.
+const redacted = "[redacted]"
+
+// configView is Config as printed and marshalled: the key redacted, the
+// HTTP client and logger left out.
+type configView struct {
+	BaseURL        string
+	APIKey         string
+	RequestTimeout time.Duration
+	MaxBodyBytes   int64
+	Retry          RetryPolicy
+	UserAgent      string
+}
+
+func (c Config) view() configView {
+	v := configView{BaseURL: c.BaseURL, RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Retry: c.Retry, UserAgent: c.UserAgent}
+	if c.APIKey != "" {
+		v.APIKey = redacted
+	}
+	return v
+}
+
+// String implements fmt.Stringer (used by %v and %+v) with the API key
+// redacted.
+func (c Config) String() string { return fmt.Sprintf("dune.Config%+v", c.view()) }
+
+// GoString implements fmt.GoStringer (used by %#v) with the API key
+// redacted.
+func (c Config) GoString() string { return c.String() }
+
+// MarshalJSON implements json.Marshaler (used by loggers such as zerolog's
+// Interface) with the API key redacted; HTTPClient and Logger are left out.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.view()) }
+
 // RetryPolicy bounds retries. Zero values pick defaults.
 type RetryPolicy struct {
 	// MaxAttempts counts the first try, default 4. 1 disables retries.
@@ -99,8 +133,10 @@ type RetryPolicy struct {
 	InitialBackoff time.Duration
 	// MaxBackoff caps one wait, default 10s. A longer Retry-After gives up.
 	MaxBackoff time.Duration
-	// MaxElapsed caps the total time spent retrying, default 45s. A wait
-	// that would end past it gives up instead.
+	// MaxElapsed caps the total time of one call, attempts and waits
+	// included, default 45s: each attempt's deadline is the smaller of
+	// RequestTimeout and what remains of MaxElapsed, and a wait that would
+	// end past it gives up instead.
 	MaxElapsed time.Duration
 }
 
@@ -212,14 +248,20 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*Result, e
 	}
 	pol := c.cfg.Retry
 	start := c.now()
+	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("dune: GET %s: %w", path, err)
 		}
-		res, retry, err := c.attempt(ctx, u, path, key)
+		timeout := min(c.cfg.RequestTimeout, pol.MaxElapsed-c.now().Sub(start))
+		if timeout <= 0 && lastErr != nil { // the wait used up the budget
+			return nil, giveUp(lastErr, path, attempt-1, "retry budget spent")
+		}
+		res, retry, err := c.attempt(ctx, u, path, key, timeout)
 		if err == nil || !retry.ok {
 			return res, err
 		}
+		lastErr = err
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
 		}
@@ -263,9 +305,9 @@ type retryInfo struct {
 	after    time.Duration
 }
 
-// attempt sends one request and decodes its answer.
-func (c *Client) attempt(ctx context.Context, u, path, key string) (*Result, retryInfo, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+// attempt sends one request, with its own timeout, and decodes its answer.
+func (c *Client) attempt(ctx context.Context, u, path, key string, timeout time.Duration) (*Result, retryInfo, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
@@ -287,7 +329,7 @@ func (c *Client) attempt(ctx context.Context, u, path, key string) (*Result, ret
 			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
 		}
 		if actx.Err() != nil {
-			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s: %w", path, c.cfg.RequestTimeout, actx.Err())
+			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s: %w", path, timeout, actx.Err())
 		}
 		inner := err
 		var ue *url.Error
@@ -315,7 +357,7 @@ func (c *Client) attempt(ctx context.Context, u, path, key string) (*Result, ret
 	}
 
 	res := &Result{}
-	err = decodeResult(body, res)
+	notes, err := decodeResultNotes(body, res)
 	res.BodyBytes = body.n
 	if err != nil {
 		switch {
@@ -324,25 +366,52 @@ func (c *Client) attempt(ctx context.Context, u, path, key string) (*Result, ret
 		case errors.Is(body.err, ErrBodyTooLarge):
 			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w (limit %d bytes; ask for fewer rows or columns)", path, ErrBodyTooLarge, c.cfg.MaxBodyBytes)
 		case actx.Err() != nil:
-			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s while reading the body: %w", path, c.cfg.RequestTimeout, actx.Err())
+			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s while reading the body: %w", path, timeout, actx.Err())
 		case body.err != nil:
 			return nil, retryInfo{ok: transientNetError(body.err)}, fmt.Errorf("dune: GET %s: reading body after %d bytes: %w", path, body.n, body.err)
 		default:
 			return nil, retryInfo{ok: errors.Is(err, errTruncated)}, fmt.Errorf("dune: GET %s: %w", path, err)
 		}
 	}
+	if notes.declaredRowCount >= 0 {
+		c.log.Debug().Str("endpoint", path).Int("row_count", notes.declaredRowCount).Int("rows", len(res.Rows)).Msg("dune row_count disagrees with the rows; using the rows")
+	}
 	if usage != nil {
 		usage.Rows.Add(int64(len(res.Rows)))
 		usage.Datapoints.Add(int64(res.Metadata.DatapointCount))
 	}
-	if err := checkState(res, key); err != nil {
+	scrubResult(res, key)
+	if err := checkState(res); err != nil {
 		return res, retryInfo{}, err
 	}
 	return res, retryInfo{}, nil
 }
 
-// checkState applies Dune's presence rules to a decoded 2xx answer.
-func checkState(res *Result, key string) error {
+// Bounds (runes) of server-supplied strings kept in a Result and its errors.
+const (
+	maxIDText        = 128
+	maxErrorTypeText = 200
+	maxExecErrorText = 4000
+)
+
+// scrubResult removes the key from, and bounds, the server-supplied strings
+// of res that can reach an error or be shown: a server (or a proxy) echoing
+// the request must not leak the key through them. Rows are data and are
+// left alone.
+func scrubResult(res *Result, key string) {
+	res.ExecutionID = scrub(res.ExecutionID, key, maxIDText)
+	if !res.State.Known() {
+		res.State = State(scrub(string(res.State), key, maxIDText))
+	}
+	if e := res.Error; e != nil {
+		e.Type = scrub(e.Type, key, maxErrorTypeText)
+		e.Message = scrub(e.Message, key, maxExecErrorText)
+	}
+}
+
+// checkState applies Dune's presence rules to a decoded 2xx answer, whose
+// strings scrubResult has cleaned.
+func checkState(res *Result) error {
 	switch res.State {
 	case StateCompleted, StateCompletedPartial:
 		if !res.HasResult {
@@ -351,7 +420,6 @@ func checkState(res *Result, key string) error {
 	case StateFailed, StateCancelled, StateExpired:
 		re := &ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
 		if e := res.Error; e != nil {
-			e.Message = scrub(e.Message, key, 4000)
 			re.Type, re.Message, re.Line, re.Column = e.Type, e.Message, e.Line, e.Column
 		}
 		return re
@@ -385,6 +453,8 @@ func (c *Client) apiError(resp *http.Response, body io.Reader, path, key string)
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized:
 		ae.Kind = KindInvalidKey
+	case code == http.StatusPaymentRequired && strings.Contains(strings.ToLower(msg), "per request"):
+		ae.Kind = KindCreditsPerRequest
 	case code == http.StatusPaymentRequired:
 		ae.Kind = KindPayment
 	case code == http.StatusForbidden:

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,8 +62,8 @@ func TestQueryEncoding(t *testing.T) {
 			if r.URL.Path != "/api/v1/query/3426636/results" {
 				t.Errorf("path = %q", r.URL.Path)
 			}
-			if r.URL.RawQuery != tt.want {
-				t.Errorf("query = %q, want %q", r.URL.RawQuery, tt.want)
+			if r.URL.RawQuery != tt.want || tt.opts.QueryString() != tt.want {
+				t.Errorf("query = %q, QueryString %q, want %q", r.URL.RawQuery, tt.opts.QueryString(), tt.want)
 			}
 			if got := r.Header.Get("X-Dune-Api-Key"); got != testKey {
 				t.Errorf("key header = %q", got)
@@ -203,6 +205,8 @@ func TestAPIErrorKinds(t *testing.T) {
 	}{
 		{401, `{"error":"invalid API Key"}`, KindInvalidKey, "invalid API Key"},
 		{402, `{"error":"This api request would exceed your configured limits per billing cycle. Please visit your settings on dune.com and adjust your limits to continue usage."}`, KindPayment, "This api request would exceed your configured limits per billing cycle. Please visit your settings on dune.com and adjust your limits to continue usage."},
+		{402, `{"error":"This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage."}`, KindCreditsPerRequest, "This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage."},
+		{402, `{"error":"Payment required"}`, KindPayment, "Payment required"},
 		{403, `{"error":"Not allowed to execute query. Query is archived, unsaved or not enough permissions"}`, KindForbidden, "Not allowed to execute query. Query is archived, unsaved or not enough permissions"},
 		{404, `{"error":"Query not found"}`, KindNotFound, "Query not found"},
 		{429, `{"error":"Too many requests"}`, KindRateLimited, "Too many requests"},
@@ -383,7 +387,11 @@ func TestStates(t *testing.T) {
 		"not json":                 `<html>maintenance</html>`,
 		"bad next_offset":          `{` + head + `,"state":"QUERY_STATE_COMPLETED","next_offset":-4,` + result + `}`,
 		"query_id not a number":    `{` + head + `,"query_id":"x","state":"QUERY_STATE_COMPLETED",` + result + `}`,
-		"trailing garbage in doc":  `{` + head + `,"state":"QUERY_STATE_COMPLETED",` + result + `]`,
+		"document not closed":      `{` + head + `,"state":"QUERY_STATE_COMPLETED",` + result + `]`,
+		"trailing garbage":         `{` + head + `,"state":"QUERY_STATE_COMPLETED",` + result + `}]`,
+		"two documents":            `{` + head + `,"state":"QUERY_STATE_COMPLETED",` + result + `} {"state":"QUERY_STATE_FAILED"}`,
+		"negative row_count":       `{` + head + `,"state":"QUERY_STATE_COMPLETED","result":{"rows":[],"metadata":{"column_names":["a"],"row_count":-1}}}`,
+		"negative datapoint_count": `{` + head + `,"state":"QUERY_STATE_COMPLETED","result":{"rows":[],"metadata":{"column_names":["a"],"datapoint_count":-100}}}`,
 	}
 	for name, body := range malformed {
 		t.Run(name, func(t *testing.T) {
@@ -701,19 +709,22 @@ func truncate(w http.ResponseWriter, body string) {
 }
 
 func TestCancelStopsRetryLoop(t *testing.T) {
-	rc := &recorder{replies: []reply{{status: 429, header: map[string]string{"Retry-After": "30"}}}}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	c := NewClient(Config{BaseURL: srv.URL, APIKey: testKey, Retry: RetryPolicy{MaxAttempts: 5, MaxBackoff: time.Minute, MaxElapsed: 5 * time.Minute}})
+	c, rc, _ := serve(t, reply{status: 429, header: map[string]string{"Retry-After": "30"}})
+	c.cfg.Retry = RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Millisecond, MaxBackoff: time.Minute, MaxElapsed: 5 * time.Minute}
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
+	defer cancel()
+	var waits []time.Duration
+	c.sleep = func(sctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		cancel() // the caller gives up while we wait
+		return sleepCtx(sctx, d)
+	}
 	_, err := c.GetLatestResult(ctx, 1, Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("returned after %v, Retry-After was 30s", d)
+	if len(waits) != 1 || waits[0] != 30*time.Second {
+		t.Errorf("waits = %v, want the 30s Retry-After", waits)
 	}
 	if rc.count() != 1 {
 		t.Errorf("requests = %d", rc.count())
@@ -746,16 +757,22 @@ func TestSecretsNeverLeak(t *testing.T) {
 	echo := `{"error":"invalid API Key ` + testKey + `"}`
 	body := fixture(t, "results_page_with_next_uri.json")
 	cases := map[string]reply{
-		"401 echo":       {status: 401, body: echo},
-		"500 text echo":  {status: 500, body: "boom key=" + testKey},
-		"429 exhausted":  {status: 429, body: echo, header: map[string]string{"Retry-After": "3600"}},
-		"503 exhausted":  {status: 503, body: echo},
-		"failed echo":    {body: `{"state":"QUERY_STATE_FAILED","error":{"type":"x","message":"bad key ` + testKey + `","metadata":{"line":2,"column":3}}}`},
-		"malformed":      {body: `{"state":` + testKey},
-		"too large":      {body: body},
-		"dropped":        {handler: hangUp},
-		"truncated":      {handler: func(w http.ResponseWriter, r *http.Request) { truncate(w, body) }},
-		"slow (timeout)": {handler: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
+		"401 echo":        {status: 401, body: echo},
+		"500 text echo":   {status: 500, body: "boom key=" + testKey},
+		"429 exhausted":   {status: 429, body: echo, header: map[string]string{"Retry-After": "3600"}},
+		"503 exhausted":   {status: 503, body: echo},
+		"failed echo":     {body: `{"state":"QUERY_STATE_FAILED","error":{"type":"x","message":"bad key ` + testKey + `","metadata":{"line":2,"column":3}}}`},
+		"malformed":       {body: `{"state":` + testKey},
+		"string body":     {body: `"` + testKey + `"`},
+		"member echo":     {body: `{"` + testKey + `":`},
+		"result member":   {body: `{"state":"QUERY_STATE_COMPLETED","result":{"` + testKey + `":[`},
+		"trailing echo":   {body: okEmpty + `"` + testKey + `"`},
+		"failed ids echo": {body: `{"execution_id":"` + testKey + `","state":"QUERY_STATE_FAILED","error":{"type":"` + testKey + `","message":"m ` + testKey + `"}}`},
+		"cancelled echo":  {body: `{"execution_id":"x` + testKey + `","state":"QUERY_STATE_CANCELLED"}`},
+		"too large":       {body: body},
+		"dropped":         {handler: hangUp},
+		"truncated":       {handler: func(w http.ResponseWriter, r *http.Request) { truncate(w, body) }},
+		"slow (timeout)":  {handler: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
 	}
 	for name, rp := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -764,12 +781,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 			c.cfg.MaxBodyBytes = 4000
 			c.cfg.RequestTimeout = 200 * time.Millisecond
 			c.log = zerolog.New(&logs).Level(zerolog.DebugLevel)
-			_, err := c.GetLatestResult(context.Background(), 1, Options{Filtering: Filtering{Filters: "a = 1"}})
+			res, err := c.GetLatestResult(context.Background(), 1, Options{Filtering: Filtering{Filters: "a = 1"}})
 			if err == nil {
 				t.Fatal("no error")
 			}
 			if strings.Contains(err.Error(), testKey) {
 				t.Errorf("key in error: %v", err)
+			}
+			var re *ResultError
+			if errors.As(err, &re) {
+				if b, _ := json.Marshal(re); strings.Contains(string(b), testKey) {
+					t.Errorf("key in ResultError fields: %s", b)
+				}
+			}
+			if b, _ := json.Marshal(res); strings.Contains(string(b), testKey) {
+				t.Errorf("key in result: %s", b)
 			}
 			for i := 0; i < rc.count(); i++ {
 				if strings.Contains(rc.req(i).URL.String(), testKey) {
@@ -833,5 +859,91 @@ func TestNormalizeBase(t *testing.T) {
 		if got := normalizeBase(in); got != want {
 			t.Errorf("normalizeBase(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// deadlineRecorder answers every request with 503 and records how far away
+// the attempt's deadline was when the request was sent.
+type deadlineRecorder struct{ left []time.Duration }
+
+func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	dl, ok := r.Context().Deadline()
+	if !ok {
+		dl = time.Now().Add(1000 * time.Hour)
+	}
+	d.left = append(d.left, time.Until(dl))
+	return &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"30"}}, Body: io.NopCloser(strings.NewReader(`{"error":"busy"}`)), Request: r}, nil
+}
+
+// MaxElapsed caps the whole call: each attempt's deadline is the smaller of
+// RequestTimeout and what remains of the budget. Time advances on a fake
+// clock moved by the injected sleep.
+func TestAttemptDeadlineWithinMaxElapsed(t *testing.T) {
+	rt := &deadlineRecorder{}
+	c := NewClient(Config{APIKey: testKey, HTTPClient: &http.Client{Transport: rt}, RequestTimeout: time.Minute,
+		Retry: RetryPolicy{MaxAttempts: 10, InitialBackoff: time.Second, MaxBackoff: time.Minute, MaxElapsed: 100 * time.Second}})
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c.now = func() time.Time { return clock }
+	var waits []time.Duration
+	c.sleep = func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		clock = clock.Add(d)
+		return nil
+	}
+	_, err := c.GetLatestResult(context.Background(), 1, Options{})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 503 {
+		t.Fatalf("err = %v", err)
+	}
+	// 0s: min(60, 100); 30s: min(60, 70); 60s: 40 left; 90s: 10 left; a
+	// fifth attempt would start past the budget.
+	want := []time.Duration{60 * time.Second, 60 * time.Second, 40 * time.Second, 10 * time.Second}
+	if len(rt.left) != len(want) || !reflect.DeepEqual(waits, []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second}) {
+		t.Fatalf("deadlines %v, waits %v", rt.left, waits)
+	}
+	for i, w := range want {
+		// The deadline is set on the real clock just before the request:
+		// it can only be a little nearer than computed, never further.
+		if got := rt.left[i]; got > w || got < w-5*time.Second {
+			t.Errorf("attempt %d: deadline in %v, want %v", i+1, got, w)
+		}
+	}
+}
+
+// A Config printed or logged does not show the key.
+func TestConfigRedactsKey(t *testing.T) {
+	cfg := Config{BaseURL: "http://dune.example", APIKey: testKey, HTTPClient: &http.Client{}, Retry: RetryPolicy{MaxAttempts: 2}}
+	var logs bytes.Buffer
+	logger := zerolog.New(&logs)
+	logger.Info().Interface("cfg", cfg).Interface("ptr", &cfg).Msg("config")
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{
+		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg), fmt.Sprintf("%+v", struct{ C Config }{cfg}),
+		logs.String(), string(js),
+	} {
+		if strings.Contains(out, testKey) || !strings.Contains(out, "http://dune.example") || !strings.Contains(out, "redacted") {
+			t.Errorf("printed as %s", out)
+		}
+	}
+	if s := fmt.Sprint(Config{BaseURL: "x"}); strings.Contains(s, "redacted") || !strings.Contains(s, "x") {
+		t.Errorf("no key, yet %s", s)
+	}
+}
+
+// A row_count that disagrees with the rows is not fatal: the rows win and a
+// debug line says so.
+func TestRowCountMismatchLogged(t *testing.T) {
+	c, _, _ := serve(t, reply{body: `{"state":"QUERY_STATE_COMPLETED","result":{"rows":[{"a":1}],"metadata":{"column_names":["a"],"row_count":3}}}`})
+	var logs bytes.Buffer
+	c.log = zerolog.New(&logs).Level(zerolog.DebugLevel)
+	res, err := c.GetLatestResult(context.Background(), 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Metadata.RowCount != 1 || !strings.Contains(logs.String(), `"row_count":3`) || !strings.Contains(logs.String(), `"rows":1`) {
+		t.Errorf("row_count %d, logs %s", res.Metadata.RowCount, logs.String())
 	}
 }

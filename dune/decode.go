@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -24,24 +25,51 @@ import (
 // box) instead of the three or four of map decoding.
 //
 // Dune writes "rows" before "metadata", so column_names are not known while
-// rows are read: slots follow the order keys were first seen, and finish
-// permutes each row in place into column_names order once the metadata has
-// been read (a key missing from a row gives nil).
+// rows are read: slots follow the order keys were first seen, each row is as
+// long as its own highest slot, and finish widens and permutes the rows into
+// column_names order once the metadata has been read (a key missing from a
+// row gives nil). When the metadata comes first, slots are the columns and
+// keys that are not columns are skipped.
+//
+// Memory stays proportional to the body whatever the server sends: before
+// the metadata, distinct keys are capped (maxKeysFor), and the cells handed
+// out, rows × their width, may not exceed a budget that grows with the bytes
+// of the rows (cellBudget). A Dune row carries every column, at least five
+// bytes a cell ("k":1,), so only bodies whose rows lack most of their
+// columns hit it.
+//
+// Errors never quote the body: they name the field and the kind of token,
+// and numbers are clipped (clipNumber), so a server echoing a request
+// header cannot put it in an error, and a huge token cannot make one huge.
 
 // decodeResult reads one results response body into res. Errors wrap
 // ErrMalformedResponse, or are read errors from r (see bodyReader).
 func decodeResult(r io.Reader, res *Result) error {
+	_, err := decodeResultNotes(r, res)
+	return err
+}
+
+// decodeNotes reports what the decoder tolerated, for the caller to log.
+type decodeNotes struct {
+	// declaredRowCount is metadata.row_count when it disagreed with the
+	// rows (Metadata.RowCount is then len(rows)), else -1.
+	declaredRowCount int
+}
+
+// decodeResultNotes is decodeResult, also returning what was tolerated.
+func decodeResultNotes(r io.Reader, res *Result) (decodeNotes, error) {
+	notes := decodeNotes{declaredRowCount: -1}
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
+	if err := expectDelim(dec, '{', "response"); err != nil {
+		return notes, err
 	}
 	var rd rowDecoder
 	var stateSeen bool
 	for dec.More() {
-		key, err := objectKey(dec)
+		key, err := objectKey(dec, "response")
 		if err != nil {
-			return err
+			return notes, err
 		}
 		switch key {
 		case "execution_id":
@@ -51,7 +79,7 @@ func decodeResult(r io.Reader, res *Result) error {
 			if err = decodeField(dec, key, &n); err == nil && n != nil {
 				res.QueryID, err = n.Int64()
 				if err != nil {
-					err = fmt.Errorf("%w: query_id %q is not an integer", ErrMalformedResponse, n.String())
+					err = fmt.Errorf("%w: query_id %s is not a 64-bit integer", ErrMalformedResponse, clipNumber(n.String()))
 				}
 			}
 		case "state":
@@ -74,7 +102,7 @@ func decodeResult(r io.Reader, res *Result) error {
 			if err = decodeField(dec, key, &n); err == nil && n != nil {
 				v, perr := strconv.ParseInt(n.String(), 10, 0)
 				if perr != nil || v < 0 {
-					err = fmt.Errorf("%w: next_offset %q is not a non-negative integer", ErrMalformedResponse, n.String())
+					err = fmt.Errorf("%w: next_offset %s is not a non-negative integer", ErrMalformedResponse, clipNumber(n.String()))
 					break
 				}
 				off := int(v)
@@ -83,25 +111,42 @@ func decodeResult(r io.Reader, res *Result) error {
 		case "error":
 			res.Error, err = decodeExecError(dec)
 		case "result":
-			err = decodeResultObject(dec, res, &rd)
+			err = decodeResultObject(dec, res, &rd, &notes)
 		default: // next_uri (never followed), update_type, execution_cost_credits, ...
-			err = skipValue(dec, key)
+			err = skipValue(dec, "an unknown response member")
 		}
 		if err != nil {
-			return err
+			return notes, err
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return err
+	if err := expectDelim(dec, '}', "response"); err != nil {
+		return notes, err
+	}
+	if err := expectEOF(dec); err != nil {
+		return notes, err
 	}
 	if !stateSeen || res.State == "" {
-		return fmt.Errorf("%w: no state", ErrMalformedResponse)
+		return notes, fmt.Errorf("%w: no state", ErrMalformedResponse)
 	}
-	return nil
+	return notes, nil
 }
 
-// decodeResultObject reads the "result" member: rows and metadata in any order.
-func decodeResultObject(dec *json.Decoder, res *Result, rd *rowDecoder) error {
+// expectEOF checks that only whitespace follows the document.
+func expectEOF(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: data after the JSON document", ErrMalformedResponse)
+	default:
+		return fmt.Errorf("%w: %s after the JSON document", ErrMalformedResponse, tokenKind(tok))
+	}
+}
+
+// decodeResultObject reads the "result" member: rows and metadata in any
+// order.
+func decodeResultObject(dec *json.Decoder, res *Result, rd *rowDecoder, notes *decodeNotes) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return tokenErr(err, "result")
@@ -110,7 +155,7 @@ func decodeResultObject(dec *json.Decoder, res *Result, rd *rowDecoder) error {
 		return nil // "result": null is the same as no result
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%w: result is not an object", ErrMalformedResponse)
+		return fmt.Errorf("%w: result is %s, not an object", ErrMalformedResponse, tokenKind(tok))
 	}
 	res.HasResult = true
 	var (
@@ -118,54 +163,38 @@ func decodeResultObject(dec *json.Decoder, res *Result, rd *rowDecoder) error {
 		metaSeen bool
 	)
 	for dec.More() {
-		key, err := objectKey(dec)
+		key, err := objectKey(dec, "result")
 		if err != nil {
 			return err
 		}
 		switch key {
 		case "rows":
-			tok, err := dec.Token()
-			if err != nil {
-				return tokenErr(err, "result.rows")
-			}
-			if tok == nil {
-				continue
-			}
-			if d, ok := tok.(json.Delim); !ok || d != '[' {
-				return fmt.Errorf("%w: result.rows is not an array", ErrMalformedResponse)
-			}
-			sink := (*rowSink)(rd)
-			for dec.More() {
-				if err := dec.Decode(sink); err != nil {
-					var re *rowError
-					if errors.As(err, &re) {
-						return fmt.Errorf("%w: row %d: %w", ErrMalformedResponse, len(rd.rows), re.err)
-					}
-					return valueErr(err, "result.rows")
-				}
-			}
-			if err := expectDelim(dec, ']'); err != nil {
+			if err := decodeRows(dec, rd); err != nil {
 				return err
 			}
 		case "metadata":
+			meta = metadataJSON{}
 			if err := decodeField(dec, "result.metadata", &meta); err != nil {
 				return err
 			}
 			metaSeen = true
-			if len(rd.rows) == 0 {
+			if len(rd.rows) == 0 && !rd.seeded {
 				rd.seed(meta.ColumnNames)
 			}
 		default:
-			if err := skipValue(dec, "result."+key); err != nil {
+			if err := skipValue(dec, "an unknown result member"); err != nil {
 				return err
 			}
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
+	if err := expectDelim(dec, '}', "result"); err != nil {
 		return err
 	}
 	if !metaSeen || meta.ColumnNames == nil {
 		return fmt.Errorf("%w: result without metadata.column_names", ErrMalformedResponse)
+	}
+	if err := meta.validate(); err != nil {
+		return err
 	}
 	res.Columns = make([]Column, len(meta.ColumnNames))
 	for i, name := range meta.ColumnNames {
@@ -174,29 +203,74 @@ func decodeResultObject(dec *json.Decoder, res *Result, rd *rowDecoder) error {
 			res.Columns[i].Type = meta.ColumnTypes[i]
 		}
 	}
-	res.Rows = rd.finish(meta.ColumnNames)
-	res.Metadata = Metadata{
-		RowCount:            meta.RowCount,
-		ResultSetBytes:      meta.ResultSetBytes,
-		TotalRowCount:       meta.TotalRowCount,
-		TotalResultSetBytes: meta.TotalResultSetBytes,
-		DatapointCount:      meta.DatapointCount,
-		PendingTimeMillis:   meta.PendingTimeMillis,
-		ExecutionTimeMillis: meta.ExecutionTimeMillis,
+	if res.Rows, err = rd.finish(meta.ColumnNames); err != nil {
+		return err
 	}
+	res.Metadata = meta.Metadata
+	// The rows are the truth: a row_count that disagrees (spec section 3
+	// says it equals len(rows)) is replaced, and reported to the caller.
+	if meta.RowCount != nil && *meta.RowCount != len(res.Rows) {
+		notes.declaredRowCount = *meta.RowCount
+	}
+	res.Metadata.RowCount = len(res.Rows)
 	return nil
 }
 
+// decodeRows reads the "rows" array (or null) into rd.
+func decodeRows(dec *json.Decoder, rd *rowDecoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return tokenErr(err, "result.rows")
+	}
+	if tok == nil {
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("%w: result.rows is %s, not an array", ErrMalformedResponse, tokenKind(tok))
+	}
+	sink := (*rowSink)(rd)
+	for dec.More() {
+		if err := dec.Decode(sink); err != nil {
+			var re *rowError
+			if errors.As(err, &re) {
+				return fmt.Errorf("%w: row %d: %w", ErrMalformedResponse, len(rd.rows), re.err)
+			}
+			return tokenErr(err, "result.rows")
+		}
+	}
+	return expectDelim(dec, ']', "result.rows")
+}
+
+// metadataJSON is the wire form of result.metadata: Metadata plus the
+// column lists, with row_count kept apart to tell "absent" from 0.
 type metadataJSON struct {
-	ColumnNames         []string `json:"column_names"`
-	ColumnTypes         []string `json:"column_types"`
-	RowCount            int      `json:"row_count"`
-	ResultSetBytes      int64    `json:"result_set_bytes"`
-	TotalRowCount       int      `json:"total_row_count"`
-	TotalResultSetBytes int64    `json:"total_result_set_bytes"`
-	DatapointCount      int      `json:"datapoint_count"`
-	PendingTimeMillis   int64    `json:"pending_time_millis"`
-	ExecutionTimeMillis int64    `json:"execution_time_millis"`
+	ColumnNames []string `json:"column_names"`
+	ColumnTypes []string `json:"column_types"`
+	Metadata
+	RowCount *int `json:"row_count"` // shadows Metadata.RowCount
+}
+
+// validate refuses negative counts and sizes.
+func (m *metadataJSON) validate() error {
+	rowCount := 0
+	if m.RowCount != nil {
+		rowCount = *m.RowCount
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"row_count", int64(rowCount)},
+		{"datapoint_count", int64(m.DatapointCount)},
+		{"total_row_count", int64(m.TotalRowCount)},
+		{"result_set_bytes", m.ResultSetBytes},
+		{"total_result_set_bytes", m.TotalResultSetBytes},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%w: metadata.%s is negative (%d)", ErrMalformedResponse, f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // decodeExecError reads Dune's in-band execution error
@@ -239,32 +313,64 @@ func intFrom(v any) int {
 	return 0
 }
 
-func objectKey(dec *json.Decoder) (string, error) {
+// objectKey reads the next key of the object named where.
+func objectKey(dec *json.Decoder, where string) (string, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return "", tokenErr(err, "object key")
+		return "", tokenErr(err, where)
 	}
 	key, ok := tok.(string)
 	if !ok {
-		return "", fmt.Errorf("%w: expected an object key, got %v", ErrMalformedResponse, tok)
+		return "", fmt.Errorf("%w: %s: expected an object key, got %s", ErrMalformedResponse, where, tokenKind(tok))
 	}
 	return key, nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
+// expectDelim reads the delimiter want that opens or closes where.
+func expectDelim(dec *json.Decoder, want json.Delim, where string) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return tokenErr(err, string(want))
+		return tokenErr(err, where)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("%w: expected %q, got %v", ErrMalformedResponse, want, tok)
+		return fmt.Errorf("%w: %s: expected %q, got %s", ErrMalformedResponse, where, string(want), tokenKind(tok))
 	}
 	return nil
 }
 
+// tokenKind names the kind of a json token without quoting its content:
+// the body may echo what we sent, the key included, and may be huge.
+func tokenKind(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		return strconv.Quote(string(t))
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "a value"
+}
+
+// maxNumberInError bounds the digits of a number quoted in an error.
+const maxNumberInError = 24
+
+// clipNumber returns a JSON number for an error message, clipped to
+// maxNumberInError bytes (a number holds only digits, signs, '.', 'e').
+func clipNumber(s string) string {
+	if len(s) > maxNumberInError {
+		return s[:maxNumberInError] + fmt.Sprintf("… (%d characters)", len(s))
+	}
+	return s
+}
+
 func decodeField(dec *json.Decoder, name string, v any) error {
 	if err := dec.Decode(v); err != nil {
-		return valueErr(err, name)
+		return tokenErr(err, name)
 	}
 	return nil
 }
@@ -304,18 +410,25 @@ func decodeTimePtr(dec *json.Decoder, name string, t **time.Time) error {
 // errTruncated marks a body that ended in the middle of the JSON document.
 var errTruncated = errors.New("body ended before the JSON document did")
 
-// tokenErr and valueErr classify json errors: an early end of input is a
-// truncated body (retryable), anything else a malformed response. Read
-// errors of the underlying body are recorded by bodyReader and take
-// precedence in the caller.
+// maxJSONErrorText bounds the text of an encoding/json error kept in ours
+// (an overflowing number is quoted whole in json.UnmarshalTypeError).
+const maxJSONErrorText = 160
+
+// tokenErr classifies a json error at where: an early end of input is a
+// truncated body (retryable), anything else a malformed response, whose
+// text is clipped and not wrapped (the json error's own text can quote the
+// body). Read errors of the underlying body are recorded by bodyReader and
+// take precedence in the caller.
 func tokenErr(err error, where string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %s: %w", ErrMalformedResponse, where, errTruncated)
 	}
-	return fmt.Errorf("%w: %s: %w", ErrMalformedResponse, where, err)
+	msg := err.Error()
+	if len(msg) > maxJSONErrorText {
+		msg = strings.ToValidUTF8(msg[:maxJSONErrorText], "") + "…"
+	}
+	return fmt.Errorf("%w: %s: %s", ErrMalformedResponse, where, msg)
 }
-
-func valueErr(err error, where string) error { return tokenErr(err, where) }
 
 // rowSink receives each row object from json.Decoder.Decode, which has
 // validated it, without copying it out of the decoder's buffer.
@@ -339,13 +452,45 @@ func (e *rowError) Error() string { return e.err.Error() }
 type rowDecoder struct {
 	slots  map[string]int // key -> slot index in a decoded row
 	names  []string       // slot -> key
+	seeded bool           // slots are the columns: other keys are skipped
 	rows   []Row
 	spans  []valueSpan // values of the row being decoded
 	arena  []byte      // their bytes (strings unescaped)
 	nested []any       // decoded arrays/objects of the row being decoded
 	block  []any       // free cells for the next rows
 	grow   int         // rows per next block
+
+	maxKeys  int   // distinct keys allowed before the metadata; 0 until the first row
+	cells    int64 // cells handed out to rows
+	rowBytes int64 // bytes of the row objects read
 }
+
+// Limits on what rows may cost (see the comment at the top of this file).
+const (
+	// minKeyCap is the least number of distinct keys allowed before the
+	// metadata, whatever the width of the first row.
+	minKeyCap = 256
+	// keyCapFactor times the first row's width is the key cap otherwise.
+	keyCapFactor = 4
+	// cellSlack is the number of cells allowed beyond the byte budget, so
+	// that small bodies with sparse rows still decode.
+	cellSlack = 4096
+)
+
+// maxKeysFor returns the cap on distinct keys when the first row has width
+// keys.
+func maxKeysFor(width int) int { return max(keyCapFactor*width, minKeyCap) }
+
+// cellBudget is the number of cells the rows read so far may occupy: one
+// per two bytes of row objects (Dune spends at least five a cell), plus
+// cellSlack.
+func (d *rowDecoder) cellBudget() int64 { return d.rowBytes/2 + cellSlack }
+
+var (
+	errTooManyKeys  = errors.New("rows carry too many distinct keys")
+	errSparseRows   = errors.New("rows lack most of their columns")
+	errRowNotObject = errors.New("row is not a JSON object")
+)
 
 type valueKind uint8
 
@@ -364,33 +509,49 @@ type valueSpan struct {
 	start, end int // arena offsets, or nested index for kindNested
 }
 
-// seed fixes the first slots to the column order, used when metadata arrives
-// before the rows: rows then need no reordering.
+// seed makes the slots the (distinct) columns, used when the metadata
+// arrives before the rows: rows then need no reordering, and keys that are
+// not columns are skipped.
 func (d *rowDecoder) seed(names []string) {
 	for _, n := range names {
-		d.slot([]byte(n))
+		if _, err := d.slot([]byte(n)); err != nil {
+			return // cannot happen: the cap applies to unseeded decoders only
+		}
 	}
+	d.seeded = true
 }
 
-// slot returns the slot of key, adding one for a new key.
-func (d *rowDecoder) slot(key []byte) int {
+// slot returns the slot of key, adding one for a new key; -1 for a key that
+// is not a column once the columns are known.
+func (d *rowDecoder) slot(key []byte) (int, error) {
 	if d.slots == nil {
 		d.slots = make(map[string]int, 32)
 	}
 	if s, ok := d.slots[string(key)]; ok { // no allocation for the lookup
-		return s
+		return s, nil
+	}
+	if d.seeded {
+		return -1, nil
+	}
+	if d.maxKeys > 0 && len(d.names) >= d.maxKeys {
+		return 0, fmt.Errorf("%w (more than %d)", errTooManyKeys, d.maxKeys)
 	}
 	s := len(d.names)
 	name := string(key)
 	d.slots[name] = s
 	d.names = append(d.names, name)
-	return s
+	return s, nil
 }
 
-// take returns a zeroed row of n cells carved from the current block.
-func (d *rowDecoder) take(n int) Row {
+// take returns a zeroed row of n cells carved from the current block,
+// counting them against the cell budget.
+func (d *rowDecoder) take(n int) (Row, error) {
+	d.cells += int64(n)
+	if d.cells > d.cellBudget() {
+		return nil, fmt.Errorf("%w (%d cells for %d bytes of rows)", errSparseRows, d.cells, d.rowBytes)
+	}
 	if n == 0 {
-		return Row{}
+		return Row{}, nil
 	}
 	if len(d.block) < n {
 		if d.grow == 0 {
@@ -398,14 +559,14 @@ func (d *rowDecoder) take(n int) Row {
 		} else if d.grow < 1024 {
 			d.grow *= 2
 		}
-		d.block = make([]any, n*d.grow)
+		// Never more cells ahead than the budget has room for.
+		rows := min(int64(d.grow), max(1, (d.cellBudget()-d.cells)/int64(n)+1))
+		d.block = make([]any, n*int(rows))
 	}
 	r := d.block[:n:n]
 	d.block = d.block[n:]
-	return r
+	return r, nil
 }
-
-var errRowNotObject = errors.New("row is not a JSON object")
 
 // add decodes one row object. raw has been validated by encoding/json, so
 // the parser only has to find boundaries; indexes are still checked so that
@@ -414,32 +575,39 @@ func (d *rowDecoder) add(raw []byte) error {
 	d.spans = d.spans[:0]
 	d.arena = d.arena[:0]
 	d.nested = d.nested[:0]
+	d.rowBytes += int64(len(raw))
+	width := 0 // 1 + the highest slot of this row
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return errRowNotObject
 	}
 	i = skipWS(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		d.rows = append(d.rows, d.take(len(d.names)))
-		return nil
+	if i >= len(raw) {
+		return errRowNotObject
 	}
-	for {
-		if i >= len(raw) || raw[i] != '"' {
+	for raw[i] != '}' { // one member per iteration; breaks after the last
+		if raw[i] != '"' {
 			return errRowNotObject
 		}
 		end, esc := scanString(raw, i)
 		if end < 0 {
 			return errRowNotObject
 		}
-		var slot int
+		var (
+			slot int
+			err  error
+		)
 		if !esc && utf8.Valid(raw[i+1:end-1]) {
-			slot = d.slot(raw[i+1 : end-1])
+			slot, err = d.slot(raw[i+1 : end-1])
 		} else {
 			var k string
 			if err := json.Unmarshal(raw[i:end], &k); err != nil {
 				return err
 			}
-			slot = d.slot([]byte(k))
+			slot, err = d.slot([]byte(k))
+		}
+		if err != nil {
+			return err
 		}
 		i = skipWS(raw, end)
 		if i >= len(raw) || raw[i] != ':' {
@@ -456,17 +624,19 @@ func (d *rowDecoder) add(raw []byte) error {
 			if end < 0 {
 				return errRowNotObject
 			}
-			sp.kind, sp.start = kindString, len(d.arena)
-			if !esc && utf8.Valid(raw[i+1:end-1]) {
-				d.arena = append(d.arena, raw[i+1:end-1]...)
-			} else {
-				var s string
-				if err := json.Unmarshal(raw[i:end], &s); err != nil {
-					return err
+			if slot >= 0 {
+				sp.kind, sp.start = kindString, len(d.arena)
+				if !esc && utf8.Valid(raw[i+1:end-1]) {
+					d.arena = append(d.arena, raw[i+1:end-1]...)
+				} else {
+					var s string
+					if err := json.Unmarshal(raw[i:end], &s); err != nil {
+						return err
+					}
+					d.arena = append(d.arena, s...)
 				}
-				d.arena = append(d.arena, s...)
+				sp.end = len(d.arena)
 			}
-			sp.end = len(d.arena)
 			i = end
 		case 't':
 			sp.kind, i = kindTrue, i+4
@@ -479,12 +649,14 @@ func (d *rowDecoder) add(raw []byte) error {
 			if end < 0 {
 				return errRowNotObject
 			}
-			v, err := decodeAny(raw[i:end])
-			if err != nil {
-				return err
+			if slot >= 0 {
+				v, err := decodeAny(raw[i:end])
+				if err != nil {
+					return err
+				}
+				sp.kind, sp.start = kindNested, len(d.nested)
+				d.nested = append(d.nested, v)
 			}
-			sp.kind, sp.start = kindNested, len(d.nested)
-			d.nested = append(d.nested, v)
 			i = end
 		default:
 			j := i
@@ -494,12 +666,17 @@ func (d *rowDecoder) add(raw []byte) error {
 			if j == i {
 				return errRowNotObject
 			}
-			sp.kind, sp.start = kindNumber, len(d.arena)
-			d.arena = append(d.arena, raw[i:j]...)
-			sp.end = len(d.arena)
+			if slot >= 0 {
+				sp.kind, sp.start = kindNumber, len(d.arena)
+				d.arena = append(d.arena, raw[i:j]...)
+				sp.end = len(d.arena)
+			}
 			i = j
 		}
-		d.spans = append(d.spans, sp)
+		if slot >= 0 {
+			d.spans = append(d.spans, sp)
+			width = max(width, slot+1)
+		}
 		i = skipWS(raw, i)
 		if i >= len(raw) {
 			return errRowNotObject
@@ -510,10 +687,20 @@ func (d *rowDecoder) add(raw []byte) error {
 		if raw[i] != ',' {
 			return errRowNotObject
 		}
-		i = skipWS(raw, i+1)
+		if i = skipWS(raw, i+1); i >= len(raw) || raw[i] != '"' {
+			return errRowNotObject
+		}
 	}
-
-	row := d.take(len(d.names))
+	if d.maxKeys == 0 && !d.seeded {
+		d.maxKeys = maxKeysFor(len(d.names))
+	}
+	if d.seeded {
+		width = len(d.names) // rows are already in column order
+	}
+	row, err := d.take(width)
+	if err != nil {
+		return err
+	}
 	s := string(d.arena) // one allocation for every string and number of the row
 	for _, sp := range d.spans {
 		switch sp.kind {
@@ -535,12 +722,13 @@ func (d *rowDecoder) add(raw []byte) error {
 	return nil
 }
 
-// finish returns the rows with values in columns order. Rows decoded before
-// a key was first seen are shorter; their missing cells are nil, as are
-// columns no row object carried. Keys that are not columns are dropped.
-func (d *rowDecoder) finish(columns []string) []Row {
+// finish returns the rows with values in columns order. Cells of keys a row
+// lacks are nil, as are columns no row object carried; keys that are not
+// columns are dropped. Widening every row to the columns is refused when it
+// would exceed the cell budget.
+func (d *rowDecoder) finish(columns []string) ([]Row, error) {
 	if len(d.rows) == 0 {
-		return []Row{}
+		return []Row{}, nil
 	}
 	n := len(columns)
 	perm := make([]int, n)
@@ -563,17 +751,29 @@ func (d *rowDecoder) finish(columns []string) []Row {
 			}
 		}
 		if identity {
-			return d.rows
+			return d.rows, nil
 		}
+	}
+	var extra int64 // cells of the widened rows
+	for _, r := range d.rows {
+		if len(r) < n {
+			extra += int64(n)
+		}
+	}
+	if d.cells+extra > d.cellBudget() {
+		return nil, fmt.Errorf("%w: %w (%d rows of %d columns for %d bytes of rows)", ErrMalformedResponse, errSparseRows, len(d.rows), n, d.rowBytes)
 	}
 	scratch := make([]any, len(d.names))
 	for k, r := range d.rows {
 		copy(scratch, r)
 		clear(scratch[len(r):])
-		if cap(r) >= n {
+		if len(r) >= n {
 			r = r[:n]
 		} else {
-			r = make(Row, n)
+			var err error
+			if r, err = d.take(n); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+			}
 		}
 		for i, p := range perm {
 			if p >= 0 {
@@ -584,7 +784,7 @@ func (d *rowDecoder) finish(columns []string) []Row {
 		}
 		d.rows[k] = r
 	}
-	return d.rows
+	return d.rows, nil
 }
 
 func decodeAny(b []byte) (any, error) {

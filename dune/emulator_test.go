@@ -284,7 +284,7 @@ func TestEmulatorCreditGuard(t *testing.T) {
 	c := newClient(s, quick)
 	_, err := c.GetLatestResult(context.Background(), 3, dune.Options{})
 	var ae *dune.APIError
-	if !errors.As(err, &ae) || ae.Kind != dune.KindPayment || ae.Message != dunetest.MsgPerRequestCredits {
+	if !errors.As(err, &ae) || ae.Kind != dune.KindCreditsPerRequest || ae.Message != dunetest.MsgPerRequestCredits {
 		t.Fatalf("err = %v", err)
 	}
 	if s.Stats().Requests != 1 {
@@ -305,22 +305,26 @@ func TestEmulatorFaults(t *testing.T) {
 	tests := []struct {
 		name     string
 		fault    dune.ErrorKind
-		inject   dunetest.Fault
+		inject   []dunetest.Fault
 		requests int
 		ok       bool
 	}{
-		{"503 twice", "", dunetest.Fault{Status: 503, Count: 2}, 3, true},
-		{"429 once", "", dunetest.Fault{Status: 429, Count: 1}, 2, true},
-		{"502 then 504", "", dunetest.Fault{Status: 502, Count: 1}, 2, true},
-		{"429 forever", dune.KindRateLimited, dunetest.Fault{Status: 429, Count: 4}, 4, false},
-		{"500 not retried", dune.KindServer, dunetest.Fault{Status: 500, Count: 1}, 1, false},
-		{"402 not retried", dune.KindPayment, dunetest.Fault{Status: 402, Count: 1}, 1, false},
-		{"truncated", "", dunetest.Fault{Truncate: true, Count: 1}, 2, true},
+		{"503 twice", "", []dunetest.Fault{{Status: 503, Count: 2}}, 3, true},
+		{"429 once", "", []dunetest.Fault{{Status: 429, Count: 1}}, 2, true},
+		{"502 then 504", "", []dunetest.Fault{{Status: 502, Count: 1}, {Status: 504, Count: 1}}, 3, true},
+		{"429 forever", dune.KindRateLimited, []dunetest.Fault{{Status: 429, Count: 4}}, 4, false},
+		{"502, 503, 504, 502: attempts exhausted", dune.KindServer, []dunetest.Fault{{Status: 502}, {Status: 503}, {Status: 504}, {Status: 502}}, 4, false},
+		{"500 not retried", dune.KindServer, []dunetest.Fault{{Status: 500, Count: 1}}, 1, false},
+		{"402 not retried", dune.KindPayment, []dunetest.Fault{{Status: 402, Count: 1}}, 1, false},
+		{"402 per request not retried", dune.KindCreditsPerRequest, []dunetest.Fault{{Status: 402, Body: dunetest.MsgPerRequestCredits}}, 1, false},
+		{"truncated", "", []dunetest.Fault{{Truncate: true, Count: 1}}, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s.ResetStats()
-			s.InjectFault(tt.inject)
+			for _, f := range tt.inject {
+				s.InjectFault(f)
+			}
 			res, err := get()
 			if tt.ok {
 				if err != nil || len(res.Rows) != 100 {
@@ -376,16 +380,27 @@ func TestEmulatorFaults(t *testing.T) {
 	})
 	t.Run("cancel during Retry-After", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Status: 503, RetryAfter: 4 * time.Second, Count: 1})
+		s.InjectFault(dunetest.Fault{Status: 503, RetryAfter: time.Minute, Count: 1})
+		c := newClient(s, dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Minute, MaxElapsed: 5 * time.Minute})
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(50*time.Millisecond, cancel)
-		start := time.Now()
-		_, err := c.GetLatestResult(ctx, 1, dune.Options{})
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { _, err := c.GetLatestResult(ctx, 1, dune.Options{}); done <- err }()
+		for s.Stats().Requests == 0 { // wait for the 503; the client now waits a minute
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second): // hang guard only: the wait is a minute
+			t.Fatal("cancellation did not end the Retry-After wait")
+		}
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("returned after %v", d)
+		if got := s.Stats().Requests; got != 1 {
+			t.Errorf("requests = %d", got)
 		}
 	})
 	t.Run("latency beyond the attempt timeout", func(t *testing.T) {

@@ -11,29 +11,55 @@ type ErrorKind string
 
 // Error kinds. They are stable strings so logs and tool results can name them.
 const (
-	KindInvalidKey    ErrorKind = "invalid_api_key"   // 401
-	KindPayment       ErrorKind = "credits_exhausted" // 402: billing-cycle or per-request credit cap
-	KindForbidden     ErrorKind = "forbidden"         // 403
-	KindNotFound      ErrorKind = "not_found"         // 404: query missing or private, unknown execution
-	KindRateLimited   ErrorKind = "rate_limited"      // 429
-	KindPartialResult ErrorKind = "partial_result"    // result truncated for size; allow_partial_results needed
-	KindBadRequest    ErrorKind = "bad_request"       // other 400s: bad filter, sort_by, columns, ids
-	KindServer        ErrorKind = "server_error"      // 5xx
-	KindOther         ErrorKind = "http_error"        // anything else
+	// KindInvalidKey: 401, the API key is missing, wrong or revoked.
+	KindInvalidKey ErrorKind = "invalid_api_key"
+	// KindPayment: 402 for the account's credits, typically the limit
+	// configured per billing cycle ("…limits per billing cycle…"); only the
+	// dune.com settings (or the next cycle) fix it.
+	KindPayment ErrorKind = "credits_exhausted"
+	// KindCreditsPerRequest: 402 whose message mentions "per request": this
+	// one request would cost more than the per-request credit cap. Asking
+	// for less (columns, filters, a smaller limit) or setting
+	// Options.IgnoreMaxCreditsPerRequest fixes it.
+	KindCreditsPerRequest ErrorKind = "credits_per_request"
+	// KindForbidden: 403, e.g. an archived or unsaved query, or missing
+	// permissions.
+	KindForbidden ErrorKind = "forbidden"
+	// KindNotFound: 404, a missing or private query, an unknown execution,
+	// or no result for the given query parameters.
+	KindNotFound ErrorKind = "not_found"
+	// KindRateLimited: 429; APIError.RetryAfter says when to come back.
+	KindRateLimited ErrorKind = "rate_limited"
+	// KindPartialResult: 400, the result was truncated for size and
+	// Options.AllowPartialResults is needed to read it.
+	KindPartialResult ErrorKind = "partial_result"
+	// KindBadRequest: any other 400, e.g. a bad filter, sort_by, column or
+	// execution id.
+	KindBadRequest ErrorKind = "bad_request"
+	// KindServer: 5xx.
+	KindServer ErrorKind = "server_error"
+	// KindOther: any other non-2xx status (e.g. a redirect, which the client
+	// never follows).
+	KindOther ErrorKind = "http_error"
 )
 
-// APIError is a non-2xx answer from Dune. Message is Dune's own "error" text
-// (bounded in length); it never contains the API key.
+// APIError is a non-2xx answer from Dune.
 type APIError struct {
+	// StatusCode is the HTTP status.
 	StatusCode int
-	Kind       ErrorKind
-	Message    string
+	// Kind classifies the failure.
+	Kind ErrorKind
+	// Message is Dune's own "error" text (whitespace collapsed, at most 500
+	// characters, the key removed), or the status text when Dune gave none.
+	Message string
 	// RetryAfter is how long Dune asked us to wait (429), zero if unknown.
 	RetryAfter time.Duration
 	// Endpoint is the request path without query string, e.g. /api/v1/query/1/results.
 	Endpoint string
 }
 
+// Error returns "dune: <kind> (HTTP <status>) on <endpoint>: <message>",
+// followed by the wait when Dune asked for one.
 func (e *APIError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("dune: %s (HTTP %d) on %s: %s (retry after %s)", e.Kind, e.StatusCode, e.Endpoint, e.Message, e.RetryAfter)
@@ -42,18 +68,27 @@ func (e *APIError) Error() string {
 }
 
 // ResultError reports an execution that ended without a usable result:
-// FAILED, CANCELLED or EXPIRED. For FAILED, Type/Message/Line/Column are
-// Dune's in-band error.
+// FAILED, CANCELLED or EXPIRED. Its strings come from the server and are
+// bounded, with the API key removed.
 type ResultError struct {
+	// ExecutionID is the execution that ended (at most 128 characters).
 	ExecutionID string
-	QueryID     int64
-	State       State
-	Type        string
-	Message     string
-	Line        int
-	Column      int
+	// QueryID is the query it ran, 0 if Dune did not say.
+	QueryID int64
+	// State is StateFailed, StateCancelled or StateExpired.
+	State State
+	// Type is Dune's error type for FAILED, e.g. FAILED_TYPE_EXECUTION_FAILED.
+	Type string
+	// Message is Dune's error message for FAILED (at most 4000 characters).
+	Message string
+	// Line and Column locate the error in the query's SQL, 0 if unknown.
+	Line   int
+	Column int
 }
 
+// Error returns "dune: execution <id> <state>: <type>: <message>" (with the
+// position when known), or "dune: execution <id> ended in state <state>"
+// when Dune gave no message.
 func (e *ResultError) Error() string {
 	switch {
 	case e.Message != "" && e.Line > 0:
@@ -67,10 +102,13 @@ func (e *ResultError) Error() string {
 
 // ValidationError reports options rejected before any request was sent.
 type ValidationError struct {
-	Field  string
+	// Field is the JSON name of the rejected parameter, e.g. "limit".
+	Field string
+	// Reason says what is wrong with it, e.g. "must not be negative".
 	Reason string
 }
 
+// Error returns "dune: invalid <field>: <reason>".
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("dune: invalid %s: %s", e.Field, e.Reason)
 }

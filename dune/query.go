@@ -59,6 +59,12 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// QueryString returns the query string the client sends for o, keys
+// sorted as by url.Values.Encode ("" when every option is unset). It does
+// not validate o. Emulators and tests use it to send exactly what the
+// client would.
+func (o Options) QueryString() string { return o.values().Encode() }
+
 // values encodes o as Dune's query string. Unset options are omitted; blank
 // filters and sort_by count as unset. It assumes o is valid.
 func (o Options) values() url.Values {

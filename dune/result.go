@@ -32,7 +32,10 @@ func (s State) Known() bool {
 
 // Column is one result column with its Dune type (e.g. "varchar", "uint256").
 type Column struct {
+	// Name is the column name, as in metadata.column_names.
 	Name string `json:"name"`
+	// Type is Dune's type from metadata.column_types, "" when Dune did not
+	// send types.
 	Type string `json:"type"`
 }
 
@@ -42,36 +45,60 @@ type Column struct {
 // []any / map[string]any for array and map columns.
 type Row []any
 
-// Metadata is Dune's result metadata for one page.
+// Metadata is Dune's result metadata for one page. The client refuses
+// negative counts and sizes (ErrMalformedResponse).
 type Metadata struct {
-	RowCount            int   `json:"row_count"`
-	ResultSetBytes      int64 `json:"result_set_bytes"`
-	TotalRowCount       int   `json:"total_row_count"`
+	// RowCount is the number of rows in this page: always len(Result.Rows)
+	// (a row_count that disagrees is replaced, and logged at debug level).
+	RowCount int `json:"row_count"`
+	// ResultSetBytes is Dune's size of this page's rows.
+	ResultSetBytes int64 `json:"result_set_bytes"`
+	// TotalRowCount is the number of rows of the whole result (after
+	// filters; for a sample, of the population sampled).
+	TotalRowCount int `json:"total_row_count"`
+	// TotalResultSetBytes is Dune's size of the whole result.
 	TotalResultSetBytes int64 `json:"total_result_set_bytes"`
-	DatapointCount      int   `json:"datapoint_count"`
-	PendingTimeMillis   int64 `json:"pending_time_millis"`
+	// DatapointCount is rows × columns of this page, what Dune bills.
+	DatapointCount int `json:"datapoint_count"`
+	// PendingTimeMillis is how long the execution waited to start.
+	PendingTimeMillis int64 `json:"pending_time_millis"`
+	// ExecutionTimeMillis is how long the execution ran.
 	ExecutionTimeMillis int64 `json:"execution_time_millis"`
 }
 
 // ExecutionErrorInfo is the in-band error Dune attaches to a FAILED execution.
 type ExecutionErrorInfo struct {
-	Type    string `json:"type"`
+	// Type is Dune's error type, e.g. FAILED_TYPE_EXECUTION_FAILED.
+	Type string `json:"type"`
+	// Message is Dune's error message, e.g. "line 1:8: Column 'x' cannot be
+	// resolved" (at most 4000 characters, the API key removed).
 	Message string `json:"message"`
-	Line    int    `json:"line,omitempty"`
-	Column  int    `json:"column,omitempty"`
+	// Line and Column locate the error in the SQL, 0 if unknown.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 // Result is one decoded page of an execution's results.
 type Result struct {
-	ExecutionID         string
-	QueryID             int64
-	State               State
+	// ExecutionID is the execution the page comes from (a ULID); pass it to
+	// GetExecutionResult for the next pages.
+	ExecutionID string
+	// QueryID is the saved query, 0 if Dune did not say.
+	QueryID int64
+	// State is the execution state (see the package documentation for what
+	// each state returns).
+	State State
+	// IsExecutionFinished is Dune's is_execution_finished.
 	IsExecutionFinished bool
-	SubmittedAt         time.Time
-	ExpiresAt           time.Time
-	ExecutionStartedAt  *time.Time
-	ExecutionEndedAt    *time.Time
-	CancelledAt         *time.Time
+	// SubmittedAt and ExpiresAt are zero when Dune did not send them (or
+	// sent something unparsable); ExpiresAt is when the result is deleted.
+	SubmittedAt time.Time
+	ExpiresAt   time.Time
+	// ExecutionStartedAt, ExecutionEndedAt and CancelledAt are nil when
+	// unknown.
+	ExecutionStartedAt *time.Time
+	ExecutionEndedAt   *time.Time
+	CancelledAt        *time.Time
 
 	// NextOffset is set when Dune reports another page; nil on the last page.
 	NextOffset *int
@@ -82,9 +109,13 @@ type Result struct {
 
 	// HasResult reports whether the response carried a result object.
 	HasResult bool
-	Columns   []Column
-	Rows      []Row
-	Metadata  Metadata
+	// Columns are the result's columns in column_names order.
+	Columns []Column
+	// Rows hold one value per column, in Columns order; never nil when
+	// HasResult.
+	Rows []Row
+	// Metadata is the page's metadata (zero without a result).
+	Metadata Metadata
 
 	// BodyBytes is the size of the response body as received.
 	BodyBytes int64

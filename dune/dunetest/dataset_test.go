@@ -3,6 +3,7 @@ package dunetest_test
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/big"
 	"reflect"
 	"regexp"
@@ -327,5 +328,25 @@ func TestEvaluateErrors(t *testing.T) {
 	_, rows, _, _ = dunetest.Evaluate(ds, dune.Options{}, 2)
 	if len(rows) != 2 {
 		t.Errorf("maxPage not applied: %d rows", len(rows))
+	}
+}
+
+// A page cap of math.MaxInt (no cap) must not overflow start+limit.
+func TestEvaluateNoPageCap(t *testing.T) {
+	ds := dunetest.Tiny()
+	for _, o := range []dune.Options{{}, {Paging: dune.Paging{Offset: 1}}, {Paging: dune.Paging{Limit: math.MaxInt, Offset: math.MaxInt}}} {
+		_, rows, total, err := dunetest.Evaluate(ds, o, math.MaxInt)
+		if err != nil || total != 3 || len(rows) != max(0, 3-o.Offset) {
+			t.Errorf("%+v: %d rows of %d, %v", o.Paging, len(rows), total, err)
+		}
+	}
+	s := dunetest.NewServer(dunetest.WithMaxPageSize(math.MaxInt))
+	defer s.Close()
+	s.AddQuery(5, ds)
+	for q, want := range map[string]int{"": 3, "?offset=1": 2, "?limit=2&offset=2": 1, "?limit=1": 1} {
+		p := get(t, s, "/api/v1/query/5/results"+q).page(t)
+		if p.Result.Metadata.TotalRowCount != 3 || len(p.Result.Rows) != want || (p.NextOffset != nil) != (q == "?limit=1") {
+			t.Errorf("%q: %d rows, next %v", q, len(p.Result.Rows), p.NextOffset)
+		}
 	}
 }

@@ -10,8 +10,11 @@ import (
 
 // DemoQuery describes one query registered by WithDemoData.
 type DemoQuery struct {
-	ID          int64
-	Name        string
+	// ID is the query id to pass to /api/v1/query/{id}/results.
+	ID int64
+	// Name is a short title, e.g. "DEX trades".
+	Name string
+	// Description says what the result holds (size, columns, state).
 	Description string
 }
 

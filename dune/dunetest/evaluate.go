@@ -287,7 +287,7 @@ func evaluate(ds *Dataset, rq request, maxPage int, rng *rand.Rand, cache *order
 		p.effLimit = rq.limit
 	}
 	p.start = min(rq.offset, p.total)
-	p.end = min(p.start+p.effLimit, p.total)
+	p.end = p.start + min(p.effLimit, p.total-p.start) // no overflow with maxPage = math.MaxInt
 	return p, nil
 }
 

@@ -212,3 +212,17 @@ func TestServe(t *testing.T) {
 		t.Fatal("ListenAndServe on a bad address: no error")
 	}
 }
+
+// Stats.RawQueries keeps at most MaxRawQueryBytes of each query string.
+func TestStatsRawQueryClipped(t *testing.T) {
+	s := dunetest.NewServer()
+	defer s.Close()
+	s.AddQuery(5, dunetest.Tiny())
+	long := "filters=" + strings.Repeat("x", 3*dunetest.MaxRawQueryBytes)
+	get(t, s, "/api/v1/query/5/results?"+long)
+	get(t, s, "/api/v1/query/5/results?limit=1")
+	q := s.Stats().RawQueries
+	if len(q) != 2 || len(q[0]) > dunetest.MaxRawQueryBytes+len("…") || !strings.HasPrefix(q[0], long[:dunetest.MaxRawQueryBytes]) || q[1] != "limit=1" {
+		t.Errorf("raw queries: %d entries, first %d bytes", len(q), len(q[0]))
+	}
+}

@@ -68,7 +68,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(s.stats.RawQueries) >= MaxRawQueries {
 		s.stats.RawQueries = slices.Delete(s.stats.RawQueries, 0, len(s.stats.RawQueries)-MaxRawQueries+1)
 	}
-	s.stats.RawQueries = append(s.stats.RawQueries, scrubQuery(r.URL.RawQuery))
+	s.stats.RawQueries = append(s.stats.RawQueries, clipRawQuery(scrubQuery(r.URL.RawQuery)))
 	latency := s.latency
 	f := s.takeFault(rt.endpoint, r.URL.Path)
 	s.mu.Unlock()
@@ -126,6 +126,14 @@ func (s *Server) takeFault(endpoint, path string) *Fault {
 		return &out
 	}
 	return nil
+}
+
+// clipRawQuery bounds q to MaxRawQueryBytes (on a UTF-8 boundary).
+func clipRawQuery(q string) string {
+	if len(q) <= MaxRawQueryBytes {
+		return q
+	}
+	return strings.ToValidUTF8(q[:MaxRawQueryBytes], "") + "…"
 }
 
 // scrubQuery replaces the value of api_key in a raw query string.

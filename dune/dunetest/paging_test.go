@@ -206,23 +206,7 @@ func TestFiltersAndSort(t *testing.T) {
 		{Sorting: dune.Sorting{SortBy: "blockchain"}, Filtering: dune.Filtering{Filters: "block_time >= '2024-06-29'"}},
 	}
 	for _, o := range cases {
-		q := url.Values{}
-		if o.Filters != "" {
-			q.Set("filters", o.Filters)
-		}
-		if o.SortBy != "" {
-			q.Set("sort_by", o.SortBy)
-		}
-		if o.Limit > 0 {
-			q.Set("limit", strconv.Itoa(o.Limit))
-		}
-		if o.Offset > 0 {
-			q.Set("offset", strconv.Itoa(o.Offset))
-		}
-		if len(o.Columns) > 0 {
-			q.Set("columns", strings.Join(o.Columns, ","))
-		}
-		p := get(t, s, "/api/v1/query/3/results?"+q.Encode()).page(t)
+		p := get(t, s, "/api/v1/query/3/results?"+o.QueryString()).page(t)
 		cols, rows, total, err := dunetest.Evaluate(ds, o, 0)
 		if err != nil {
 			t.Fatal(err)

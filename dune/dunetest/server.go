@@ -157,6 +157,10 @@ type Fault struct {
 // grow without limit.
 const MaxRawQueries = 10000
 
+// MaxRawQueryBytes bounds each Stats.RawQueries entry; a longer query string
+// is clipped and ends with "…".
+const MaxRawQueryBytes = 4096
+
 // Stats are the counters of a Server since start or the last ResetStats.
 type Stats struct {
 	// Requests counts every request received, faulted and rejected ones included.
@@ -168,7 +172,8 @@ type Stats struct {
 	RowsServed       int
 	DatapointsServed int
 	// RawQueries are the raw query strings received, in order, with the
-	// api_key value replaced by REDACTED (at most the last MaxRawQueries).
+	// api_key value replaced by REDACTED (at most the last MaxRawQueries,
+	// each clipped to MaxRawQueryBytes).
 	RawQueries []string
 }
 

@@ -28,6 +28,8 @@ type SyntaxError struct {
 	Hint string
 }
 
+// Error returns "<param>: <msg> at position <pos>", then ": <hint>" when
+// there is one.
 func (e *SyntaxError) Error() string {
 	s := fmt.Sprintf("%s: %s at position %d", e.Param, e.Msg, e.Pos)
 	if e.Hint != "" {
@@ -52,18 +54,24 @@ const (
 // Error is a semantic error: the input parses but cannot be applied to the
 // columns (unknown column, unsupported NOT, type mismatch) or exceeds a limit.
 type Error struct {
+	// Param is ParamFilters or ParamSortBy.
 	Param string
-	Kind  ErrorKind
+	// Kind classifies the error (KindUnknownColumn, ...).
+	Kind ErrorKind
 	// Pos is the 1-based character position of the offending token (0: none).
 	Pos int
 	// Offset is the 0-based byte offset of the offending token.
 	Offset int
 	// Column is the column name involved, if any (as written or resolved).
 	Column string
-	Msg    string
-	Hint   string
+	// Msg says what is wrong, e.g. `unknown column "amount"`.
+	Msg string
+	// Hint says how to fix it (e.g. the closest column names); may be empty.
+	Hint string
 }
 
+// Error returns "<param>: <msg>", then " at position <pos>" when known and
+// ": <hint>" when there is one.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Param)

@@ -210,29 +210,34 @@ func (b *binder) errAt(t token, k ErrorKind, col, msg, hint string) error {
 func (b *binder) bind(e expr) (matcher, error) {
 	switch x := e.(type) {
 	case *orExpr:
-		m := make(anyOf, 0, len(x.kids))
-		for _, k := range x.kids {
-			km, err := b.bind(k)
-			if err != nil {
-				return nil, err
-			}
-			m = append(m, km)
+		m, err := b.bindAll(x.kids)
+		if err != nil {
+			return nil, err
 		}
-		return m, nil
+		return anyOf(m), nil
 	case *andExpr:
-		m := make(allOf, 0, len(x.kids))
-		for _, k := range x.kids {
-			km, err := b.bind(k)
-			if err != nil {
-				return nil, err
-			}
-			m = append(m, km)
+		m, err := b.bindAll(x.kids)
+		if err != nil {
+			return nil, err
 		}
-		return m, nil
+		return allOf(m), nil
 	case *predExpr:
 		return b.bindPred(x)
 	}
 	return nil, fmt.Errorf("filters: internal error: unknown node %T", e)
+}
+
+// bindAll binds the operands of AND or OR.
+func (b *binder) bindAll(kids []expr) ([]matcher, error) {
+	m := make([]matcher, 0, len(kids))
+	for _, k := range kids {
+		km, err := b.bind(k)
+		if err != nil {
+			return nil, err
+		}
+		m = append(m, km)
+	}
+	return m, nil
 }
 
 func (b *binder) bindPred(p *predExpr) (matcher, error) {
