@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -77,8 +78,17 @@ func runDemoSession(ctx context.Context, args []string, stdout, stderr io.Writer
 func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	tr := mcptransport.NewStdioWithOptions(exe, nil, []string{"--demo", "--log-level", "warn"},
-		mcptransport.WithCommandStderrWriter(stderr))
+	// The session is scripted: the server gets every setting it needs from
+	// flags, and none of the caller's DUNE_* variables (a DUNE_MCP_TRANSPORT=http
+	// meant for another run would leave us waiting on stdio forever).
+	args := []string{"--demo", "--transport", "stdio", "--log-level", "warn", "--log-format", "console"}
+	tr := mcptransport.NewStdioWithOptions(exe, nil, args, mcptransport.WithCommandFunc(
+		func(ctx context.Context, command string, _ []string, args []string) (*exec.Cmd, error) {
+			cmd := exec.CommandContext(ctx, command, args...)
+			cmd.Env = withoutDuneEnv(os.Environ())
+			cmd.Stderr = stderr
+			return cmd, nil
+		}))
 	if err := tr.Start(ctx); err != nil {
 		return fmt.Errorf("starting %s --demo: %w", exe, err)
 	}
@@ -149,6 +159,17 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s\nThat's the session. Attach dune-mcp to your client: see README.md (stdio or HTTP).\n", rule)
 	return nil
+}
+
+// withoutDuneEnv returns env without the DUNE_* variables.
+func withoutDuneEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "DUNE_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // summaryLine describes the machine-readable part of a result in one line.

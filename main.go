@@ -21,6 +21,7 @@ import (
 	"dune-mcp/config"
 	"dune-mcp/dune"
 	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/loopback"
 	"dune-mcp/logging"
 	"dune-mcp/tools"
 	"dune-mcp/transport"
@@ -162,6 +163,9 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 	return url, func() { cancel(); <-done }, nil
 }
 
+// minAuthTokenLen is the DUNE_MCP_AUTH_TOKEN length under which startup warns.
+const minAuthTokenLen = 16
+
 func warnings(cfg config.Config, log zerolog.Logger) {
 	if cfg.Demo && cfg.APIKey != "" {
 		log.Info().Msg("demo mode: " + config.EnvAPIKey + " is ignored")
@@ -173,10 +177,11 @@ func warnings(cfg config.Config, log zerolog.Logger) {
 		log.Warn().Msg("no " + config.EnvAPIKey + ": every client must send its own key in the " + transport.APIKeyHeader + " header")
 	}
 	if cfg.AuthToken == "" {
-		if !config.IsLoopback(cfg.Addr) {
+		if !loopback.Addr(cfg.Addr) {
 			log.Warn().Str("addr", cfg.Addr).Msg("listening beyond loopback WITHOUT authentication (--allow-unauthenticated)")
 		}
-	} else if len(cfg.AuthToken) < 16 {
-		log.Warn().Msg(config.EnvAuthToken + " is short; use at least 32 random characters")
+	} else if len(cfg.AuthToken) < minAuthTokenLen {
+		log.Warn().Msgf("%s is shorter than %d characters: easy to guess, and values under %d bytes are not redacted from logs; use at least 32 random characters",
+			config.EnvAuthToken, minAuthTokenLen, logging.MinSecretLen)
 	}
 }

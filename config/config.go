@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"dune-mcp/internal/loopback"
+	"dune-mcp/logging"
 )
 
 // Environment variable names (the contract in shared/design.md).
@@ -56,12 +59,6 @@ const (
 	TransportHTTP  = "http"
 )
 
-// Log formats.
-const (
-	FormatJSON    = "json"
-	FormatConsole = "console"
-)
-
 // KeyURL is where Dune users create an API key.
 const KeyURL = "https://dune.com/settings/api"
 
@@ -98,7 +95,7 @@ type Config struct {
 	AuthToken            Secret
 	CursorSecret         Secret
 	LogLevel             zerolog.Level
-	LogFormat            string // FormatJSON or FormatConsole
+	LogFormat            string // logging.FormatJSON or logging.FormatConsole
 	AllowedOrigins       []string
 	AllowUnauthenticated bool
 	ShowVersion          bool
@@ -119,6 +116,7 @@ func (c Config) Secrets() []string {
 // it as one line and exit with status 2.
 type UsageError struct{ Msg string }
 
+// Error returns the one-line message, without the program name.
 func (e *UsageError) Error() string { return e.Msg }
 
 // ErrHelp is returned by Parse when -h or --help was given; the usage text has
@@ -147,8 +145,8 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&maxTokens, "max-tokens", strconv.Itoa(DefaultMaxTokens), fmt.Sprintf("default token budget of one tool result, `N` in [%d, %d] [%s]", MinMaxTokens, MaxMaxTokens, EnvMaxTokens))
 	fs.StringVar(&callTimeout, "call-timeout", DefaultCallTimeout.String(), "how long one tool call may wait on Dune, retries included, as a Go `duration` (e.g. 50s, 2m) ["+EnvCallTimeout+"]")
 	fs.StringVar(&baseURL, "dune-base-url", DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
-	fs.StringVar(&logLevel, "log-level", "info", "`level`: trace, debug, info, warn, error ["+EnvLogLevel+"]")
-	fs.StringVar(&logFormat, "log-format", FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
+	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
+	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser `origins` allowed besides localhost, e.g. https://app.example.com ["+EnvAllowedOrigins+"]")
 	fs.BoolVar(&allowUnauth, "allow-unauthenticated", false, "allow a non-loopback --addr without "+EnvAuthToken)
 	fs.BoolVar(&version, "version", false, "print the version and exit")
@@ -162,6 +160,10 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	}
 	if fs.NArg() > 0 {
 		return Config{}, usageErrorf("unexpected argument %q (see dune-mcp --help)", fs.Arg(0))
+	}
+	if version {
+		// --version answers even when the environment holds invalid values.
+		return Config{ShowVersion: true}, nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -183,7 +185,6 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		AuthToken:            Secret(strings.TrimSpace(getenv(EnvAuthToken))),
 		CursorSecret:         Secret(getenv(EnvCursorSecret)),
 		AllowUnauthenticated: allowUnauth,
-		ShowVersion:          version,
 	}
 
 	v, src := pick("transport", transport, EnvTransport)
@@ -236,13 +237,13 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	v, src = pick("log-level", logLevel, EnvLogLevel)
 	lvl, err := parseLevel(v)
 	if err != nil {
-		return Config{}, usageErrorf("invalid %s %q: want trace, debug, info, warn, error or disabled", src, v)
+		return Config{}, usageErrorf("invalid %s %q: want one of %s", src, v, levelNames)
 	}
 	cfg.LogLevel = lvl
 
 	v, src = pick("log-format", logFormat, EnvLogFormat)
 	switch f := strings.ToLower(strings.TrimSpace(v)); f {
-	case FormatJSON, FormatConsole:
+	case logging.FormatJSON, logging.FormatConsole:
 		cfg.LogFormat = f
 	default:
 		return Config{}, usageErrorf("invalid %s %q: want json or console", src, v)
@@ -266,30 +267,10 @@ func (c Config) Check() error {
 	if c.Transport == TransportStdio && !c.Demo && c.APIKey == "" {
 		return usageErrorf("no Dune API key: set %s (create one at %s), or try dune-mcp --demo to explore sample data without a key", EnvAPIKey, KeyURL)
 	}
-	if c.Transport == TransportHTTP && c.AuthToken == "" && !c.AllowUnauthenticated && !IsLoopback(c.Addr) {
+	if c.Transport == TransportHTTP && c.AuthToken == "" && !c.AllowUnauthenticated && !loopback.Addr(c.Addr) {
 		return usageErrorf("refusing to listen on non-loopback address %s without %s: set a token, bind 127.0.0.1, or pass --allow-unauthenticated", c.Addr, EnvAuthToken)
 	}
 	return nil
-}
-
-// IsLoopback reports whether the host of addr (host:port) only accepts local
-// connections: localhost or a loopback IP. An empty host (all interfaces) is
-// not loopback.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	return isLoopbackHost(host)
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
@@ -307,19 +288,25 @@ func parseBool(s string) (bool, error) {
 	return false, errors.New("not a boolean")
 }
 
+// levelNames lists the accepted log levels, for help and error texts.
+const levelNames = "trace, debug, info, warn, error, disabled"
+
 func parseLevel(s string) (zerolog.Level, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "warning" {
-		s = "warn"
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "trace":
+		return zerolog.TraceLevel, nil
+	case "debug":
+		return zerolog.DebugLevel, nil
+	case "info":
+		return zerolog.InfoLevel, nil
+	case "warn", "warning":
+		return zerolog.WarnLevel, nil
+	case "error":
+		return zerolog.ErrorLevel, nil
+	case "disabled", "off":
+		return zerolog.Disabled, nil
 	}
-	if s == "" {
-		return zerolog.NoLevel, errors.New("empty level")
-	}
-	lvl, err := zerolog.ParseLevel(s)
-	if err != nil || lvl == zerolog.NoLevel {
-		return zerolog.NoLevel, errors.New("unknown level")
-	}
-	return lvl, nil
+	return zerolog.NoLevel, errors.New("unknown level")
 }
 
 func checkAddr(addr string) error {
@@ -351,7 +338,7 @@ func checkBaseURL(raw string) (string, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("want scheme://host[:port][/path] without credentials, query or fragment")
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return "", errors.New("plain http would send the Dune API key unencrypted: use https (http is accepted only for loopback hosts such as the emulator)")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
@@ -437,8 +424,8 @@ func ParseEmulator(args []string, defaultKey string, help io.Writer) (Emulator, 
 	var level string
 	fs.StringVar(&e.Addr, "addr", DefaultEmulatorAddr, "listen `host:port` (port 0 picks a free one)")
 	fs.StringVar(&e.APIKey, "api-key", defaultKey, "the API `key` clients must send in X-Dune-Api-Key; empty accepts any")
-	fs.StringVar(&e.LogFormat, "log-format", FormatJSON, "`json|console`, to stderr")
-	fs.StringVar(&level, "log-level", "info", "`level`: debug, info, warn, error")
+	fs.StringVar(&e.LogFormat, "log-format", logging.FormatJSON, "`json|console`, to stderr")
+	fs.StringVar(&level, "log-level", "info", "`level`: "+levelNames)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			if help != nil {
@@ -456,12 +443,12 @@ func ParseEmulator(args []string, defaultKey string, help io.Writer) (Emulator, 
 	if err := checkAddr(e.Addr); err != nil {
 		return Emulator{}, usageErrorf("emulator: invalid --addr %q: %v", e.Addr, err)
 	}
-	if e.LogFormat != FormatJSON && e.LogFormat != FormatConsole {
+	if e.LogFormat != logging.FormatJSON && e.LogFormat != logging.FormatConsole {
 		return Emulator{}, usageErrorf("emulator: invalid --log-format %q: want json or console", e.LogFormat)
 	}
 	lvl, err := parseLevel(level)
 	if err != nil {
-		return Emulator{}, usageErrorf("emulator: invalid --log-level %q: want debug, info, warn or error", level)
+		return Emulator{}, usageErrorf("emulator: invalid --log-level %q: want one of %s", level, levelNames)
 	}
 	e.LogLevel = lvl
 	return e, nil

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"dune-mcp/logging"
 )
 
 func env(kv ...string) func(string) string {
@@ -28,7 +30,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: 8000, CallTimeout: 50 * time.Second,
-		BaseURL: "https://api.dune.com", LogLevel: zerolog.InfoLevel, LogFormat: FormatJSON,
+		BaseURL: "https://api.dune.com", LogLevel: zerolog.InfoLevel, LogFormat: logging.FormatJSON,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -49,7 +51,7 @@ func TestEnvAndFlags(t *testing.T) {
 	want := Config{
 		Transport: TransportHTTP, Addr: "127.0.0.1:9000", Demo: true, MaxTokens: 4000, CallTimeout: 2 * time.Minute,
 		APIKey: "key-1", BaseURL: "http://127.0.0.1:9090", AuthToken: "tok", CursorSecret: "cs",
-		LogLevel: zerolog.DebugLevel, LogFormat: FormatConsole,
+		LogLevel: zerolog.DebugLevel, LogFormat: logging.FormatConsole,
 		AllowedOrigins: []string{"https://a.example.com", "http://b.example:8080"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -66,7 +68,7 @@ func TestEnvAndFlags(t *testing.T) {
 	want = Config{
 		Transport: TransportStdio, Addr: "localhost:1", Demo: false, MaxTokens: 300, CallTimeout: 5 * time.Second,
 		APIKey: "key-1", BaseURL: "https://api.dune.com", AuthToken: "tok", CursorSecret: "cs",
-		LogLevel: zerolog.WarnLevel, LogFormat: FormatJSON, AllowedOrigins: []string{"https://c.example"},
+		LogLevel: zerolog.WarnLevel, LogFormat: logging.FormatJSON, AllowedOrigins: []string{"https://c.example"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("flags over env:\n got %+v\nwant %+v", cfg, want)
@@ -229,6 +231,51 @@ func TestParseEmulator(t *testing.T) {
 		var ue *UsageError
 		if _, err := ParseEmulator(args, "k", nil); !errors.As(err, &ue) {
 			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// --version prints and exits whatever else the environment says: it is the
+// first thing people run when something is misconfigured.
+func TestVersionIgnoresInvalidValues(t *testing.T) {
+	bad := env(EnvMaxTokens, "abc", EnvTransport, "ws", EnvCallTimeout, "soon", EnvLogLevel, "loud", EnvBaseURL, "ftp://x")
+	cfg, err := Parse([]string{"--version"}, bad, nil)
+	if err != nil || !cfg.ShowVersion {
+		t.Fatalf("Parse(--version) with invalid env = %+v, %v", cfg, err)
+	}
+	if err := cfg.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	// Invalid flags are still usage errors: the command line is wrong.
+	var ue *UsageError
+	if _, err := Parse([]string{"--version", "--bogus"}, env(), nil); !errors.As(err, &ue) {
+		t.Errorf("--version --bogus: %v", err)
+	}
+}
+
+// The levels --help lists are exactly the ones accepted.
+func TestLogLevels(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := Parse([]string{"--help"}, env(), &help); !errors.Is(err, ErrHelp) {
+		t.Fatal(err)
+	}
+	if !strings.Contains(help.String(), "level: "+levelNames) {
+		t.Errorf("--help does not list %q:\n%s", levelNames, help.String())
+	}
+	want := map[string]zerolog.Level{"trace": zerolog.TraceLevel, "debug": zerolog.DebugLevel, "info": zerolog.InfoLevel,
+		"warn": zerolog.WarnLevel, "error": zerolog.ErrorLevel, "disabled": zerolog.Disabled}
+	for _, name := range strings.Split(levelNames, ", ") {
+		cfg, err := Parse([]string{"--log-level", name}, env(), nil)
+		if err != nil || cfg.LogLevel != want[name] {
+			t.Errorf("--log-level %s: %v, %v", name, cfg.LogLevel, err)
+		}
+		if e, err := ParseEmulator([]string{"--log-level", name}, "k", nil); err != nil || e.LogLevel != want[name] {
+			t.Errorf("emulator --log-level %s: %v, %v", name, e.LogLevel, err)
+		}
+	}
+	for _, name := range []string{"fatal", "panic", ""} {
+		if _, err := Parse([]string{"--log-level", name}, env(), nil); err == nil {
+			t.Errorf("--log-level %q accepted", name)
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +26,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/testio"
 )
 
 const (
@@ -72,23 +73,6 @@ func emulator(t *testing.T) *dunetest.Server {
 	return emu
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runOnce runs the binary to completion.
 func runOnce(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -115,15 +99,15 @@ func runOnce(t *testing.T, env []string, args ...string) (stdout, stderr string,
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stderr *syncBuffer
-	stdout *syncBuffer
+	stderr *testio.SyncBuffer
+	stdout *testio.SyncBuffer
 	done   chan struct{}
 	err    error
 }
 
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: exec.Command(bin, args...), stderr: &testio.SyncBuffer{}, stdout: &testio.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -272,6 +256,37 @@ func structured(t *testing.T, res *mcp.CallToolResult) map[string]any {
 	return m
 }
 
+// assertProgress makes a call with a progress token and asserts that at
+// least one progress notification for it reaches the client. The emulator
+// answers slowly, so the notification sent before the fetch is out well
+// before the answer (mcp-go sends stdio notifications on their own
+// goroutine, unordered with responses).
+func assertProgress(t *testing.T, c *client.Client, emu *dunetest.Server, token string) {
+	t.Helper()
+	var seen atomic.Int32
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == "notifications/progress" && n.Params.AdditionalFields["progressToken"] == token {
+			seen.Add(1)
+		}
+	})
+	emu.InjectFault(dunetest.Fault{Latency: 300 * time.Millisecond})
+	var req mcp.CallToolRequest
+	req.Params.Name = "get_latest_result"
+	req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
+	req.Params.Meta = &mcp.Meta{ProgressToken: token}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if r, err := c.CallTool(ctx, req); err != nil || r.IsError {
+		t.Fatalf("call with a progress token: %v %v", err, r)
+	}
+	for deadline := time.Now().Add(5 * time.Second); seen.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress notification reached the client")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // exerciseTools lists the tools and calls each one the way an agent would:
 // a first page, the next page through the cursor, a sample.
 func exerciseTools(t *testing.T, c *client.Client) {
@@ -323,9 +338,15 @@ func exerciseTools(t *testing.T, c *client.Client) {
 }
 
 func TestVersion(t *testing.T) {
-	out, errOut, code := runOnce(t, baseEnv(), "--version")
-	if code != 0 || strings.TrimSpace(out) != "dune-mcp "+testVersion || errOut != "" {
-		t.Fatalf("--version: code %d, stdout %q, stderr %q", code, out, errOut)
+	for _, env := range [][]string{
+		baseEnv(),
+		// --version answers whatever else is misconfigured.
+		baseEnv("DUNE_MCP_MAX_TOKENS", "abc", "DUNE_MCP_TRANSPORT", "ws"),
+	} {
+		out, errOut, code := runOnce(t, env, "--version")
+		if code != 0 || strings.TrimSpace(out) != "dune-mcp "+testVersion || errOut != "" {
+			t.Errorf("--version with %v: code %d, stdout %q, stderr %q", env[2:], code, out, errOut)
+		}
 	}
 }
 
@@ -382,7 +403,7 @@ func TestHelpExitsZero(t *testing.T) {
 
 // stdioSession starts the binary over stdio with a client on its pipes and
 // a copy of everything it writes to stdout.
-func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *proc, *syncBuffer, io.WriteCloser) {
+func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *proc, *testio.SyncBuffer, io.WriteCloser) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
@@ -394,7 +415,7 @@ func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, stderr: &testio.SyncBuffer{}, stdout: &testio.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -426,25 +447,7 @@ func TestStdio(t *testing.T) {
 	}
 	exerciseTools(t, c)
 
-	// Progress notifications reach a client that asks for them.
-	var mu sync.Mutex
-	progress := 0
-	c.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			mu.Lock()
-			progress++
-			mu.Unlock()
-		}
-	})
-	var req mcp.CallToolRequest
-	req.Params.Name = "get_latest_result"
-	req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
-	req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if r, err := c.CallTool(ctx, req); err != nil || r.IsError {
-		t.Fatalf("call with progress token: %v %v", err, r)
-	}
+	assertProgress(t, c, emu, "p-stdio")
 	// A tool failure is an isError result, not a protocol error.
 	if r := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoFailed}); !r.IsError || !strings.Contains(text(r), "FAILED") {
 		t.Errorf("failed execution: isError %v, %q", r.IsError, text(r))
@@ -454,11 +457,6 @@ func TestStdio(t *testing.T) {
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit code after EOF: %d; stderr:\n%s", code, p.stderr.String())
 	}
-	mu.Lock()
-	if progress == 0 {
-		t.Log("no progress notification arrived before EOF (best effort)")
-	}
-	mu.Unlock()
 
 	// stdout purity: every line is a JSON-RPC 2.0 message.
 	lines := 0
@@ -609,32 +607,8 @@ func TestHTTP(t *testing.T) {
 		}
 		initialize(t, c, "")
 		exerciseTools(t, c)
-
-		// Progress notifications travel in the call's response stream,
-		// ahead of the result.
-		var mu sync.Mutex
-		progress := 0
-		c.OnNotification(func(n mcp.JSONRPCNotification) {
-			if n.Method == "notifications/progress" {
-				mu.Lock()
-				progress++
-				mu.Unlock()
-			}
-		})
-		var req mcp.CallToolRequest
-		req.Params.Name = "get_latest_result"
-		req.Params.Arguments = map[string]any{"query_id": dunetest.DemoDEXTrades, "max_tokens": 400}
-		req.Params.Meta = &mcp.Meta{ProgressToken: "p-http"}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if r, err := c.CallTool(ctx, req); err != nil || r.IsError {
-			t.Fatalf("call with a progress token: %v %v", err, r)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if progress == 0 {
-			t.Error("no progress notification over streamable HTTP")
-		}
+		// Progress notifications travel in the call's response stream.
+		assertProgress(t, c, emu, "p-http")
 	})
 	t.Run("streamable 2025-06-18", func(t *testing.T) {
 		tr, err := mcptransport.NewStreamableHTTP(base+"/mcp", mcptransport.WithHTTPHeaders(auth))
@@ -856,7 +830,10 @@ func TestEmulatorSubcommand(t *testing.T) {
 }
 
 func TestDemoSessionSubcommand(t *testing.T) {
-	out, errOut, code := runOnce(t, baseEnv(), "demo-session")
+	// Settings meant for another run must not derail the scripted session.
+	env := baseEnv("DUNE_MCP_TRANSPORT", "http", "DUNE_MCP_LOG_FORMAT", "xml", "DUNE_MCP_MAX_TOKENS", "abc",
+		"DUNE_API_BASE_URL", "http://127.0.0.1:1", "DUNE_MCP_DEMO", "false", "DUNE_MCP_CALL_TIMEOUT", "1ns")
+	out, errOut, code := runOnce(t, env, "demo-session")
 	if code != 0 {
 		t.Fatalf("demo-session exit %d: %s", code, errOut)
 	}
@@ -918,5 +895,215 @@ func TestStdioClosedStderrStillExitsZero(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not exit after EOF")
+	}
+}
+
+// toolLogs returns the per-call log lines ("tool call") in a JSON stderr.
+func toolLogs(stderr string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(stderr, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "tool call" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitToolLog polls stderr until a "tool call" line matches, or fails after
+// within.
+func (p *proc) waitToolLog(within time.Duration, match func(map[string]any) bool) map[string]any {
+	p.t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range toolLogs(p.stderr.String()) {
+			if match(m) {
+				return m
+			}
+		}
+	}
+	p.t.Fatalf("no matching tool call log line within %v; stderr:\n%s", within, p.stderr.String())
+	return nil
+}
+
+func waitUpstream(t *testing.T, emu *dunetest.Server) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); emu.Stats().Requests == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the call never reached the emulator")
+		}
+	}
+}
+
+// postJSONRPC posts one JSON-RPC message to a streamable HTTP endpoint as a
+// client of the 2025-06-18 protocol does after initialize. Safe off the test
+// goroutine.
+func postJSONRPC(url, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20250618)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// Streamable HTTP is stateless, so request ids are not scoped to a client:
+// client B's notifications/cancelled naming id 7 must not cancel client A's
+// call 7. (Over HTTP a client cancels by aborting its request.)
+func TestHTTPOneClientCannotCancelAnothersCall(t *testing.T) {
+	emu := emulator(t)
+	emu.SetLatency(3 * time.Second)
+	p, base := startHTTP(t, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL))
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	resc := make(chan answer, 1)
+	go func() {
+		code, body, err := postJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`)
+		resc <- answer{code, body, err}
+	}()
+	waitUpstream(t, emu)
+	code, body, err := postJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"not my call"}}`)
+	if err != nil || code != http.StatusAccepted {
+		t.Errorf("client B's cancellation: %d %q %v, want 202", code, body, err)
+	}
+	a := <-resc
+	if a.err != nil || a.code != http.StatusOK || !strings.Contains(a.body, `"id":7`) || strings.Contains(a.body, `"isError":true`) {
+		t.Fatalf("client A's call: %d %.300q %v", a.code, a.body, a.err)
+	}
+	m := p.waitToolLog(5*time.Second, func(map[string]any) bool { return true })
+	if m["error_kind"] != nil || m["rows_shown"] != float64(3) {
+		t.Errorf("tool call log: %v", m)
+	}
+}
+
+// A client that gives up on a call cancels the Dune request behind it:
+// over stdio with notifications/cancelled (sent by mcp-go's client when the
+// call's context ends), over streamable HTTP by aborting the request. The
+// server stays usable.
+func TestCancellationStopsUpstreamRequest(t *testing.T) {
+	for _, kind := range []string{"stdio", "streamable"} {
+		t.Run(kind, func(t *testing.T) {
+			emu := emulator(t)
+			emu.SetLatency(5 * time.Second)
+			env := baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL)
+			var c *client.Client
+			var p *proc
+			if kind == "stdio" {
+				c, p, _, _ = stdioSession(t, env)
+			} else {
+				var base string
+				p, base = startHTTP(t, env)
+				var err error
+				if c, err = client.NewStreamableHttpClient(base + "/mcp"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			initialize(t, c, mcp.ProtocolVersion20250618)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			var req mcp.CallToolRequest
+			req.Params.Name = "get_latest_result"
+			req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
+			if _, err := c.CallTool(ctx, req); err == nil {
+				t.Fatal("the call outlived its context")
+			}
+			// The tool logs its end well before the emulator's 5 s answer.
+			m := p.waitToolLog(4*time.Second, func(map[string]any) bool { return true })
+			if m["error_kind"] != "cancelled" {
+				t.Errorf("tool call log: %v, want error_kind cancelled", m)
+			}
+			if n := emu.Stats().ByEndpoint["query_results"]; n < 1 {
+				t.Errorf("the emulator saw %d query_results requests, want the cancelled one", n)
+			}
+			emu.SetLatency(0)
+			if r := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoTiny}); r.IsError {
+				t.Errorf("call after a cancellation: %s", text(r))
+			}
+		})
+	}
+}
+
+// `printf '...' | dune-mcp`: the client writes its requests and closes stdin
+// at once. The call still runs and its answer is written before the exit 0.
+func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
+	emu := emulator(t)
+	emu.InjectFault(dunetest.Fault{Latency: 500 * time.Millisecond})
+	cmd := exec.Command(bin)
+	cmd.Env = baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL)
+	cmd.Stdin = strings.NewReader(strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`,
+	}, "\n") + "\n")
+	var stdout bytes.Buffer
+	stderr := &testio.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("no exit after EOF")
+	}
+	var answered bool
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var msg struct {
+			ID     any `json:"id"`
+			Result *struct {
+				IsError           bool           `json:"isError"`
+				StructuredContent map[string]any `json:"structuredContent"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(line), &msg); err != nil {
+			t.Errorf("stdout line is not JSON: %.200q", line)
+		}
+		if msg.ID == float64(2) && msg.Result != nil {
+			answered = !msg.Result.IsError && msg.Result.StructuredContent["returned_rows"] == float64(3)
+		}
+	}
+	if !answered {
+		t.Errorf("the call was not answered before exit; stdout:\n%.2000s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// Short secrets are not scrubbed from logs (they would corrupt every line);
+// a short DUNE_MCP_AUTH_TOKEN draws a warning instead, without its value.
+func TestShortSecrets(t *testing.T) {
+	const token = "tok-123"
+	p, _ := startHTTP(t, baseEnv("DUNE_API_KEY", "true", "DUNE_MCP_AUTH_TOKEN", token), "--demo")
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	errOut := p.stderr.String()
+	assertJSONLines(t, "stderr", errOut)
+	assertNoSecrets(t, "stderr", errOut, token)
+	warned := false
+	for _, line := range strings.Split(errOut, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["level"] == "warn" {
+			msg, _ := m["message"].(string)
+			warned = warned || strings.Contains(msg, "DUNE_MCP_AUTH_TOKEN is shorter than 16")
+		}
+	}
+	if !warned {
+		t.Errorf("no warning about the short token:\n%s", errOut)
 	}
 }

@@ -100,22 +100,7 @@ func tryStartHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
-	stop := func() error {
-		select {
-		case <-exited:
-			return nil
-		default:
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("dune-mcp did not exit within 5s of SIGTERM")
-		}
-	}
+	stop := func() error { return stopChild(cmd, exited, &waitErr, 5*time.Second) }
 	base := "http://" + addr
 	if err := waitHealthy(ctx, base, exited); err != nil {
 		_ = stop()
@@ -143,6 +128,33 @@ func tryStartHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
 		serr := stop()
 		return errors.Join(cerr, serr)
 	}}, nil
+}
+
+// stopChild ends a dune-mcp child the way an operator does, with SIGTERM,
+// and reports anything but a clean exit 0: a non-zero status (also when the
+// child had already exited), or no exit within grace (then it is killed).
+// exited is closed once *waitErr holds cmd.Wait's result.
+func stopChild(cmd *exec.Cmd, exited <-chan struct{}, waitErr *error, grace time.Duration) error {
+	select {
+	case <-exited:
+		if *waitErr != nil {
+			return fmt.Errorf("dune-mcp exited early: %w", *waitErr)
+		}
+		return nil
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		if *waitErr != nil {
+			return fmt.Errorf("dune-mcp did not exit cleanly on SIGTERM: %w", *waitErr)
+		}
+		return nil
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("dune-mcp did not exit within %v of SIGTERM", grace)
+	}
 }
 
 func freeAddr() (string, error) {

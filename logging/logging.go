@@ -19,15 +19,21 @@ import (
 // Redacted replaces secret values in log output.
 const Redacted = "[REDACTED]"
 
-// Format names, as accepted by New.
+// MinSecretLen is the shortest value a Redactor scrubs. Shorter values
+// ("true", "info", a digit) would match the log's own keys and values:
+// replacing them corrupts every line and, by the pattern of what got
+// replaced, reveals the secret. Real keys and tokens are far longer.
+const MinSecretLen = 8
+
+// Format names, as accepted by New (and by the --log-format flag).
 const (
 	FormatJSON    = "json"
 	FormatConsole = "console"
 )
 
 // New returns a logger writing to w (normally os.Stderr) in format (json or
-// console) at level, with every occurrence of a secret replaced by
-// [REDACTED].
+// console) at level, with every occurrence of a secret of at least
+// MinSecretLen bytes replaced by [REDACTED].
 func New(w io.Writer, format string, level zerolog.Level, secrets ...string) zerolog.Logger {
 	out := NewRedactor(w, secrets...)
 	var sink io.Writer = out
@@ -46,11 +52,12 @@ type Redactor struct {
 	secrets [][]byte
 }
 
-// NewRedactor returns a Redactor writing to w. Empty secrets are ignored.
+// NewRedactor returns a Redactor writing to w. Secrets shorter than
+// MinSecretLen bytes are ignored.
 func NewRedactor(w io.Writer, secrets ...string) *Redactor {
 	r := &Redactor{w: w}
 	for _, s := range secrets {
-		if s != "" {
+		if len(s) >= MinSecretLen {
 			r.secrets = append(r.secrets, []byte(s))
 		}
 	}

@@ -52,13 +52,13 @@ func TestConsoleFormatRedactsAndUsesGivenWriter(t *testing.T) {
 
 func TestRedactorConcurrentWrites(t *testing.T) {
 	var buf bytes.Buffer
-	r := NewRedactor(&buf, "abc")
+	r := NewRedactor(&buf, "abcdefgh")
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if n, err := r.Write([]byte("xxabcxx\n")); err != nil || n != 8 {
+			if n, err := r.Write([]byte("xxabcdefghxx\n")); err != nil || n != 13 {
 				t.Errorf("Write = %d, %v", n, err)
 			}
 		}()
@@ -78,8 +78,8 @@ func TestInstallDefaultsRoutesStdlogAndSlog(t *testing.T) {
 		slog.SetDefault(prevSlog)
 	})
 	var buf bytes.Buffer
-	InstallDefaults(New(&buf, FormatJSON, zerolog.InfoLevel, "sekrit"))
-	log.Printf("std line with sekrit")
+	InstallDefaults(New(&buf, FormatJSON, zerolog.InfoLevel, "sekrit-value"))
+	log.Printf("std line with sekrit-value")
 	slog.Info("slog line", "k", "v")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
@@ -118,5 +118,24 @@ func TestSlogDemoteInfo(t *testing.T) {
 	}
 	if m["level"] != "debug" || m["message"] != "now visible" {
 		t.Errorf("demoted record: %v", m)
+	}
+}
+
+// Short values are not redacted: replacing "true" or "info" everywhere
+// would corrupt every line (and tell the reader what the secret is).
+func TestShortSecretsAreNotRedacted(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf, FormatJSON, zerolog.InfoLevel, "true", "info", "1234567", "12345678")
+	l.Info().Bool("demo", true).Str("id", "x12345678x").Msg("starting")
+	line := bytes.TrimSpace(buf.Bytes())
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, line)
+	}
+	if m["level"] != "info" || m["demo"] != true {
+		t.Errorf("short secrets replaced: %s", line)
+	}
+	if m["id"] != "x"+Redacted+"x" {
+		t.Errorf("8-byte secret not redacted: %s", line)
 	}
 }

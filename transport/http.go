@@ -80,7 +80,7 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 		return checkOrigin(cfg.AllowedOrigins, h)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", guard(streamable))
+	mux.Handle("/mcp", guard(dropCancellations(s.log, streamable)))
 	mux.Handle("/sse", guard(sse))
 	mux.Handle("/message", guard(sse))
 	mux.Handle("/healthz", health(cfg.Health))

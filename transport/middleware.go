@@ -1,17 +1,22 @@
 package transport
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"net"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/loopback"
 )
 
 // checkOrigin rejects browser requests from foreign origins (DNS-rebinding
@@ -41,12 +46,7 @@ func originAllowed(origin string, allow map[string]bool) bool {
 	if allow[strings.ToLower(u.Scheme+"://"+u.Host)] {
 		return true
 	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(u.Hostname())
 }
 
 // bearerAuth requires "Authorization: Bearer <token>", compared in constant
@@ -107,6 +107,97 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// dropCancellations answers every notifications/cancelled posted to the
+// streamable HTTP endpoint with 202 Accepted and passes it no further (a
+// JSON-RPC batch loses its cancellations; the rest goes on).
+//
+// The endpoint is stateless: every client's requests run in the same empty
+// session, where mcp-go files in-flight calls by request id alone, so one
+// client's cancellation would cancel another client's call with that id.
+// Over streamable HTTP a client cancels by aborting its HTTP request, which
+// ends the request context the tool call runs on. SSE sessions have their own
+// ids, so cancellation there stays per session and is left alone.
+func dropCancellations(l zerolog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "reading the request body failed", http.StatusBadRequest)
+			return
+		}
+		kept, dropped := withoutCancellations(body)
+		if dropped > 0 {
+			l.Debug().Int("dropped", dropped).Msg("ignored notifications/cancelled on streamable HTTP: clients cancel by aborting the HTTP request")
+		}
+		if kept == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(kept))
+		r.ContentLength = int64(len(kept))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withoutCancellations returns body without its notifications/cancelled
+// messages (nil if nothing else is left) and how many it removed. Bodies it
+// cannot parse are returned unchanged for the MCP handler to reject.
+func withoutCancellations(body []byte) (kept []byte, dropped int) {
+	if !bytes.Contains(body, []byte(mcp.MethodNotificationCancelled)) {
+		return body, 0
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return body, 0
+	case trimmed[0] == '{':
+		if isCancellation(trimmed) {
+			return nil, 1
+		}
+		return body, 0
+	case trimmed[0] == '[':
+		var batch []json.RawMessage
+		if json.Unmarshal(trimmed, &batch) != nil {
+			return body, 0
+		}
+		rest := batch[:0]
+		for _, msg := range batch {
+			if isCancellation(msg) {
+				dropped++
+			} else {
+				rest = append(rest, msg)
+			}
+		}
+		switch {
+		case dropped == 0:
+			return body, 0
+		case len(rest) == 0:
+			return nil, dropped
+		}
+		kept, err := json.Marshal(rest)
+		if err != nil {
+			return body, 0
+		}
+		return kept, dropped
+	}
+	return body, 0
+}
+
+func isCancellation(msg []byte) bool {
+	var m struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(msg, &m) == nil && m.Method == string(mcp.MethodNotificationCancelled)
 }
 
 // accessLog writes one line per request: method, path (never the query

@@ -73,12 +73,6 @@ func New(o Options) *Server {
 	return s
 }
 
-// MCPServer returns the underlying mcp-go server.
-func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
-
-// InFlight reports the number of tool calls currently running.
-func (s *Server) InFlight() int { return s.inflight.count() }
-
 func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		s.inflight.start()

@@ -12,25 +12,48 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/rs/zerolog"
+
+	"dune-mcp/internal/testio"
+	"dune-mcp/transport"
 )
+
+// stdioRaw runs ServeStdio on pipes with the stub tools (slow reports its
+// cancellation on cancelled, which may be nil): the test writes JSON-RPC
+// lines to in and reads the server's output from out, which ends when
+// ServeStdio returns; done carries its result. record, if not nil, gets a
+// copy of the output.
+func stdioRaw(t *testing.T, ctx context.Context, g *gate, cancelled chan<- error, drain time.Duration, record io.Writer) (in io.WriteCloser, out io.Reader, done <-chan error) {
+	t.Helper()
+	s := transport.New(transport.Options{
+		Name: "dune-mcp", Version: "test", Instructions: "stub tools",
+		Tools: stubTools(g, cancelled), Logger: zerolog.Nop(),
+	})
+	inR, inW := io.Pipe()   // client -> server
+	outR, outW := io.Pipe() // server -> client
+	var w io.Writer = outW
+	if record != nil {
+		w = io.MultiWriter(outW, record)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		err := s.ServeStdio(ctx, inR, w, drain)
+		outW.Close()
+		errc <- err
+	}()
+	t.Cleanup(func() { inW.Close() })
+	return inW, outR, errc
+}
 
 // stdioPair runs ServeStdio on pipes and returns a client speaking to it,
 // a record of everything the server wrote, the server's stdin writer and
 // its result.
-func stdioPair(t *testing.T, ctx context.Context, g *gate) (*client.Client, *syncBuffer, io.WriteCloser, <-chan error) {
+func stdioPair(t *testing.T, ctx context.Context, g *gate) (*client.Client, *testio.SyncBuffer, io.WriteCloser, <-chan error) {
 	t.Helper()
-	s := newServer(t, g, false, nil)
-	inR, inW := io.Pipe()   // client -> server
-	outR, outW := io.Pipe() // server -> client
-	written := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := s.ServeStdio(ctx, inR, io.MultiWriter(outW, written), 5*time.Second)
-		outW.Close()
-		done <- err
-	}()
-	tr := mcptransport.NewIO(outR, inW, io.NopCloser(eofReader{}))
-	return client.NewClient(tr), written, inW, done
+	written := &testio.SyncBuffer{}
+	in, out, done := stdioRaw(t, ctx, g, nil, 5*time.Second, written)
+	tr := mcptransport.NewIO(out, in, io.NopCloser(eofReader{}))
+	return client.NewClient(tr), written, in, done
 }
 
 type eofReader struct{}
@@ -132,5 +155,137 @@ func TestStdioShutdownDrainsInFlightCalls(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeStdio did not return after drain")
+	}
+}
+
+// Raw JSON-RPC lines of a stdio session.
+const (
+	initLine        = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	initializedLine = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+	slowCallLine    = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}}`
+)
+
+func writeLines(t *testing.T, w io.Writer, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if _, err := io.WriteString(w, l+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// collectLines reads out to its end in the background; the returned
+// function waits for that end and gives the lines.
+func collectLines(out io.Reader) func() []string {
+	ch := make(chan []string, 1)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, out)
+		ch <- lines
+	}()
+	return func() []string { return <-ch }
+}
+
+// A client may write its requests and close stdin at once (echo ... |
+// dune-mcp): the calls still run to completion and are answered.
+func TestStdioEOFLetsCallsFinish(t *testing.T) {
+	g := newGate()
+	cancelled := make(chan error, 1)
+	in, out, done := stdioRaw(t, context.Background(), g, cancelled, 5*time.Second, nil)
+	lines := collectLines(out)
+	writeLines(t, in, initLine, initializedLine, slowCallLine)
+	in.Close()
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call never started: EOF dropped it")
+	}
+	select {
+	case err := <-cancelled:
+		t.Fatalf("EOF cancelled the call in flight: %v", err)
+	case err := <-done:
+		t.Fatalf("ServeStdio returned (%v) with a call in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeStdio: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeStdio did not return once the call was answered")
+	}
+	var answered bool
+	for _, l := range lines() {
+		var msg struct {
+			ID     any `json:"id"`
+			Result struct {
+				Content []struct{ Text string }
+			}
+		}
+		if json.Unmarshal([]byte(l), &msg) == nil && msg.ID == float64(2) {
+			answered = len(msg.Result.Content) == 1 && msg.Result.Content[0].Text == "slow done"
+		}
+	}
+	if !answered {
+		t.Errorf("no answer to the call on stdout")
+	}
+}
+
+// The wait at EOF is bounded: a call that never ends is cancelled after the
+// drain timeout and the server returns.
+func TestStdioEOFDrainIsBounded(t *testing.T) {
+	g := newGate()
+	defer close(g.release)
+	cancelled := make(chan error, 1)
+	in, out, done := stdioRaw(t, context.Background(), g, cancelled, 300*time.Millisecond, nil)
+	collectLines(out)
+	writeLines(t, in, initLine, initializedLine, slowCallLine)
+	in.Close()
+	<-g.entered
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeStdio: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait at EOF is not bounded by the drain timeout")
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Error("the stuck call was not cancelled")
+	}
+}
+
+// A cancelled request is not waited for at EOF, and the session ends at once.
+func TestStdioEOFDoesNotWaitForCancelledRequests(t *testing.T) {
+	g := newGate()
+	defer close(g.release)
+	cancelled := make(chan error, 1)
+	in, out, done := stdioRaw(t, context.Background(), g, cancelled, time.Minute, nil)
+	collectLines(out)
+	writeLines(t, in, initLine, initializedLine, slowCallLine)
+	<-g.entered
+	writeLines(t, in, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"user"}}`)
+	in.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("notifications/cancelled did not reach the call")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeStdio: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeStdio waited at EOF for a cancelled request")
 	}
 }

@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/testio"
 	"dune-mcp/transport"
 )
 
@@ -88,23 +87,6 @@ func stubTools(g *gate, cancelled chan<- error) []server.ServerTool {
 			}
 		}},
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newServer(t *testing.T, g *gate, requireKey bool, logs io.Writer) *transport.Server {
@@ -359,7 +341,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestClientsOverStreamableAndSSE(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testio.SyncBuffer{}
 	s := newServer(t, newGate(), false, logs)
 	ts := httptest.NewServer(s.NewHTTPHandler(transport.HTTPConfig{AuthToken: testToken, AcceptRequestKeys: true}))
 	defer ts.Close()
@@ -628,5 +610,124 @@ func TestServeHTTPReturnsListenerErrors(t *testing.T) {
 	ln.Close()
 	if err := s.ServeHTTP(context.Background(), ln, transport.HTTPConfig{}); err == nil {
 		t.Fatal("ServeHTTP on a closed listener returned nil")
+	}
+}
+
+// postMessage posts one JSON-RPC body to url the way a legacy-era client
+// does after initialize; safe to call off the test goroutine.
+func postMessage(url, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20250618)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// Streamable HTTP is stateless: every client's calls share one session, so a
+// notifications/cancelled naming a request id must not reach mcp-go, or one
+// client cancels another's call that has the same id.
+func TestStreamableIgnoresCancellationNotifications(t *testing.T) {
+	g := newGate()
+	cancelled := make(chan error, 1)
+	s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(g, cancelled), Logger: zerolog.Nop()})
+	ts := httptest.NewServer(s.NewHTTPHandler(transport.HTTPConfig{}))
+	defer ts.Close()
+
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	victim := make(chan answer, 1)
+	go func() {
+		code, body, err := postMessage(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow"}}`)
+		victim <- answer{code, body, err}
+	}()
+	<-g.entered
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"not yours"}}`,
+		` [{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}]`,
+	} {
+		code, resp, err := postMessage(ts.URL+"/mcp", body)
+		if err != nil || code != http.StatusAccepted {
+			t.Errorf("POST %s: %d %q %v, want 202", body, code, resp, err)
+		}
+	}
+	select {
+	case err := <-cancelled:
+		t.Fatalf("another client's notifications/cancelled cancelled the call: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	a := <-victim
+	if a.err != nil || a.code != http.StatusOK || !strings.Contains(a.body, "slow done") {
+		t.Fatalf("the call: %d %q %v", a.code, a.body, a.err)
+	}
+	// Other messages pass, even when they mention the method.
+	code, body, err := postMessage(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{"note":"notifications/cancelled"}}}`)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "auth_header=false") {
+		t.Errorf("a call mentioning notifications/cancelled: %d %q %v", code, body, err)
+	}
+}
+
+// Over the legacy SSE transport each client has its own session id, so
+// notifications/cancelled works, and only within the session.
+func TestSSECancellationIsPerSession(t *testing.T) {
+	g := newGate()
+	defer close(g.release)
+	cancelled := make(chan error, 1)
+	s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(g, cancelled), Logger: zerolog.Nop()})
+	ts := httptest.NewServer(s.NewHTTPHandler(transport.HTTPConfig{}))
+	t.Cleanup(ts.Close) // after the clients close their streams
+	sseTransport := func() *mcptransport.SSE {
+		tr, err := mcptransport.NewSSE(ts.URL + "/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		startClient(t, client.NewClient(tr))
+		return tr
+	}
+	a, b := sseTransport(), sseTransport()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		_, _ = a.SendRequest(ctx, mcptransport.JSONRPCRequest{
+			JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(int64(1000)),
+			Method: string(mcp.MethodToolsCall), Params: map[string]any{"name": "slow"},
+		})
+	}()
+	<-g.entered
+	cancelNote := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+		Method: string(mcp.MethodNotificationCancelled),
+		Params: mcp.NotificationParams{AdditionalFields: map[string]any{"requestId": 1000}},
+	}}
+	if err := b.SendNotification(ctx, cancelNote); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-cancelled:
+		t.Fatalf("another SSE session's notifications/cancelled cancelled the call: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := a.SendNotification(ctx, cancelNote); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("handler ctx error %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session's own notifications/cancelled did not cancel its call")
 	}
 }
