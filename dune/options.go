@@ -29,7 +29,7 @@ type Sorting struct {
 // Filtering narrows rows with Dune's WHERE-like filter language.
 type Filtering struct {
 	// Filters is passed to Dune unchanged.
-	Filters string `json:"filters,omitempty" jsonschema:"maxLength=4000" jsonschema_description:"WHERE-like filter, e.g. \"blockchain = 'ethereum' AND amount_usd > 1000\". Operators: = != < <= > >= IN LIKE IS [NOT] NULL, AND/OR, parentheses; strings in single quotes; NOT IN/NOT LIKE unsupported."`
+	Filters string `json:"filters,omitempty" jsonschema:"maxLength=4000" jsonschema_description:"WHERE-like filter, e.g. \"blockchain IN ('ethereum', 'base') AND amount_usd IS NOT NULL\". Comparisons (=, !=, less/greater than, or equal), IN, LIKE, IS [NOT] NULL, AND/OR, parentheses; strings in single quotes; NOT IN/NOT LIKE unsupported."`
 }
 
 // Sampling asks Dune for a uniform random sample instead of a page.

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,11 +37,21 @@ func (c *call) site() callSite {
 // rendered page, or an error that explain turns into an isError result.
 type handlerFunc func(ctx context.Context, c *call, raw []byte) (*summary.Output, error)
 
-// handle adapts a core handler to mcp-go: usage accounting, error shaping and
-// the per-call log line.
+// errCallTimeout is the cause of a call's context when the per-call deadline
+// (Config.CallTimeout) expired.
+var errCallTimeout = errors.New("tools: per-call deadline expired")
+
+// handle adapts a core handler to mcp-go: the per-call deadline, usage
+// accounting, error shaping and the per-call log line.
 func (t *Toolset) handle(tool string, fn handlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return func(parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
+		ctx := parent
+		if t.callTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(parent, t.callTimeout, errCallTimeout)
+			defer cancel()
+		}
 		ctx, usage := dune.WithUsage(ctx)
 		c := &call{tool: tool, req: req, usage: usage}
 		out, err := fn(ctx, c, rawArguments(req))
@@ -48,7 +59,14 @@ func (t *Toolset) handle(tool string, fn handlerFunc) server.ToolHandlerFunc {
 		var res *mcp.CallToolResult
 		errKind := ""
 		if err != nil {
-			te := explain(err, c.site())
+			site := c.site()
+			switch {
+			case parent.Err() != nil:
+				site.clientGone = true
+			case errors.Is(context.Cause(ctx), errCallTimeout):
+				site.deadline = t.callTimeout
+			}
+			te := explain(err, site)
 			errKind = te.Kind
 			res = mcp.NewToolResultError(te.Msg)
 		} else {

@@ -89,6 +89,18 @@ func TestToolsListTokenBudget(t *testing.T) {
 	}
 }
 
+// Go's JSON encoder escapes <, > and & as \u003c, \u003e, \u0026 (several
+// tokens each, unreadable for the model): descriptions avoid them.
+func TestToolsListHasNoEscapedHTML(t *testing.T) {
+	raw := string(listTools(t, newTestToolset(t, &fakeFetcher{})))
+	for _, esc := range []string{`\u003c`, `\u003e`, `\u0026`} {
+		if strings.Contains(raw, esc) {
+			i := strings.Index(raw, esc)
+			t.Errorf("tools/list contains %s: …%s…", esc, raw[max(0, i-60):min(len(raw), i+20)])
+		}
+	}
+}
+
 func TestToolsListInvariants(t *testing.T) {
 	var list struct {
 		Tools []map[string]any `json:"tools"`

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"dune-mcp/dune"
@@ -47,6 +48,11 @@ type callSite struct {
 	tool        string
 	queryID     int64
 	executionID string // set for execution endpoint calls
+	// deadline is set when the call's own deadline (Config.CallTimeout)
+	// expired; clientGone when the client cancelled the call (or its
+	// context ended) first.
+	deadline   time.Duration
+	clientGone bool
 }
 
 // explain turns any failure of a tool call into a short actionable message.
@@ -71,9 +77,14 @@ func explain(err error, at callSite) *toolError {
 	if errors.As(err, &ve) {
 		return newToolError("bad_argument", "invalid %s: %s", ve.Field, bound(ve.Reason, 200))
 	}
+	ctxErr := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	switch {
+	case at.clientGone && ctxErr:
+		return newToolError("cancelled", "The call was cancelled by the client before Dune answered; nothing was fetched for it. Call again when ready.")
+	case at.deadline > 0 && (ctxErr || isTimeout(err)):
+		return newToolError("timeout", "Timed out after %s waiting for Dune (this server's per-call limit, --call-timeout / DUNE_MCP_CALL_TIMEOUT). Dune may be busy: try again in a minute; if it persists, ask for less (smaller limit, fewer columns, filters).", fmtWait(at.deadline))
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return newToolError("timeout", "Timed out waiting for Dune. Try again; if it persists, ask for less (smaller limit, fewer columns, or filters).")
+		return newToolError("timeout", "Timed out waiting for Dune (one request took too long). Try again; if it persists, ask for less (smaller limit, fewer columns, or filters).")
 	case errors.Is(err, context.Canceled):
 		return newToolError("cancelled", "The request was cancelled before Dune answered.")
 	case errors.Is(err, dune.ErrMissingAPIKey):
@@ -84,6 +95,14 @@ func explain(err error, at callSite) *toolError {
 		return newToolError("malformed", "Dune sent a malformed response. Try again in a moment.")
 	}
 	return newToolError("upstream", "Fetching from Dune failed: %s. Try again in a moment.", bound(err.Error(), 200))
+}
+
+// fmtWait renders a wait for a message: "50s", "1m30s", "250ms".
+func fmtWait(d time.Duration) string {
+	if d >= time.Second {
+		d = d.Round(100 * time.Millisecond)
+	}
+	return d.String()
 }
 
 func isTimeout(err error) bool {
@@ -99,6 +118,8 @@ func explainAPI(e *dune.APIError, at callSite) *toolError {
 		return newToolError(kind, "Dune rejected the API key (HTTP 401). Set DUNE_API_KEY to a valid key (dune.com → Settings → API) and restart the server, or send a valid per-request key.")
 	case dune.KindPayment:
 		return newToolError(kind, "Dune refused for credits (HTTP 402): %s. Fetch less (columns, filters, smaller limit) or raise the limits in your dune.com settings.", msg)
+	case dune.KindCreditsPerRequest:
+		return newToolError(kind, "This request would cost more than Dune's per-request credit cap (HTTP 402): %s. Ask for less: fewer columns, filters or a smaller limit.", msg)
 	case dune.KindForbidden:
 		return newToolError(kind, "Dune denied access (HTTP 403): %s.", msg)
 	case dune.KindNotFound:

@@ -128,6 +128,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 		{"missing key", schemas.GetLatestResult, nil, fmt.Errorf("wrapped: %w", dune.ErrMissingAPIKey), []string{"DUNE_API_KEY"}},
 		{"not found", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 404, Kind: dune.KindNotFound, Message: "Query not found"}, []string{"Query 77 not found", "private"}},
 		{"credits", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 402, Kind: dune.KindPayment, Message: "This api request would exceed your configured limits per billing cycle."}, []string{"credits", "402", "limits per billing cycle"}},
+		{"credits per request", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 402, Kind: dune.KindCreditsPerRequest, Message: "This request would exceed the max credits per request."}, []string{"per-request credit cap", "402", "fewer columns"}},
 		{"rate limited", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 429, Kind: dune.KindRateLimited, RetryAfter: 2500 * time.Millisecond}, []string{"429", "Retry after 3 s"}},
 		{"rate limited no header", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 429, Kind: dune.KindRateLimited}, []string{"429", "minute"}},
 		{"partial", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 400, Kind: dune.KindPartialResult, Message: "Partial Result, please request with 'allows_partial_results=true'"}, []string{"allow_partial_results=true"}},
@@ -160,7 +161,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 			ts := newTestToolset(t, &fakeFetcher{res: c.res, err: c.err})
 			args := `{"query_id":77}`
 			if c.tool == schemas.NextPage {
-				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 77, Offset: 5, PageSize: 5, Total: 10}))
+				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 77, Offset: 5, PageSize: 5}))
 			}
 			res := callTool(t, ts, c.tool, args)
 			if !res.IsError {
@@ -184,7 +185,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 
 func TestNotFoundOnNextPageNamesExecution(t *testing.T) {
 	ts := newTestToolset(t, &fakeFetcher{err: &dune.APIError{StatusCode: 404, Kind: dune.KindNotFound, Message: "Object not found"}})
-	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3, Offset: 5, PageSize: 5, Total: 10}))
+	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3, Offset: 5, PageSize: 5}))
 	msg := resultText(t, callTool(t, ts, schemas.NextPage, args))
 	if !strings.Contains(msg, "01HKZJ2683PHF9Q9PHHQ8FW4Q1") || !strings.Contains(msg, "get_latest_result") {
 		t.Errorf("message %q", msg)

@@ -133,8 +133,13 @@ func (e *env) call(t *testing.T, name string, args map[string]any) result {
 			out.Text = tc.Text
 		}
 	}
-	if res.StructuredContent != nil {
-		raw, _ := json.Marshal(res.StructuredContent)
+	if res.StructuredContent != nil || len(res.RawStructuredContent) > 0 {
+		// The bytes as sent (re-marshalling the decoded map would sort the
+		// keys, which tokenises differently).
+		raw := []byte(res.RawStructuredContent)
+		if len(raw) == 0 {
+			raw, _ = json.Marshal(res.StructuredContent)
+		}
 		out.S.raw = raw
 		_ = json.Unmarshal(raw, &out.S)
 	}
@@ -519,7 +524,7 @@ func TestCursorFromAnotherServerRejected(t *testing.T) {
 	e := newEnv(t)
 	e.emu.AddQuery(1, dunetest.DEXTrades(1000, 1))
 	other := newTestToolset(t, &fakeFetcher{})
-	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10, Total: 1000})
+	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10})
 	before := e.emu.Stats().Requests
 	r := e.call(t, schemas.NextPage, map[string]any{"cursor": foreign})
 	if !r.IsError || !strings.Contains(r.Text, "cursor is invalid or was issued by another server") {

@@ -25,8 +25,9 @@ func (t *Toolset) getLatestResult(ctx context.Context, c *call, raw []byte) (*su
 	budget := budgetFor(p.MaxTokens, t.budget)
 	explicit := p.Limit > 0
 	fetch := p.Limit
+	qk := queryKey(c.queryID, p.QueryParameters)
 	if !explicit {
-		fetch = probeSize(budget, len(p.Columns))
+		fetch = probeSize(budget, t.shapes.estimate(qk, p.Columns))
 	}
 	v := view{Columns: p.Columns, Filters: p.Filters, SortBy: p.SortBy, Partial: p.AllowPartialResults}
 	opts := v.options(p.Offset, fetch)
@@ -40,7 +41,7 @@ func (t *Toolset) getLatestResult(ctx context.Context, c *call, raw []byte) (*su
 		return nil, te
 	}
 	v.ExecutionID = res.ExecutionID
-	return t.present(ctx, c, pageReq{
+	out, err := t.present(ctx, c, pageReq{
 		view:     v,
 		ch:       chunkOf(res, p.Offset),
 		budget:   budget,
@@ -49,4 +50,8 @@ func (t *Toolset) getLatestResult(ctx context.Context, c *call, raw []byte) (*su
 		topUp:    !explicit,
 		notes:    fetchNotes(res, p.Offset, fetch, explicit),
 	})
+	if err == nil {
+		t.shapes.record(qk, p.Columns, res.Columns, out.RowTokens)
+	}
+	return out, err
 }

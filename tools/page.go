@@ -3,37 +3,11 @@ package tools
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"dune-mcp/dune"
 	"dune-mcp/tools/summary"
 )
-
-// Sizing of upstream fetches. The aim: fetch about what a page shows (rows
-// fetched but not shown are cached and served by next_page), never a whole
-// result to show part of it.
-const (
-	// maxFetch is Dune's usual silent page cap; asking for more is pointless.
-	maxFetch = 30000
-	// assumedRowTokens is the guess for a row of unknown width (≈ 20 columns).
-	assumedRowTokens = 200
-	// tokensPerColumn is the guess per cell when the columns are known.
-	tokensPerColumn = 12
-	// minProbe, maxProbe bound the first fetch of get_latest_result.
-	minProbe, maxProbe = 5, 1000
-	// walkFactor: next_page fetches this many pages' worth of rows at once.
-	walkFactor = 3
-)
-
-// probeSize is the first fetch of a page whose row width is unknown: enough
-// rows to fill most of budget by a rough per-row estimate.
-func probeSize(budget, ncols int) int {
-	est := assumedRowTokens
-	if ncols > 0 {
-		est = tokensPerColumn*ncols + 4
-	}
-	n := int(float64(budget) * 0.85 / float64(est) * 1.25)
-	return min(max(n, minProbe), maxProbe)
-}
 
 // pageReq is a page ready to render: the rows available from ch.Start on.
 type pageReq struct {
@@ -74,7 +48,7 @@ func (t *Toolset) present(ctx context.Context, c *call, pr pageReq) (*summary.Ou
 		}
 	}
 	if out.ShownRows == 0 && len(rows) > 0 {
-		pr.notes = append(pr.notes, fmt.Sprintf("max_tokens %d is too small to show a row here; call next_page with a larger max_tokens or fewer columns.", pr.budget))
+		pr.notes = append(pr.notes, fmt.Sprintf("max_tokens %d is too small to show one row of these %d columns: call next_page with a larger max_tokens, or get_latest_result with fewer columns.", pr.budget, len(pr.ch.Columns)))
 		if out, err = t.render(c, pr, rows, rows); err != nil {
 			return nil, err
 		}
@@ -108,9 +82,6 @@ func (t *Toolset) render(c *call, pr pageReq, rows, statsRows []dune.Row) (summa
 	if ch.State == dune.StateCompletedPartial {
 		notes = append(notes, "Partial result: Dune truncated this result for size, so rows past the cut are missing and total_row_count covers only what Dune kept.")
 	}
-	if pr.fromCache {
-		notes = append(notes, "Served from the page cache: no Dune request, 0 datapoints.")
-	}
 	page := summary.Page{
 		Tool:          c.tool,
 		QueryID:       ch.QueryID,
@@ -125,6 +96,7 @@ func (t *Toolset) render(c *call, pr pageReq, rows, statsRows []dune.Row) (summa
 		TotalRowCount: ch.Total,
 		StatsRows:     statsRows,
 		Datapoints:    int(c.usage.Datapoints.Load()),
+		FromCache:     pr.fromCache,
 		SampleCount:   pr.sample,
 		Filters:       pr.view.Filters,
 		SortBy:        pr.view.SortBy,
@@ -157,7 +129,6 @@ func (t *Toolset) cursorFunc(pr pageReq) summary.CursorFunc {
 			PageSize:    max(size, 1),
 			Explicit:    pr.explicit,
 			Budget:      pr.budget,
-			Total:       ch.Total,
 			Columns:     pr.view.Columns,
 			Filters:     pr.view.Filters,
 			SortBy:      pr.view.SortBy,
@@ -169,19 +140,13 @@ func (t *Toolset) cursorFunc(pr pageReq) summary.CursorFunc {
 // topUp fetches the rows that should still fit the budget after a page
 // where every row fit, and returns the extended chunk (nil when not worth
 // it or when the fetch failed: the page at hand is still a good answer).
+// The rows' measured cost sizes the fetch.
 func (t *Toolset) topUp(ctx context.Context, c *call, pr pageReq, rows []dune.Row, out summary.Output) *chunk {
-	base, err := t.render(c, pr, rows[:0], rows)
-	if err != nil {
-		return nil
-	}
-	shown := float64(out.ShownRows)
-	perRow := max(float64(out.TextTokens-base.TextTokens), float64(out.StructuredTokens-base.StructuredTokens)) / shown
-	perRow = max(perRow, 1)
-	room := 0.95*float64(pr.budget) - float64(max(out.TextTokens, out.StructuredTokens))
-	extra := int(room / perRow * 1.15)
+	fits := rowsThatFit(pr.budget, max(out.RowTokens, 1), len(pr.ch.Columns))
+	extra := int(math.Ceil(fits*1.1)) - len(rows)
 	end := pr.ch.Start + len(rows)
 	extra = min(extra, pr.ch.Total-end, maxFetch)
-	if extra < max(3, out.ShownRows/5) {
+	if extra < max(2, out.ShownRows/5) {
 		return nil
 	}
 	res, err := t.fetchExecution(ctx, c, pr.ch.ExecutionID, pr.view.options(end, extra))

@@ -49,12 +49,18 @@ type Config struct {
 	CallTimeout time.Duration
 }
 
+// DefaultCallTimeout is Config.CallTimeout's default.
+const DefaultCallTimeout = 50 * time.Second
+
 // Toolset holds the three tools and their shared state (cursor key, page cache).
 type Toolset struct {
 	cfg    Config
 	budget int
 	codec  cursorCodec
 	cache  *pageCache
+	shapes *shapeMemo
+	// callTimeout bounds each call's wait on Dune; ≤ 0: unbounded.
+	callTimeout time.Duration
 }
 
 // New builds a Toolset.
@@ -73,11 +79,17 @@ func New(cfg Config) (*Toolset, error) {
 	if budget == 0 {
 		budget = schemas.DefaultMaxTokens
 	}
+	timeout := cfg.CallTimeout
+	if timeout == 0 {
+		timeout = DefaultCallTimeout
+	}
 	return &Toolset{
-		cfg:    cfg,
-		budget: clampBudget(budget),
-		codec:  cursorCodec{secret: append([]byte(nil), secret...)},
-		cache:  newPageCache(cfg.CacheBytes),
+		cfg:         cfg,
+		budget:      clampBudget(budget),
+		codec:       cursorCodec{secret: append([]byte(nil), secret...)},
+		cache:       newPageCache(cfg.CacheBytes),
+		shapes:      newShapeMemo(),
+		callTimeout: timeout,
 	}, nil
 }
 

@@ -10,6 +10,52 @@ import (
 // cellKeep is how many characters of a shortened cell are kept.
 const cellKeep = 180
 
+// fewRows: a page of at most this many rows that holds the rest of the
+// result (typically a filter on a key) gets a cell bound scaled to the
+// budget, so that an agent can read long cells whole.
+const fewRows = 10
+
+// cellBound returns the cell bound of page p at budget: CellLimit, or for a
+// page of at most fewRows rows holding the rest of the result, a share of
+// half the budget per long cell, in characters at the longest cell's own
+// characters-per-token rate.
+func cellBound(p Page, budget int) (limit, keep int) {
+	limit, keep = CellLimit, cellKeep
+	if len(p.Rows) == 0 || len(p.Rows) > fewRows || p.SampleCount > 0 || p.Offset+len(p.Rows) < p.TotalRowCount {
+		return limit, keep
+	}
+	long, longest := 0, ""
+	for _, r := range p.Rows {
+		for _, v := range r {
+			if s, ok := v.(string); ok && len(s) > CellLimit && utf8.RuneCountInString(s) > CellLimit {
+				long++
+				if len(s) > len(longest) {
+					longest = s
+				}
+			}
+		}
+	}
+	share := (budget/2 - 200) / max(long, 1) // tokens per long cell
+	if long == 0 || share <= 0 {
+		return limit, keep
+	}
+	sample := longest
+	if len(sample) > 8192 {
+		cut := 8192
+		for cut > 0 && !utf8.RuneStart(sample[cut]) {
+			cut--
+		}
+		sample = sample[:cut]
+	}
+	if n := CountTokens(sample); n > 0 {
+		chars := int(float64(share) * float64(utf8.RuneCountInString(sample)) / float64(n) * 0.9)
+		if chars > CellLimit {
+			limit, keep = chars, chars-20
+		}
+	}
+	return limit, keep
+}
+
 // commas formats n with thousands separators: 1234567 → "1,234,567".
 func commas(n int) string {
 	s := strconv.Itoa(n)

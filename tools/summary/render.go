@@ -19,6 +19,18 @@ const (
 	topTextShown = 5
 	// statLineSoftLimit stops adding top values to a text stats line past it.
 	statLineSoftLimit = 300
+	// compactBudget: below it the terse layouts are tried, and kept when they
+	// show more rows.
+	compactBudget = 1500
+	// rowFloor is the room (tokens) rows may claim before statistics get
+	// any: at small budgets rows come before statistics; from about twice
+	// this room on, statistics get up to half of it.
+	rowFloor = 700
+	// growTries bounds the rows added one by one after the exact check, when
+	// the estimates left room; only below growBudget, where a row is worth
+	// two more renderings (above it the slack is a small share of the rows).
+	growTries  = 4
+	growBudget = 4000
 )
 
 // textLayout says how much of each cuttable part the text shows.
@@ -41,6 +53,7 @@ type structLayout struct {
 type summarizer struct {
 	p        Page
 	budget   int
+	slack    int // tokens kept free when planning (estimates are sums of parts)
 	cursorFn CursorFunc
 	now      time.Time
 	sample   bool
@@ -52,9 +65,16 @@ type summarizer struct {
 
 	cursors map[int]string
 
+	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
+	// their first cellKeep (CellLimit, cellKeep unless the page is a few
+	// rows; see cellBound).
+	cellLimit, cellKeep int
+
 	// text pieces
 	head          string
+	headCompact   string // terse provenance + the same filters and notes
 	schemaItemTok []int
+	schemaAllTok  [2]int // listing every column instead of none, indexed by compact
 	schemaItems   []string
 	statLines     []string
 	statLineTok   []int
@@ -103,6 +123,7 @@ func newSummarizer(p Page, budget int, cursor CursorFunc) *summarizer {
 	if s.now.IsZero() {
 		s.now = time.Now()
 	}
+	s.cellLimit, s.cellKeep = cellBound(p, budget)
 	s.statsRows = p.StatsRows
 	if s.statsRows == nil {
 		s.statsRows = p.Rows
@@ -157,75 +178,42 @@ func (s *summarizer) run() (Output, error) {
 
 	N := len(s.p.Rows)
 	C := len(s.cols)
-	slack := 8 + s.budget/100
+	s.slack = 8 + s.budget/100
 
-	// Text: essentials, then hints, schema, statistics and rows.
-	tl := textLayout{}
-	availT := s.budget - slack - CountTokens(s.renderText(tl, 0))
-	if availT < 0 {
-		tl.compact = true
-		availT = s.budget - slack - CountTokens(s.renderText(tl, 0))
+	// Text and Structured are planned separately, each in its full and its
+	// terse form (tried when the budget is small, when not a single row fits
+	// otherwise, or when the full essentials alone do not fit). A terse form
+	// is kept only when it raises the rows shown by both together.
+	terse := func(full int, forced bool) bool {
+		return forced || N > 0 && (s.budget < compactBudget || full == 0)
 	}
-	if hint := CountTokens(s.hintLine); !tl.compact && availT >= hint {
-		tl.hints = true
-		availT -= hint
+	tN, tC := s.planText(false), textPlan{}
+	if terse(tN.n, tN.forced) {
+		tC = s.planText(true)
 	}
-	var used int
-	tl.schemaN, used = prefixFit(C, availT, func(i int) int { return s.schemaItemTok[i] })
-	availT -= used
-	nT, _ := splitStatsRows(availT, N, C, s.statTextCost, s.rowTextCost, s.rowsFixedTok[0])
-	if nT == 0 && N > 0 && !tl.compact {
-		// Not a single row fits: try the terse essentials.
-		c := textLayout{compact: true}
-		availC := s.budget - slack - CountTokens(s.renderText(c, 0))
-		var usedC int
-		c.schemaN, usedC = prefixFit(C, availC, func(i int) int { return s.schemaItemTok[i] })
-		if n, _ := splitStatsRows(availC-usedC, N, C, s.statTextCost, s.rowTextCost, s.rowsFixedTok[1]); n > 0 {
-			tl, availT, nT = c, availC-usedC, n
-		}
-	}
-
-	// Structured: essentials, then columns, statistics and rows.
-	sl := structLayout{}
-	base, err := s.structTokens(sl, 0)
+	bestT := max(tN.n, tC.n)
+	sN, err := s.planStruct(false, bestT)
 	if err != nil {
 		return Output{}, err
 	}
-	if base > s.budget-slack {
-		sl.minimal = true
-		if base, err = s.structTokens(sl, 0); err != nil {
+	var sM structPlan
+	if terse(sN.n, sN.forced) {
+		if sM, err = s.planStruct(true, bestT); err != nil {
 			return Output{}, err
 		}
 	}
-	availS := s.budget - slack - base
-	sl.columnsN, used = prefixFit(C, availS, func(i int) int { return s.colTok[i] })
-	availS -= used
-	nS := 0
-	if sl.columnsN == C {
-		fit := func() int {
-			n, k := splitStatsRows(availS, N, C, s.statStructCost(sl.noTop), s.rowStructCost, 0)
-			if k < C && s.anyTop && !sl.noTop {
-				sl.noTop = true
-				n, _ = splitStatsRows(availS, N, C, s.statStructCost(true), s.rowStructCost, 0)
-			}
-			return n
-		}
-		nS = fit()
-		if min(nT, nS) < nT && s.anyLongCell(nT) {
-			// Rows with cells longer than CellLimit cost far more in full
-			// than in the text. When carrying them in full would show fewer
-			// rows, shorten those cells in Structured as in the text (said
-			// in shortened_cells and omitted): rows before whole long cells.
-			exact, exactNoTop := nS, sl.noTop
-			s.shortMode, sl.noTop = true, false
-			if short := fit(); min(nT, short) > min(nT, exact) {
-				nS = short
-			} else {
-				s.shortMode, sl.noTop = false, exactNoTop
-			}
-		}
+	bestS := max(sN.n, sM.n)
+	tp, sp := tN, sN
+	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) {
+		tp = tC
 	}
-	n := min(nT, nS)
+	if sN.forced || min(sM.n, tp.n) > min(sN.n, tp.n) {
+		sp = sM
+	}
+	tl, sl := tp.l, sp.l
+	availT, availS := tp.avail, sp.avail
+	s.shortMode = sp.short
+	n := min(tp.n, sp.n)
 
 	// With the row count settled, statistics get what is left.
 	rowsT, rowsS := 0, 0
@@ -233,12 +221,19 @@ func (s *summarizer) run() (Output, error) {
 		rowsT = s.rowsFixedTok[b2i(tl.compact)] + sumCost(n, s.rowTextCost)
 		rowsS = sumCost(n, s.rowStructCost)
 	}
+	// Hints (what to do next) come after the rows, and before statistics
+	// only because they are one short line that says how to get the rest.
+	if hint := CountTokens(s.hintLine); !tl.compact && availT-rowsT >= hint {
+		tl.hints = true
+		availT -= hint
+	}
 	tl.statsN, _ = prefixFit(C, availT-rowsT, s.statTextCost)
 	if sl.columnsN == C {
 		sl.statsN, _ = prefixFit(C, availS-rowsS, s.statStructCost(sl.noTop))
 	}
 
 	// Verify the exact totals; trim until both fit.
+	hard := false
 	for {
 		text := s.renderText(tl, n)
 		tt := CountTokens(text)
@@ -263,6 +258,7 @@ func (s *summarizer) run() (Output, error) {
 			}
 			text = s.hardCut(tl, n)
 			tt = CountTokens(text)
+			hard = true
 		}
 		st := s.renderStruct(sl, n)
 		js, err := json.Marshal(st)
@@ -288,14 +284,167 @@ func (s *summarizer) run() (Output, error) {
 			}
 			continue
 		}
-		return Output{
+		out := Output{
 			Text:             text,
 			Structured:       st,
 			ShownRows:        n,
 			TextTokens:       tt,
 			StructuredTokens: stt,
-		}, nil
+		}
+		if !hard && s.budget < growBudget {
+			s.grow(&out, tl, sl)
+		}
+		if k := min(max(out.ShownRows, 1), N); k > 0 {
+			sum := 0
+			for i := range k {
+				sum += max(s.rowTextCost(i), s.rowStructCost(i))
+			}
+			out.RowTokens = float64(sum) / float64(k)
+		}
+		return out, nil
 	}
+}
+
+// grow adds rows one by one to a result that fits, while both renderings
+// still fit: the plan's estimates keep some slack, which at small budgets
+// can be worth a row or two.
+func (s *summarizer) grow(out *Output, tl textLayout, sl structLayout) {
+	N := len(s.p.Rows)
+	if sl.columnsN < len(s.cols) {
+		return
+	}
+	for range growTries {
+		n := out.ShownRows
+		if n >= N {
+			return
+		}
+		fixed := 0
+		if n == 0 {
+			fixed = s.rowsFixedTok[b2i(tl.compact)]
+		}
+		if s.budget-out.TextTokens < fixed+s.rowTextCost(n) || s.budget-out.StructuredTokens < s.rowStructCost(n) {
+			return
+		}
+		text := s.renderText(tl, n+1)
+		tt := CountTokens(text)
+		if tt > s.budget {
+			return
+		}
+		st := s.renderStruct(sl, n+1)
+		js, err := json.Marshal(st)
+		if err != nil {
+			return
+		}
+		stt := CountTokens(string(js))
+		if stt > s.budget {
+			return
+		}
+		*out = Output{Text: text, Structured: st, ShownRows: n + 1, TextTokens: tt, StructuredTokens: stt}
+	}
+}
+
+// textPlan is a text layout with the room left for statistics, rows and
+// hints (after essentials and schema) and the rows it can show.
+type textPlan struct {
+	l     textLayout
+	avail int
+	n     int
+	// forced: the full essentials alone exceed the budget.
+	forced bool
+}
+
+// planSlack is the room kept free when planning: the terse forms serve
+// small budgets, where every token counts and the exact check that follows
+// trims any excess.
+func (s *summarizer) planSlack(terse bool) int {
+	if terse {
+		return 2
+	}
+	return s.slack
+}
+
+// planText lays the text out in its full or terse (compact) form.
+func (s *summarizer) planText(compact bool) textPlan {
+	N, C := len(s.p.Rows), len(s.cols)
+	tp := textPlan{l: textLayout{compact: compact}}
+	tp.avail = s.budget - s.planSlack(compact) - CountTokens(s.renderText(tp.l, 0))
+	tp.forced = tp.avail < 0 && !compact
+	if all := s.schemaAllTok[b2i(compact)]; all <= tp.avail {
+		tp.l.schemaN = C // the whole line, counted exactly
+		tp.avail -= all
+	} else {
+		var used int
+		tp.l.schemaN, used = prefixFit(C, tp.avail, func(i int) int { return s.schemaItemTok[i] })
+		tp.avail -= used
+	}
+	tp.n, _ = splitStatsRows(tp.avail, N, C, s.statTextCost, s.rowTextCost, s.rowsFixedTok[b2i(compact)])
+	return tp
+}
+
+// structPlan is a Structured layout with the room left for statistics and
+// rows, the rows it can show, and whether long cells are shortened.
+type structPlan struct {
+	l      structLayout
+	avail  int
+	n      int
+	short  bool
+	forced bool // the full essentials alone exceed the budget
+}
+
+// planStruct lays Structured out in its full or minimal form; nT is the
+// number of rows the text can show (long cells are shortened in Structured
+// only when carrying them whole would show fewer rows than that).
+func (s *summarizer) planStruct(minimal bool, nT int) (structPlan, error) {
+	N, C := len(s.p.Rows), len(s.cols)
+	sp := structPlan{l: structLayout{minimal: minimal}}
+	s.shortMode = false
+	base, err := s.structTokens(sp.l, 0)
+	if err != nil {
+		return sp, err
+	}
+	sp.avail = s.budget - s.planSlack(minimal) - base
+	sp.forced = sp.avail < 0 && !minimal
+	all := sp.l
+	all.columnsN = C
+	withCols, err := s.structTokens(all, 0)
+	if err != nil {
+		return sp, err
+	}
+	if cols := withCols - base; cols <= sp.avail {
+		sp.l.columnsN = C // the whole list, counted exactly
+		sp.avail -= cols
+	} else {
+		var used int
+		sp.l.columnsN, used = prefixFit(C, sp.avail, func(i int) int { return s.colTok[i] })
+		sp.avail -= used
+	}
+	if sp.l.columnsN < C {
+		return sp, nil // rows only with every column listed
+	}
+	fit := func() int {
+		n, k := splitStatsRows(sp.avail, N, C, s.statStructCost(sp.l.noTop), s.rowStructCost, 0)
+		if k < C && s.anyTop && !sp.l.noTop {
+			sp.l.noTop = true
+			n, _ = splitStatsRows(sp.avail, N, C, s.statStructCost(true), s.rowStructCost, 0)
+		}
+		return n
+	}
+	sp.n = fit()
+	if min(nT, sp.n) < nT && s.anyLongCell(nT) {
+		// Rows with cells longer than CellLimit cost far more in full than
+		// in the text. When carrying them in full would show fewer rows,
+		// shorten those cells in Structured as in the text (said in
+		// shortened_cells and omitted): rows before whole long cells.
+		exact, exactNoTop := sp.n, sp.l.noTop
+		s.shortMode, sp.l.noTop = true, false
+		if short := fit(); min(nT, short) > min(nT, exact) {
+			sp.n, sp.short = short, true
+		} else {
+			sp.l.noTop = exactNoTop
+		}
+		s.shortMode = false
+	}
+	return sp, nil
 }
 
 // prefixFit returns the largest k ≤ n whose first k costs sum to at most
@@ -334,17 +483,18 @@ func dropFromEnd(n, over int, cost func(int) int) int {
 	return n
 }
 
-// splitStatsRows shares avail tokens between statistics and rows: statistics
-// take at most half while there are rows to show, rows the rest (at least
-// one row when one fits at all), and statistics get back whatever rows leave
-// unused.
+// splitStatsRows shares avail tokens between statistics and rows: rows may
+// claim the first rowFloor tokens (at small budgets a few real rows tell more
+// than statistics), statistics then take at most half while there are rows to
+// show, rows the rest (at least one row when one fits at all), and statistics
+// get back whatever rows leave unused.
 func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
 	if avail <= 0 {
 		return 0, 0
 	}
 	capS := avail
 	if nRows > 0 {
-		capS = avail / 2
+		capS = min(avail/2, max(avail-rowFloor-rowsFixed, 0))
 	}
 	k, su := prefixFit(nStats, capS, statCost)
 	n, ru := 0, 0
@@ -393,6 +543,20 @@ func (s *summarizer) prepareText() {
 	if p.Demo {
 		b.WriteString("⚠ DEMO DATA from the embedded emulator, not Dune: synthetic rows for trying the tools.\n")
 	}
+	var c strings.Builder // terse provenance: one line, a short demo mark
+	fmt.Fprintf(&c, "query %d · execution %s · %s", p.QueryID, orDash(p.ExecutionID), orDash(strings.TrimPrefix(string(p.State), "QUERY_STATE_")))
+	switch {
+	case p.EndedAt != nil && !p.EndedAt.IsZero():
+		fmt.Fprintf(&c, " · ended %s (%s)\n", p.EndedAt.UTC().Format("2006-01-02 15:04 UTC"), ago(*p.EndedAt, s.now))
+	case !p.SubmittedAt.IsZero():
+		fmt.Fprintf(&c, " · end not reported (submitted %s)\n", ago(p.SubmittedAt, s.now))
+	default:
+		c.WriteString(" · end not reported\n")
+	}
+	if p.Demo {
+		c.WriteString("⚠ DEMO DATA (emulator, not Dune)\n")
+	}
+	provLen := b.Len()
 	if p.Filters != "" || p.SortBy != "" {
 		var parts []string
 		if p.Filters != "" {
@@ -413,6 +577,7 @@ func (s *summarizer) prepareText() {
 		b.WriteByte('\n')
 	}
 	s.head = b.String()
+	s.headCompact = c.String() + s.head[provLen:]
 
 	// (2) schema items
 	s.schemaItems = make([]string, len(s.cols))
@@ -420,6 +585,10 @@ func (s *summarizer) prepareText() {
 	for i, c := range s.cols {
 		s.schemaItems[i] = quoteName(c.Name) + " " + c.Type
 		s.schemaItemTok[i] = CountTokens(s.schemaItems[i] + ", ")
+	}
+
+	for i, compact := range []bool{false, true} {
+		s.schemaAllTok[i] = CountTokens(s.schemaLine(len(s.cols), compact)) - CountTokens(s.schemaLine(0, compact))
 	}
 
 	// (4) stats lines
@@ -546,7 +715,7 @@ func (s *summarizer) rowText(i int) string {
 			b.WriteString(NullMark)
 			continue
 		}
-		txt, short := shorten(valueText(v), CellLimit, cellKeep)
+		txt, short := shorten(valueText(v), s.cellLimit, s.cellKeep)
 		if short {
 			cut++
 		}
@@ -585,23 +754,60 @@ func b2i(b bool) int {
 
 func (s *summarizer) tableLabel(shown, cut int, compact bool) string {
 	var b strings.Builder
-	b.WriteString("rows")
-	if !s.sample {
-		fmt.Fprintf(&b, " %s–%s", commas(s.p.Offset+1), commas(s.p.Offset+shown))
-	}
 	if compact {
-		b.WriteString(" as CSV (∅ = NULL")
+		b.WriteString("CSV (∅ = NULL")
 		if cut > 0 {
-			b.WriteString("; …[+N of M chars] = cell shortened")
+			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, s.cellLimit)
 		}
 		b.WriteString("):\n")
 		return b.String()
 	}
+	b.WriteString("rows")
+	if !s.sample {
+		fmt.Fprintf(&b, " %s–%s", commas(s.p.Offset+1), commas(s.p.Offset+shown))
+	}
 	b.WriteString(" as CSV (one header line; ∅ = NULL, \"\" = empty string")
 	if cut > 0 {
-		fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, CellLimit)
+		fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars] with their full length", cut, s.cellLimit)
+		if s.cellLimit == CellLimit {
+			fmt.Fprintf(&b, "; filters down to ≤ %d rows show longer cells", fewRows)
+		}
 	}
 	b.WriteString("):\n")
+	return b.String()
+}
+
+// schemaLine renders (2) with the first k columns listed, in result order.
+func (s *summarizer) schemaLine(k int, compact bool) string {
+	C := len(s.cols)
+	var b strings.Builder
+	switch {
+	case C == 0:
+		b.WriteString("schema: no columns\n")
+	case k == 0 && compact:
+		fmt.Fprintf(&b, "schema: %d columns (not listed: token budget)\n", C)
+	case k == 0:
+		fmt.Fprintf(&b, "schema: %d columns, not listed (token budget; narrow with columns=[…])\n", C)
+	default:
+		if k < C || !compact {
+			fmt.Fprintf(&b, "schema (%d columns): ", C)
+		} else {
+			b.WriteString("schema: ")
+		}
+		for i := range k {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(s.schemaItems[i])
+		}
+		switch {
+		case k < C && compact:
+			fmt.Fprintf(&b, " … and %d more columns", C-k)
+		case k < C:
+			fmt.Fprintf(&b, " … and %d more columns not listed (token budget)", C-k)
+		}
+		b.WriteByte('\n')
+	}
 	return b.String()
 }
 
@@ -617,32 +823,21 @@ func (s *summarizer) renderTextParts(l textLayout, n int) (body, tail string) {
 	p := s.p
 	C := len(s.cols)
 	var b strings.Builder
-	b.WriteString(s.head)
-
-	// (2) schema
-	switch {
-	case C == 0:
-		b.WriteString("schema: no columns\n")
-	case l.schemaN == 0 && l.compact:
-		fmt.Fprintf(&b, "schema: %d columns (not listed: token budget)\n", C)
-	case l.schemaN == 0:
-		fmt.Fprintf(&b, "schema: %d columns, not listed (token budget; narrow with columns=[…])\n", C)
-	default:
-		fmt.Fprintf(&b, "schema (%d columns): ", C)
-		for i := range l.schemaN {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(s.schemaItems[i])
-		}
-		if l.schemaN < C {
-			fmt.Fprintf(&b, " … and %d more columns not listed (token budget)", C-l.schemaN)
-		}
-		b.WriteByte('\n')
+	if l.compact {
+		b.WriteString(s.headCompact)
+	} else {
+		b.WriteString(s.head)
 	}
 
-	// (3) counts
-	b.WriteString(s.countsLine(n, l.compact))
+	// (2) schema
+	b.WriteString(s.schemaLine(l.schemaN, l.compact))
+
+	// (3) counts (terse text: on the TRUNCATED line when rows are cut)
+	cutRows := s.rowsCut(n)
+	mergedCounts := l.compact && cutRows && !s.sample
+	if !mergedCounts {
+		b.WriteString(s.countsLine(n, l.compact))
+	}
 
 	// (4) statistics
 	if C > 0 {
@@ -685,14 +880,21 @@ func (s *summarizer) renderTextParts(l textLayout, n int) (body, tail string) {
 	// (6) what next
 	body = b.String()
 	b.Reset()
-	cutRows := s.rowsCut(n)
 	if cutRows {
 		notShown := s.left(n)
-		if s.sample {
+		if mergedCounts {
+			if n > 0 {
+				fmt.Fprintf(&b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
+					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
+			} else {
+				fmt.Fprintf(&b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
+			}
+			b.WriteString(" · ")
+			b.WriteString(s.sourceText(true))
+			b.WriteString(".\n")
+		} else if s.sample {
 			fmt.Fprintf(&b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
 				commas(n), commas(len(p.Rows)), commas(notShown))
-		} else if l.compact {
-			fmt.Fprintf(&b, "TRUNCATED: %s of %s rows shown; %s not shown.\n", commas(n), commas(p.TotalRowCount), commas(notShown))
 		} else {
 			if n > 0 {
 				fmt.Fprintf(&b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
@@ -739,20 +941,25 @@ func (s *summarizer) hardCut(l textLayout, n int) string {
 	return cutToTokens(strings.TrimRight(body+tail, "\n"), s.budget)
 }
 
+// sourceText says where the fetched rows came from and what they cost.
+func (s *summarizer) sourceText(compact bool) string {
+	switch {
+	case !s.p.FromCache && compact:
+		return fmt.Sprintf("%s fetched (%s datapoints)", commas(s.fetched), commas(s.p.Datapoints))
+	case !s.p.FromCache:
+		return fmt.Sprintf("%s fetched this call (%s datapoints)", commas(s.fetched), commas(s.p.Datapoints))
+	case compact:
+		return fmt.Sprintf("%s from the page cache (0 datapoints)", commas(s.fetched))
+	default:
+		return fmt.Sprintf("%s served from the page cache (0 datapoints)", commas(s.fetched))
+	}
+}
+
 // countsLine renders (3): totals, fetched, shown and left.
 func (s *summarizer) countsLine(n int, compact bool) string {
 	p := s.p
 	var b strings.Builder
-	source := func() {
-		switch {
-		case p.Datapoints > 0 && compact:
-			fmt.Fprintf(&b, "%s fetched (%s datapoints)", commas(s.fetched), commas(p.Datapoints))
-		case p.Datapoints > 0:
-			fmt.Fprintf(&b, "%s fetched this call (%s datapoints)", commas(s.fetched), commas(p.Datapoints))
-		default:
-			fmt.Fprintf(&b, "%s served from the page cache (0 datapoints)", commas(s.fetched))
-		}
-	}
+	source := func() { b.WriteString(s.sourceText(compact)) }
 	if s.sample {
 		fmt.Fprintf(&b, "rows: uniform random sample of ~%s from %s (not a contiguous page) · ",
 			commas(p.SampleCount), commas(p.TotalRowCount))
@@ -810,7 +1017,7 @@ func (s *summarizer) prepareStruct() {
 			cs.MaxLen = st.maxLen
 		}
 		s.cstatsNoTop[i] = cs
-		s.cstatNoTok[i] = jsonTokens(cs) + 1
+		s.cstatNoTok[i] = jsonTokens(cs) // commas merge with braces: no extra token
 		if len(st.top) > 0 {
 			s.anyTop = true
 			cs.Top = make([]TopValue, len(st.top))
@@ -820,7 +1027,7 @@ func (s *summarizer) prepareStruct() {
 			}
 		}
 		s.cstats[i] = cs
-		s.cstatTok[i] = jsonTokens(cs) + 1
+		s.cstatTok[i] = jsonTokens(cs)
 	}
 }
 
@@ -852,7 +1059,7 @@ func (s *summarizer) structRow(i int) ([]any, int) {
 		if !ok {
 			continue
 		}
-		if sh, did := shorten(str, CellLimit, cellKeep); did {
+		if sh, did := shorten(str, s.cellLimit, s.cellKeep); did {
 			if out == nil {
 				out = make([]any, len(row))
 				copy(out, row)
@@ -874,7 +1081,7 @@ func (s *summarizer) rowStructCost(i int) int {
 	}
 	if memo[i] < 0 {
 		r, _ := s.structRow(i)
-		memo[i] = jsonTokens(r) + 1
+		memo[i] = jsonTokens(r) // "],[" is one token: the rows' sum is the list's
 	}
 	return memo[i]
 }
@@ -907,7 +1114,11 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 		Datapoints:    p.Datapoints,
 	}
 	if p.EndedAt != nil && !p.EndedAt.IsZero() {
-		st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
+		if l.minimal {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+		} else {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	if !l.minimal {
 		st.Filters, st.SortBy = p.Filters, p.SortBy
@@ -931,12 +1142,19 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 	st.NextCursor = s.cursor(n)
 	st.HasMore = st.NextCursor != ""
 
+	// A minimal (compact) result lists only what its other fields do not
+	// already show: rows left (has_more), rows fetched but not returned
+	// (returned_rows < fetched_rows), shortened cells (shortened_cells) and
+	// missing statistics (stats shorter than columns) go without saying.
 	var om []string
+	cut := false
 	add := func(full, terse string) {
-		if l.minimal {
-			om = append(om, terse)
-		} else {
+		cut = true
+		switch {
+		case !l.minimal:
 			om = append(om, full)
+		case terse != "":
+			om = append(om, terse)
 		}
 	}
 	if k := len(p.Rows) - n; k > 0 {
@@ -944,29 +1162,33 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 		if s.sample {
 			what = "sampled"
 		}
-		add(fmt.Sprintf("rows: %d of %d %s rows not returned (token budget)", k, len(p.Rows), what), "rows")
+		add(fmt.Sprintf("rows: %d of %d %s rows not returned (token budget)", k, len(p.Rows), what), "")
 	}
 	if k := p.TotalRowCount - p.Offset - len(p.Rows); k > 0 && !s.sample {
-		add(fmt.Sprintf("rows: %d more rows in the result after this page", k), "more rows")
+		add(fmt.Sprintf("rows: %d more rows in the result after this page", k), "")
 	}
 	if st.ShortenedCells > 0 {
-		add(fmt.Sprintf("rows: %d cells longer than %d chars shortened with a …[+N of M chars] marker (token budget)", st.ShortenedCells, CellLimit), "long cells")
+		add(fmt.Sprintf("rows: %d cells longer than %d chars shortened with a …[+N of M chars] marker (token budget)", st.ShortenedCells, s.cellLimit), "")
 	}
 	if l.columnsN < C {
 		add(fmt.Sprintf("columns: %d of %d not listed (token budget); narrow with columns", C-l.columnsN, C), "columns")
 	}
 	if s.fetched > 0 && C > 0 {
 		if l.statsN < C {
-			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", C-l.statsN, C), "stats")
+			terse := ""
+			if l.columnsN < C { // stats shorter than a cut column list say nothing
+				terse = "stats"
+			}
+			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", C-l.statsN, C), terse)
 		}
 		if l.noTop && s.anyTop && l.statsN > 0 {
 			add("stats.top: top values dropped (token budget)", "stats.top")
 		}
 	}
 	if l.minimal && (p.Filters != "" || p.SortBy != "" || len(p.Notes) > 0) {
-		om = append(om, "notes")
+		add("", "notes")
 	}
 	st.Omitted = om
-	st.Truncated = len(om) > 0
+	st.Truncated = cut
 	return st
 }

@@ -9,6 +9,14 @@
 // cursor and hints). When the budget is short, rows go first, then statistics,
 // then schema entries; whatever is cut is said, in the text and in
 // Structured.Omitted. Text and Structured always carry the same rows.
+//
+// Small budgets (under 1,500 tokens) change two things, so that rows show
+// whenever a few can fit: rows may take the first ~700 tokens of room before
+// statistics get any, and each rendering may switch to a terse form when
+// that shows more rows: for the text, one-line provenance, a short demo
+// mark, the counts folded into the TRUNCATED line, a terse CSV legend and no
+// hints; for Structured, no notes or echoed filters, execution_ended_at to
+// the second, and omitted listing only what the other fields do not show.
 package summary
 
 import (
@@ -20,7 +28,9 @@ import (
 
 // CellLimit is the longest cell, in characters (runes), shown in full. Longer
 // cells are cut to their first cellKeep characters followed by the marker
-// …[+N of M chars], N characters being left out of M.
+// …[+N of M chars], N characters being left out of M. A page of a few rows
+// that ends the result (e.g. a filter on a key) gets a larger bound, scaled
+// to the budget, so that long cells can be read whole.
 const CellLimit = 200
 
 // NullMark is how a SQL NULL appears in the text table and top values.
@@ -53,6 +63,8 @@ type Page struct {
 	StatsRows []dune.Row
 	// Datapoints is the upstream datapoint_count this call cost (0 from cache).
 	Datapoints int
+	// FromCache: the rows come from the page cache, not from Dune.
+	FromCache bool
 	// SampleCount is set for sample_result: rows are a random sample.
 	SampleCount int
 	// Filters, SortBy echo the request so the rendering can say what applies.
@@ -78,6 +90,10 @@ type Output struct {
 	// of json.Marshal(Structured)).
 	TextTokens       int
 	StructuredTokens int
+	// RowTokens is the mean cost of a shown row (of the first row when none
+	// is shown; 0 without rows): the larger of its text and structured
+	// token counts. Callers size later fetches with it.
+	RowTokens float64
 }
 
 // Structured is the structuredContent of every tool result.
@@ -99,7 +115,7 @@ type Structured struct {
 	HasMore          bool          `json:"has_more" jsonschema_description:"True when rows remain after the returned ones; pass next_cursor to next_page."`
 	NextCursor       string        `json:"next_cursor,omitempty" jsonschema_description:"Opaque cursor continuing after the last returned row; absent when nothing is left."`
 	Truncated        bool          `json:"truncated" jsonschema_description:"True when anything was left out of this response (rows, columns, statistics or long cells); omitted says what."`
-	Omitted          []string      `json:"omitted,omitempty" jsonschema_description:"One line per thing left out of this response and how to get it."`
+	Omitted          []string      `json:"omitted,omitempty" jsonschema_description:"One line per thing left out of this response and how to get it. A compact result (small max_tokens) lists only what other fields do not show: rows left (has_more), rows not returned (returned_rows < fetched_rows), shortened cells (shortened_cells), missing statistics (stats shorter than columns)."`
 	ShortenedCells   int           `json:"shortened_cells,omitempty" jsonschema_description:"Cells in rows replaced by their first characters plus a …[+N of M chars] marker because even one full row did not fit the budget."`
 	Stats            []ColumnStats `json:"stats" jsonschema_description:"Per-column statistics over the fetched rows, in columns order (columns may be missing; see omitted)."`
 	Datapoints       int           `json:"datapoints" jsonschema_description:"Dune datapoints this call cost upstream; 0 when served from the page cache."`

@@ -95,13 +95,17 @@ func TestBudgetHoldsOnEveryDataset(t *testing.T) {
 				if cut && !st.Truncated {
 					t.Errorf("rows cut but structured truncated=false")
 				}
-				if st.Truncated != (len(st.Omitted) > 0) {
-					t.Errorf("truncated=%v with omitted %q", st.Truncated, st.Omitted)
+				// What was left out is said in omitted, or (compact results)
+				// shown by the other fields.
+				statsShort := len(p.Rows) > 0 && len(st.Stats) < len(st.Columns)
+				visible := st.HasMore || st.ReturnedRows < st.FetchedRows || st.ShortenedCells > 0 || statsShort
+				if st.Truncated != (len(st.Omitted) > 0 || visible) {
+					t.Errorf("truncated=%v with omitted %q (has_more %v, returned %d of %d fetched)", st.Truncated, st.Omitted, st.HasMore, st.ReturnedRows, st.FetchedRows)
 				}
 				if len(st.Columns) < len(p.Columns) && !slices.ContainsFunc(st.Omitted, func(s string) bool { return strings.HasPrefix(s, "columns") }) {
 					t.Errorf("columns cut (%d of %d) without saying so: %q", len(st.Columns), len(p.Columns), st.Omitted)
 				}
-				if len(p.Rows) > 0 && len(st.Stats) < len(p.Columns) && !slices.ContainsFunc(st.Omitted, func(s string) bool { return strings.HasPrefix(s, "stats") }) {
+				if len(p.Rows) > 0 && len(st.Stats) < len(p.Columns) && !statsShort && !slices.ContainsFunc(st.Omitted, func(s string) bool { return strings.HasPrefix(s, "stats") }) {
 					t.Errorf("stats cut without saying so: %q", st.Omitted)
 				}
 				// The same rows in text and structured, exactly as the page has them.
@@ -377,7 +381,10 @@ func tableRecords(t *testing.T, text string) [][]string {
 	t.Helper()
 	i := strings.Index(text, " as CSV (")
 	if i < 0 {
-		return nil
+		if i = strings.Index(text, "\nCSV ("); i < 0 { // compact layout
+			return nil
+		}
+		i++
 	}
 	rest := text[i:]
 	rest = rest[strings.IndexByte(rest, '\n')+1:]
@@ -535,6 +542,7 @@ func TestHeaderProvenanceAndDemo(t *testing.T) {
 	p.SortBy = "amount_usd desc"
 	p.Notes = []string{"Dune capped limit 50000 to 30000."}
 	p.Datapoints = 0
+	p.FromCache = true
 	out := mustSummarize(t, p, 8000)
 	for _, want := range []string{
 		"get_latest_result · query 3426636 · execution 01HPFJ7VSFXPTA8WPMDKBXE167 · QUERY_STATE_COMPLETED_PARTIAL\n",
@@ -760,5 +768,92 @@ func TestBudgetHoldsAcrossBudgetSweep(t *testing.T) {
 				t.Errorf("%s at %d: budget underused (text %d, structured %d) while rows were cut", d.name, b, out.TextTokens, out.StructuredTokens)
 			}
 		}
+	}
+}
+
+// The schema line lists columns in the result's column order (Dune's
+// column_names order, which is also the order of rows and of the CSV
+// header), and when cut, the first ones then "… and K more columns".
+func TestSchemaListsColumnsInResultOrder(t *testing.T) {
+	for _, d := range []namedPage{{"dex", dexPage(50, 1000)}, {"wide", widePage(10, 300)}} {
+		C := len(d.page.Columns)
+		for b := 256; b <= 4000; b += 467 {
+			out := mustSummarize(t, d.page, b)
+			line := lineStarting(out.Text, "schema")
+			_, list, ok := strings.Cut(line, ": ")
+			if !ok {
+				t.Fatalf("%s at %d: schema line %q", d.name, b, line)
+			}
+			if strings.HasPrefix(list, fmt.Sprint(C)+" columns") {
+				continue // none listed
+			}
+			more := 0
+			if i := strings.Index(list, " … and "); i >= 0 {
+				if _, err := fmt.Sscanf(list[i:], " … and %d more columns", &more); err != nil {
+					t.Fatalf("%s at %d: %q", d.name, b, list[i:])
+				}
+				list = list[:i]
+			}
+			items := strings.Split(list, ", ")
+			if len(items)+more != C {
+				t.Errorf("%s at %d: %d listed + %d more, want %d columns", d.name, b, len(items), more, C)
+			}
+			for i, it := range items {
+				if want := d.page.Columns[i].Name + " " + d.page.Columns[i].Type; it != want {
+					t.Fatalf("%s at %d: schema item %d is %q, want %q (result order)", d.name, b, i, it, want)
+				}
+			}
+			if out.ShownRows > 0 {
+				header := tableRecords(t, out.Text)[0]
+				for i, c := range d.page.Columns {
+					if header[i] != c.Name {
+						t.Fatalf("%s at %d: CSV header column %d is %q, want %q", d.name, b, i, header[i], c.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// A page of a few rows that ends the result (an agent narrowed to them with
+// filters) shows long cells whole when the budget allows, else as much of
+// them as the budget allows, always with the full length stated.
+func TestFewRowsGetLongerCells(t *testing.T) {
+	p := longTextPage(2, 20*1024)
+	p.TotalRowCount = 2
+	out := mustSummarize(t, p, 25000)
+	recs := tableRecords(t, out.Text)
+	if out.ShownRows != 2 || len(recs) != 3 {
+		t.Fatalf("shown %d rows, %d records", out.ShownRows, len(recs))
+	}
+	for i := range 2 {
+		if recs[i+1][2] != p.Rows[i][2] {
+			t.Errorf("row %d: body not whole in the text (%d of %d chars)", i, len(recs[i+1][2]), len(p.Rows[i][2].(string)))
+		}
+		if out.Structured.Rows[i][2] != p.Rows[i][2] {
+			t.Errorf("row %d: body not whole in structured", i)
+		}
+	}
+	// A smaller budget: longer than the default bound, shortened with the length.
+	out = mustSummarize(t, p, 4000)
+	recs = tableRecords(t, out.Text)
+	if out.ShownRows == 0 {
+		t.Fatal("no rows at 4000")
+	}
+	body := recs[1][2]
+	if !strings.Contains(body, fmt.Sprintf(" of %d chars]", 20*1024)) || len([]rune(body)) <= 2*CellLimit {
+		t.Errorf("body at 4000 tokens: %d chars, ends %q", len([]rune(body)), body[max(0, len(body)-40):])
+	}
+	if !strings.Contains(out.Text, "cells over ") || !strings.Contains(out.Text, "with their full length") {
+		t.Errorf("shortening not stated:\n%.600s", out.Text)
+	}
+	// The same rows as the first page of a longer result: the default bound.
+	p.TotalRowCount = 100
+	out = mustSummarize(t, p, 25000)
+	if recs := tableRecords(t, out.Text); len([]rune(recs[1][2])) > CellLimit+30 {
+		t.Errorf("a page of a longer result shows %d-char cells", len([]rune(recs[1][2])))
+	}
+	if !strings.Contains(out.Text, "filters down to ≤ 10 rows show longer cells") {
+		t.Errorf("no path to whole cells stated:\n%.600s", out.Text)
 	}
 }
