@@ -934,26 +934,6 @@ func waitUpstream(t *testing.T, emu *dunetest.Server) {
 	}
 }
 
-// postJSONRPC posts one JSON-RPC message to a streamable HTTP endpoint as a
-// client of the 2025-06-18 protocol does after initialize. Safe off the test
-// goroutine.
-func postJSONRPC(url, body string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20250618)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
 // Streamable HTTP is stateless, so request ids are not scoped to a client:
 // client B's notifications/cancelled naming id 7 must not cancel client A's
 // call 7. (Over HTTP a client cancels by aborting its request.)
@@ -968,11 +948,11 @@ func TestHTTPOneClientCannotCancelAnothersCall(t *testing.T) {
 	}
 	resc := make(chan answer, 1)
 	go func() {
-		code, body, err := postJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`)
+		code, body, err := testio.PostJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`)
 		resc <- answer{code, body, err}
 	}()
 	waitUpstream(t, emu)
-	code, body, err := postJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"not my call"}}`)
+	code, body, err := testio.PostJSONRPC(base+"/mcp", `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"not my call"}}`)
 	if err != nil || code != http.StatusAccepted {
 		t.Errorf("client B's cancellation: %d %q %v, want 202", code, body, err)
 	}

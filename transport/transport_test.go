@@ -613,25 +613,6 @@ func TestServeHTTPReturnsListenerErrors(t *testing.T) {
 	}
 }
 
-// postMessage posts one JSON-RPC body to url the way a legacy-era client
-// does after initialize; safe to call off the test goroutine.
-func postMessage(url, body string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20250618)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
 // Streamable HTTP is stateless: every client's calls share one session, so a
 // notifications/cancelled naming a request id must not reach mcp-go, or one
 // client cancels another's call that has the same id.
@@ -649,7 +630,7 @@ func TestStreamableIgnoresCancellationNotifications(t *testing.T) {
 	}
 	victim := make(chan answer, 1)
 	go func() {
-		code, body, err := postMessage(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow"}}`)
+		code, body, err := testio.PostJSONRPC(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow"}}`)
 		victim <- answer{code, body, err}
 	}()
 	<-g.entered
@@ -657,7 +638,7 @@ func TestStreamableIgnoresCancellationNotifications(t *testing.T) {
 		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"not yours"}}`,
 		` [{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}]`,
 	} {
-		code, resp, err := postMessage(ts.URL+"/mcp", body)
+		code, resp, err := testio.PostJSONRPC(ts.URL+"/mcp", body)
 		if err != nil || code != http.StatusAccepted {
 			t.Errorf("POST %s: %d %q %v, want 202", body, code, resp, err)
 		}
@@ -673,7 +654,7 @@ func TestStreamableIgnoresCancellationNotifications(t *testing.T) {
 		t.Fatalf("the call: %d %q %v", a.code, a.body, a.err)
 	}
 	// Other messages pass, even when they mention the method.
-	code, body, err := postMessage(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{"note":"notifications/cancelled"}}}`)
+	code, body, err := testio.PostJSONRPC(ts.URL+"/mcp", `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{"note":"notifications/cancelled"}}}`)
 	if err != nil || code != http.StatusOK || !strings.Contains(body, "auth_header=false") {
 		t.Errorf("a call mentioning notifications/cancelled: %d %q %v", code, body, err)
 	}
