@@ -15,17 +15,22 @@ const defaultCacheBytes = 64 << 20
 
 // view is what identifies a row sequence of an execution: the same execution
 // with the same columns, filters, sort and partial flag always yields the
-// same rows (results of an execution id never change).
+// same rows (results of an execution id never change). KeyFP is the
+// fingerprint of the Dune API key the rows were fetched with: cached rows
+// are served only to callers with that same key, since Dune checked that
+// key, not theirs.
 type view struct {
 	ExecutionID string
 	Columns     []string
 	Filters     string
 	SortBy      string
 	Partial     bool
+	KeyFP       keyFP
 }
 
 func (v view) key(start int) pageKey {
 	return pageKey{
+		fp:     v.KeyFP,
 		exec:   v.ExecutionID,
 		params: strings.Join(v.Columns, "\x1f") + "\x1e" + v.Filters + "\x1e" + v.SortBy + "\x1e" + boolStr(v.Partial),
 		start:  start,
@@ -39,8 +44,9 @@ func boolStr(b bool) string {
 	return "0"
 }
 
-// pageKey locates a cached chunk: view + first row.
+// pageKey locates a cached chunk: view (key fingerprint included) + first row.
 type pageKey struct {
+	fp     keyFP
 	exec   string
 	params string
 	start  int

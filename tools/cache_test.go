@@ -77,6 +77,7 @@ func TestViewKeysDoNotCollide(t *testing.T) {
 		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 2", SortBy: "a"},
 		{ExecutionID: "f", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a"},
 		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a", Partial: true},
+		{ExecutionID: "e", Columns: []string{"a", "b"}, Filters: "x = 1", SortBy: "a", KeyFP: keyFP{1}}, // another Dune key
 	}
 	for _, v := range variants {
 		if v.key(0) == base.key(0) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -60,6 +61,7 @@ func (t *Toolset) handle(tool string, fn handlerFunc) server.ToolHandlerFunc {
 		errKind := ""
 		if err != nil {
 			site := c.site()
+			_, site.requestKey = dune.APIKeyFrom(ctx)
 			switch {
 			case parent.Err() != nil:
 				site.clientGone = true
@@ -69,6 +71,7 @@ func (t *Toolset) handle(tool string, fn handlerFunc) server.ToolHandlerFunc {
 			te := explain(err, site)
 			errKind = te.Kind
 			res = mcp.NewToolResultError(te.Msg)
+			c.logToClient(ctx, mcp.LoggingLevelError, fmt.Sprintf("%s failed: %s", tool, te.Kind), map[string]any{"kind": te.Kind})
 		} else {
 			res = &mcp.CallToolResult{
 				Content:           []mcp.Content{mcp.NewTextContent(out.Text)},
@@ -135,13 +138,58 @@ func (c *call) notifyProgress(ctx context.Context, msg string) {
 	})
 }
 
+// logToClient sends a notifications/message (logger "dune") to the client.
+// mcp-go filters it by the level the client asked for (logging/setLevel in
+// the legacy protocol era, the request's _meta in the modern one). Best
+// effort: without a session, or with its queue full, nothing is sent. data
+// never carries a secret: ids, counts, durations and error kinds only.
+func (c *call) logToClient(ctx context.Context, level mcp.LoggingLevel, msg string, fields map[string]any) {
+	srv := server.ServerFromContext(ctx)
+	if srv == nil {
+		return
+	}
+	data := map[string]any{"message": msg, "tool": c.tool}
+	if c.queryID != 0 {
+		data["query_id"] = c.queryID
+	}
+	if c.executionID != "" {
+		data["execution_id"] = c.executionID
+	}
+	maps.Copy(data, fields)
+	_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(level, "dune", data))
+}
+
+// upstream runs one Dune fetch of the call and tells the client about it:
+// a warning when the Dune client had to retry (Dune answered 429 or a transient
+// error first), an info line with what the fetch brought.
+func (c *call) upstream(ctx context.Context, fetch func() (*dune.Result, error)) (*dune.Result, error) {
+	start := time.Now()
+	reqs, dps := c.usage.Requests.Load(), c.usage.Datapoints.Load()
+	res, err := fetch()
+	if n := c.usage.Requests.Load() - reqs; n > 1 {
+		c.logToClient(ctx, mcp.LoggingLevelWarning,
+			fmt.Sprintf("Dune request retried: %d attempts (rate limited or a transient error)", n),
+			map[string]any{"attempts": n})
+	}
+	if err == nil && res != nil {
+		rows, dp, ms := len(res.Rows), c.usage.Datapoints.Load()-dps, time.Since(start).Milliseconds()
+		c.logToClient(ctx, mcp.LoggingLevelInfo,
+			fmt.Sprintf("fetched %d rows (%d datapoints) from Dune in %d ms", rows, dp, ms),
+			map[string]any{"rows": rows, "datapoints": dp, "duration_ms": ms})
+	}
+	return res, err
+}
+
 // fetchLatest calls the latest-result endpoint with progress and identity bookkeeping.
 func (t *Toolset) fetchLatest(ctx context.Context, c *call, queryID int64, opts dune.Options) (*dune.Result, error) {
 	c.notifyProgress(ctx, fmt.Sprintf("fetching query %d from Dune", queryID))
-	res, err := t.cfg.Fetcher.GetLatestResult(ctx, queryID, opts)
-	if res != nil && res.ExecutionID != "" {
-		c.executionID = res.ExecutionID
-	}
+	res, err := c.upstream(ctx, func() (*dune.Result, error) {
+		res, err := t.cfg.Fetcher.GetLatestResult(ctx, queryID, opts)
+		if res != nil && res.ExecutionID != "" {
+			c.executionID = res.ExecutionID
+		}
+		return res, err
+	})
 	if err == nil {
 		c.notifyProgress(ctx, fmt.Sprintf("fetched %d rows", len(res.Rows)))
 	}
@@ -151,7 +199,9 @@ func (t *Toolset) fetchLatest(ctx context.Context, c *call, queryID int64, opts 
 // fetchExecution calls the execution-result endpoint.
 func (t *Toolset) fetchExecution(ctx context.Context, c *call, executionID string, opts dune.Options) (*dune.Result, error) {
 	c.notifyProgress(ctx, fmt.Sprintf("fetching rows %d-%d from Dune", opts.Offset, opts.Offset+opts.Limit-1))
-	res, err := t.cfg.Fetcher.GetExecutionResult(ctx, executionID, opts)
+	res, err := c.upstream(ctx, func() (*dune.Result, error) {
+		return t.cfg.Fetcher.GetExecutionResult(ctx, executionID, opts)
+	})
 	if err == nil {
 		c.notifyProgress(ctx, fmt.Sprintf("fetched %d rows", len(res.Rows)))
 	}

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,8 @@ import (
 	"math"
 
 	"github.com/oklog/ulid/v2"
+
+	"dune-mcp/dune"
 )
 
 // A cursor is opaque to the model and self-contained: any replica holding the
@@ -21,12 +24,15 @@ import (
 //	base64url( version | flags | body | mac )
 //
 // body is the fields below (varints and length-prefixed strings), deflated
-// when that makes it shorter; mac is HMAC-SHA256(secret, version|flags|body)
-// truncated to macLen bytes (96 bits: forging one takes ~2^95 tries, each a
-// call to this server). The cursor appears twice in every result (text and
+// when that makes it shorter; mac is HMAC-SHA256(secret, version|flags|body|
+// key fingerprint) truncated to macLen bytes (96 bits: forging one takes
+// ~2^95 tries, each a call to this server). The fingerprint of the Dune API
+// key the cursor was issued for is part of the MAC input but not of the
+// cursor: a cursor presented with another key fails verification, and the
+// binding costs no byte. The cursor appears twice in every result (text and
 // structuredContent), so every byte saved is worth ~2.6 tokens a page.
 const (
-	cursorVersion = 2
+	cursorVersion = 3
 	macLen        = 12
 	// maxCursorLen bounds what we try to decode (a filter of 4000 characters
 	// deflates well below this).
@@ -45,8 +51,36 @@ const (
 )
 
 // errInvalidCursor is what every malformed, tampered, truncated or foreign
-// cursor decodes to. Its text is shown to the model.
-var errInvalidCursor = errors.New("cursor is invalid or was issued by another server (tampered, truncated, or signed with a different DUNE_MCP_CURSOR_SECRET); call get_latest_result again to get a fresh one")
+// cursor decodes to, and a cursor issued for another Dune API key (the MAC
+// cannot tell these apart without storing the key's fingerprint). Its text
+// is shown to the model.
+var errInvalidCursor = errors.New("cursor is invalid: tampered, truncated, signed by another server (different DUNE_MCP_CURSOR_SECRET), or issued for a different Dune API key than this request's; call get_latest_result again with your key for a fresh one")
+
+// fpLen is the length of a key fingerprint.
+const fpLen = 8
+
+// keyFP is the fingerprint of the Dune API key a call runs with:
+// HMAC-SHA256(cursor secret, "key\x00"+key) truncated, so it reveals
+// nothing about the key and differs between servers. The empty key (no
+// per-request key in the context) stands for the server's own key.
+type keyFP [fpLen]byte
+
+// fingerprint returns the fingerprint of apiKey.
+func (c cursorCodec) fingerprint(apiKey string) keyFP {
+	h := hmac.New(sha256.New, c.secret)
+	h.Write([]byte("key\x00"))
+	h.Write([]byte(apiKey))
+	var fp keyFP
+	copy(fp[:], h.Sum(nil))
+	return fp
+}
+
+// callerFP returns the fingerprint of the key the requests of ctx use: the
+// per-request key (dune.WithAPIKey) or, without one, the server's own.
+func (c cursorCodec) callerFP(ctx context.Context) keyFP {
+	key, _ := dune.APIKeyFrom(ctx)
+	return c.fingerprint(key)
+}
 
 // cursor is where next_page continues.
 type cursor struct {
@@ -64,6 +98,9 @@ type cursor struct {
 	Filters string
 	SortBy  string
 	Partial bool
+	// KeyFP binds the cursor to the Dune API key it was issued for; it is
+	// part of the MAC input, not of the encoded cursor.
+	KeyFP keyFP
 }
 
 // cursorCodec signs and verifies cursors.
@@ -71,14 +108,17 @@ type cursorCodec struct {
 	secret []byte
 }
 
-func (c cursorCodec) mac(msg []byte) []byte {
+// mac authenticates msg (version, flags, body) together with the key
+// fingerprint fp. Domain separated from fingerprint by its prefix.
+func (c cursorCodec) mac(msg []byte, fp keyFP) []byte {
 	h := hmac.New(sha256.New, c.secret)
 	h.Write([]byte("dune-mcp cursor\x00"))
 	h.Write(msg)
+	h.Write(fp[:])
 	return h.Sum(nil)[:macLen]
 }
 
-// Encode returns the opaque form of cur.
+// Encode returns the opaque form of cur, bound to cur.KeyFP.
 func (c cursorCodec) Encode(cur cursor) string {
 	var flags byte
 	if cur.Partial {
@@ -116,12 +156,14 @@ func (c cursorCodec) Encode(cur cursor) string {
 	msg := make([]byte, 0, 2+len(body)+macLen)
 	msg = append(msg, cursorVersion, flags)
 	msg = append(msg, body...)
-	msg = append(msg, c.mac(msg)...)
+	msg = append(msg, c.mac(msg, cur.KeyFP)...)
 	return base64.RawURLEncoding.EncodeToString(msg)
 }
 
-// Decode verifies and parses s; every failure is errInvalidCursor.
-func (c cursorCodec) Decode(s string) (cursor, error) {
+// Decode verifies s for a caller whose key has fingerprint fp and parses
+// it; every failure, a cursor issued for another key included, is
+// errInvalidCursor.
+func (c cursorCodec) Decode(s string, fp keyFP) (cursor, error) {
 	if len(s) == 0 || len(s) > maxCursorLen {
 		return cursor{}, errInvalidCursor
 	}
@@ -130,7 +172,7 @@ func (c cursorCodec) Decode(s string) (cursor, error) {
 		return cursor{}, errInvalidCursor
 	}
 	msg, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
-	if !hmac.Equal(sum, c.mac(msg)) {
+	if !hmac.Equal(sum, c.mac(msg, fp)) {
 		return cursor{}, errInvalidCursor
 	}
 	if msg[0] != cursorVersion || msg[1]&^flagKnownFlags != 0 {
@@ -140,6 +182,7 @@ func (c cursorCodec) Decode(s string) (cursor, error) {
 	if err != nil {
 		return cursor{}, errInvalidCursor
 	}
+	cur.KeyFP = fp
 	return cur, nil
 }
 

@@ -1,11 +1,14 @@
 package tools
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"dune-mcp/dune"
 )
 
 func testCodec(secret string) cursorCodec { return cursorCodec{secret: []byte(secret)} }
@@ -14,7 +17,7 @@ func TestCursorRoundTrip(t *testing.T) {
 	codec := testCodec("s1")
 	cases := []cursor{
 		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1001, Offset: 25, PageSize: 25, Budget: 8000},
-		{ExecutionID: "not-a-ulid", QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Partial: true, Explicit: true},
+		{ExecutionID: "not-a-ulid", QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Partial: true, Explicit: true, KeyFP: codec.fingerprint("k")},
 		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 9007199254740993, Offset: 1 << 40, PageSize: 30000, Budget: 25000,
 			Columns: []string{"block_time", "amount_usd", "weird,\"name\""}, Filters: strings.Repeat("amount_usd > 1000 AND ", 150) + "true",
 			SortBy: "amount_usd desc, block_time"},
@@ -24,7 +27,7 @@ func TestCursorRoundTrip(t *testing.T) {
 		if strings.ContainsAny(s, "+/=") {
 			t.Errorf("cursor %q is not base64url without padding", s)
 		}
-		got, err := codec.Decode(s)
+		got, err := codec.Decode(s, c.KeyFP)
 		if err != nil {
 			t.Fatalf("Decode(%q): %v", s, err)
 		}
@@ -67,11 +70,11 @@ func TestCursorRejectsTampering(t *testing.T) {
 		}
 	}
 	for name, s := range bad {
-		if _, err := codec.Decode(s); !errors.Is(err, errInvalidCursor) {
+		if _, err := codec.Decode(s, keyFP{}); !errors.Is(err, errInvalidCursor) {
 			t.Errorf("%s: err = %v, want errInvalidCursor", name, err)
 		}
 	}
-	if _, err := codec.Decode(good); err != nil {
+	if _, err := codec.Decode(good, keyFP{}); err != nil {
 		t.Fatalf("good cursor rejected: %v", err)
 	}
 }
@@ -90,8 +93,8 @@ func TestCursorRejectsSignedGarbage(t *testing.T) {
 		"empty exec id": {cursorVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 		"many columns":  {cursorVersion, 0, 1, 'x', 0, 0, 0, 0, 0xff, 0xff, 0x03},
 	} {
-		s := base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), msg...), codec.mac(msg)...))
-		if _, err := codec.Decode(s); !errors.Is(err, errInvalidCursor) {
+		s := base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), msg...), codec.mac(msg, keyFP{})...))
+		if _, err := codec.Decode(s, keyFP{}); !errors.Is(err, errInvalidCursor) {
 			t.Errorf("%s: err = %v, want errInvalidCursor", name, err)
 		}
 	}
@@ -99,12 +102,49 @@ func TestCursorRejectsSignedGarbage(t *testing.T) {
 
 func TestInvalidCursorMessage(t *testing.T) {
 	msg := errInvalidCursor.Error()
-	for _, want := range []string{"cursor is invalid or was issued by another server", "get_latest_result"} {
+	for _, want := range []string{"cursor is invalid", "tampered", "different Dune API key", "get_latest_result again with your key"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
 	if len(msg) > maxErrorLen {
 		t.Errorf("message is %d bytes", len(msg))
+	}
+}
+
+// A cursor verifies only for the key it was issued for: the fingerprint of
+// that key is part of the MAC input (not of the cursor, which stays as short).
+func TestCursorBoundToAPIKey(t *testing.T) {
+	codec := testCodec("secret")
+	fpA, fpB, own := codec.fingerprint("key-A"), codec.fingerprint("key-B"), codec.fingerprint("")
+	if fpA == fpB || fpA == own || fpB == own {
+		t.Fatal("distinct keys share a fingerprint")
+	}
+	if fpA != codec.fingerprint("key-A") {
+		t.Fatal("fingerprint is not deterministic")
+	}
+	if testCodec("other secret").fingerprint("key-A") == fpA {
+		t.Error("fingerprint does not depend on the secret")
+	}
+	cur := cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000, KeyFP: fpA}
+	s := codec.Encode(cur)
+	if got, err := codec.Decode(s, fpA); err != nil || !reflect.DeepEqual(got, cur) {
+		t.Fatalf("Decode with the issuing key: %+v, %v", got, err)
+	}
+	for name, fp := range map[string]keyFP{"another key": fpB, "the server's key": own} {
+		if _, err := codec.Decode(s, fp); !errors.Is(err, errInvalidCursor) {
+			t.Errorf("%s: err = %v, want errInvalidCursor", name, err)
+		}
+	}
+	cur.KeyFP = keyFP{}
+	if plain := codec.Encode(cur); len(plain) != len(s) {
+		t.Errorf("binding to a key changed the cursor's length: %d vs %d", len(s), len(plain))
+	}
+	// The per-request key of a context decides; none means the server's own.
+	if got := codec.callerFP(dune.WithAPIKey(context.Background(), "key-B")); got != fpB {
+		t.Error("callerFP ignores the context's key")
+	}
+	if got := codec.callerFP(context.Background()); got != own {
+		t.Error("callerFP without a key is not the server's own")
 	}
 }

@@ -53,6 +53,9 @@ type callSite struct {
 	// context ended) first.
 	deadline   time.Duration
 	clientGone bool
+	// requestKey is set when the call used a per-request Dune key (the
+	// X-Dune-Api-Key header over HTTP) instead of the server's own.
+	requestKey bool
 }
 
 // explain turns any failure of a tool call into a short actionable message.
@@ -110,11 +113,18 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// rejectedRequestKey explains a 401 for a key the client sent: the server's
+// configuration is not the client's to change.
+const rejectedRequestKey = "Dune rejected the API key sent in the X-Dune-Api-Key header (HTTP 401); send a valid key (create one at https://dune.com/settings/api)"
+
 func explainAPI(e *dune.APIError, at callSite) *toolError {
 	msg := bound(e.Message, 180)
 	kind := string(e.Kind)
 	switch e.Kind {
 	case dune.KindInvalidKey:
+		if at.requestKey {
+			return newToolError(kind, "%s", rejectedRequestKey)
+		}
 		return newToolError(kind, "Dune rejected the API key (HTTP 401). Set DUNE_API_KEY to a valid key (dune.com → Settings → API) and restart the server, or send a valid per-request key.")
 	case dune.KindPayment:
 		return newToolError(kind, "Dune refused for credits (HTTP 402): %s. Fetch less (columns, filters, smaller limit) or raise the limits in your dune.com settings.", msg)

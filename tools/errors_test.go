@@ -82,7 +82,7 @@ func TestBadArgumentsNeverReachDune(t *testing.T) {
 		{schemas.GetLatestResult, `{"query_id":1,"limit":0}`, "limit must be an integer from 1 to 100000"},
 		{schemas.GetLatestResult, `{"query_id":1,"offset":-5}`, "offset must be an integer ≥ 0"},
 		{schemas.GetLatestResult, `{}`, `missing required argument "query_id"`},
-		{schemas.NextPage, `{"cursor":"abc"}`, "cursor is invalid or was issued by another server"},
+		{schemas.NextPage, `{"cursor":"abc"}`, "cursor is invalid: tampered, truncated, signed by another server"},
 		{schemas.NextPage, `{"cursor":"abc","limit":-1}`, "limit must be an integer"},
 		{schemas.SampleResult, `{"query_id":1,"sample_count":5,"filters":"a=1"}`, "cannot be combined"},
 		{schemas.SampleResult, `{"query_id":1}`, `missing required argument "sample_count"`},
@@ -161,7 +161,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 			ts := newTestToolset(t, &fakeFetcher{res: c.res, err: c.err})
 			args := `{"query_id":77}`
 			if c.tool == schemas.NextPage {
-				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 77, Offset: 5, PageSize: 5}))
+				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 77, Offset: 5, PageSize: 5, KeyFP: ts.codec.fingerprint("")}))
 			}
 			res := callTool(t, ts, c.tool, args)
 			if !res.IsError {
@@ -185,7 +185,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 
 func TestNotFoundOnNextPageNamesExecution(t *testing.T) {
 	ts := newTestToolset(t, &fakeFetcher{err: &dune.APIError{StatusCode: 404, Kind: dune.KindNotFound, Message: "Object not found"}})
-	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3, Offset: 5, PageSize: 5}))
+	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3, Offset: 5, PageSize: 5, KeyFP: ts.codec.fingerprint("")}))
 	msg := resultText(t, callTool(t, ts, schemas.NextPage, args))
 	if !strings.Contains(msg, "01HKZJ2683PHF9Q9PHHQ8FW4Q1") || !strings.Contains(msg, "get_latest_result") {
 		t.Errorf("message %q", msg)

@@ -71,6 +71,11 @@ func cellTokens(typ string) float64 {
 // shapeMemo remembers what rows of a query cost. Keys: queryKey (query id
 // and parameters) for the columns of the unprojected result, and queryKey +
 // projection for the measured tokens per row.
+//
+// The memo is shared by every caller, whatever their Dune API key: it holds
+// column names and types and a token cost per row, never a row value, and
+// it only sizes the next fetch, which Dune answers (or refuses) for the
+// caller's own key. None of its values is shown in a result.
 type shapeMemo struct {
 	mu      sync.Mutex
 	columns map[string]queryShape

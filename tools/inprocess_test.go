@@ -120,10 +120,17 @@ type structured struct {
 // call runs a tool through the in-process client.
 func (e *env) call(t *testing.T, name string, args map[string]any) result {
 	t.Helper()
+	return e.callCtx(t, context.Background(), name, args)
+}
+
+// callCtx runs a tool through the in-process client with ctx (which reaches
+// the handler as is, e.g. with a per-request key from dune.WithAPIKey).
+func (e *env) callCtx(t *testing.T, ctx context.Context, name string, args map[string]any) result {
+	t.Helper()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
 	req.Params.Arguments = args
-	res, err := e.cli.CallTool(context.Background(), req)
+	res, err := e.cli.CallTool(ctx, req)
 	if err != nil {
 		t.Fatalf("%s %v: %v", name, args, err)
 	}
@@ -524,10 +531,10 @@ func TestCursorFromAnotherServerRejected(t *testing.T) {
 	e := newEnv(t)
 	e.emu.AddQuery(1, dunetest.DEXTrades(1000, 1))
 	other := newTestToolset(t, &fakeFetcher{})
-	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10})
+	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10, KeyFP: other.codec.fingerprint("")})
 	before := e.emu.Stats().Requests
 	r := e.call(t, schemas.NextPage, map[string]any{"cursor": foreign})
-	if !r.IsError || !strings.Contains(r.Text, "cursor is invalid or was issued by another server") {
+	if !r.IsError || !strings.Contains(r.Text, "cursor is invalid: tampered, truncated, signed by another server") {
 		t.Errorf("got %v %q", r.IsError, r.Text)
 	}
 	if e.emu.Stats().Requests != before {

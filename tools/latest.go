@@ -29,7 +29,7 @@ func (t *Toolset) getLatestResult(ctx context.Context, c *call, raw []byte) (*su
 	if !explicit {
 		fetch = probeSize(budget, t.shapes.estimate(qk, p.Columns))
 	}
-	v := view{Columns: p.Columns, Filters: p.Filters, SortBy: p.SortBy, Partial: p.AllowPartialResults}
+	v := view{Columns: p.Columns, Filters: p.Filters, SortBy: p.SortBy, Partial: p.AllowPartialResults, KeyFP: t.codec.callerFP(ctx)}
 	opts := v.options(p.Offset, fetch)
 	opts.QueryParameters = p.QueryParameters
 

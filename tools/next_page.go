@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -22,7 +23,10 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, raw []byte) (*summary.O
 	if err := schemas.Decode(schemas.NextPage, raw, &p); err != nil {
 		return nil, err
 	}
-	cur, err := t.codec.Decode(p.Cursor)
+	// The cursor verifies only with the fingerprint of the key it was
+	// issued for: another caller's cursor is refused before any cache
+	// lookup or upstream request.
+	cur, err := t.codec.Decode(p.Cursor, t.codec.callerFP(ctx))
 	if err != nil {
 		return nil, newToolError("invalid_cursor", "%s", err)
 	}
@@ -49,7 +53,7 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, raw []byte) (*summary.O
 	}
 	need = max(need, 1)
 
-	v := view{ExecutionID: cur.ExecutionID, Columns: cur.Columns, Filters: cur.Filters, SortBy: cur.SortBy, Partial: cur.Partial}
+	v := view{ExecutionID: cur.ExecutionID, Columns: cur.Columns, Filters: cur.Filters, SortBy: cur.SortBy, Partial: cur.Partial, KeyFP: cur.KeyFP}
 	pr := pageReq{view: v, budget: budget, explicit: explicit, limit: need, topUp: !explicit}
 	if explicit {
 		pr.show = need
@@ -94,6 +98,10 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, raw []byte) (*summary.O
 		want = walkFactor * need
 	}
 	from := cur.Offset + len(have)
+	if len(have) > 0 {
+		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("reused %d rows from the page cache; fetching the rest from Dune", len(have)),
+			map[string]any{"rows": len(have), "from_cache": true})
+	}
 	res, err := t.fetchExecution(ctx, c, cur.ExecutionID, v.options(from, min(max(want-len(have), 1), maxFetch)))
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"dune-mcp/dune"
 	"dune-mcp/tools/summary"
 )
@@ -55,6 +57,14 @@ func (t *Toolset) present(ctx context.Context, c *call, pr pageReq) (*summary.Ou
 	}
 	if pr.sample == 0 {
 		t.store(pr.view, pr.ch, out.ShownRows)
+	}
+	if pr.fromCache {
+		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
+			map[string]any{"rows": out.ShownRows, "from_cache": true})
+	}
+	if pr.ch.State == dune.StateCompletedPartial {
+		c.logToClient(ctx, mcp.LoggingLevelWarning, "partial result: Dune truncated this result for size; rows past the cut are missing",
+			map[string]any{"state": string(pr.ch.State)})
 	}
 	c.rowsShown = out.ShownRows
 	c.fromCache = pr.fromCache
@@ -133,6 +143,7 @@ func (t *Toolset) cursorFunc(pr pageReq) summary.CursorFunc {
 			Filters:     pr.view.Filters,
 			SortBy:      pr.view.SortBy,
 			Partial:     pr.view.Partial,
+			KeyFP:       pr.view.KeyFP,
 		})
 	}
 }

@@ -40,7 +40,7 @@ func (t *Toolset) sampleResult(ctx context.Context, c *call, raw []byte) (*summa
 	}
 	notes := []string{fmt.Sprintf("Random sample (sample_count %d, %d rows drawn of %d). Samples have no cursor: call sample_result again for another, or get_latest_result to page in order.", p.SampleCount, len(res.Rows), res.Metadata.TotalRowCount)}
 	return t.present(ctx, c, pageReq{
-		view:   view{ExecutionID: res.ExecutionID, Columns: p.Columns, SortBy: p.SortBy},
+		view:   view{ExecutionID: res.ExecutionID, Columns: p.Columns, SortBy: p.SortBy, KeyFP: t.codec.callerFP(ctx)},
 		ch:     chunkOf(res, 0),
 		budget: budget,
 		sample: max(p.SampleCount, 1),

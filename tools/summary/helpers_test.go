@@ -115,3 +115,21 @@ func TestCutToTokens(t *testing.T) {
 		t.Error("CountTokens")
 	}
 }
+
+// truncated reads Structured.Truncated, which a compact result leaves out
+// when has_more says it.
+func truncated(st *Structured) bool {
+	if st.Truncated == nil {
+		return st.HasMore
+	}
+	return *st.Truncated
+}
+
+// fetchedRows reads Structured.FetchedRows, which a compact result leaves
+// out when it equals returned_rows.
+func fetchedRows(st *Structured) int {
+	if st.FetchedRows == nil {
+		return st.ReturnedRows
+	}
+	return *st.FetchedRows
+}

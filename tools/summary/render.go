@@ -1106,7 +1106,6 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 		Columns:       s.cols[:l.columnsN:l.columnsN],
 		TotalRowCount: p.TotalRowCount,
 		Offset:        p.Offset,
-		FetchedRows:   s.fetched,
 		SampleCount:   p.SampleCount,
 		ReturnedRows:  n,
 		Rows:          make([][]any, n),
@@ -1189,6 +1188,14 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 		add("", "notes")
 	}
 	st.Omitted = om
-	st.Truncated = cut
+	// A minimal result also drops the fields that repeat others: truncated
+	// when has_more already says rows were left out, fetched_rows when it
+	// equals returned_rows (~5 tokens each: a third narrow row at 256).
+	if !l.minimal || !st.HasMore {
+		st.Truncated = &cut
+	}
+	if fetched := s.fetched; !l.minimal || fetched != n {
+		st.FetchedRows = &fetched
+	}
 	return st
 }

@@ -16,7 +16,9 @@
 // that shows more rows: for the text, one-line provenance, a short demo
 // mark, the counts folded into the TRUNCATED line, a terse CSV legend and no
 // hints; for Structured, no notes or echoed filters, execution_ended_at to
-// the second, and omitted listing only what the other fields do not show.
+// the second, omitted listing only what the other fields do not show, and
+// neither truncated when has_more is true nor fetched_rows when it equals
+// returned_rows.
 package summary
 
 import (
@@ -108,13 +110,13 @@ type Structured struct {
 	Columns          []Column      `json:"columns" jsonschema_description:"Result columns in row order (all of them unless omitted says otherwise)."`
 	TotalRowCount    int           `json:"total_row_count" jsonschema_description:"Rows in the whole result (after filters; for a sample the size of the population sampled)."`
 	Offset           int           `json:"offset" jsonschema_description:"Index (0-based) in the result of the first row returned."`
-	FetchedRows      int           `json:"fetched_rows" jsonschema_description:"Rows fetched upstream for this page or read from the page cache; stats are computed over them."`
+	FetchedRows      *int          `json:"fetched_rows,omitempty" jsonschema_description:"Rows fetched upstream for this page or read from the page cache; stats are computed over them. A compact result leaves it out when it equals returned_rows."`
 	SampleCount      int           `json:"sample_count,omitempty" jsonschema_description:"Requested sample size when rows are a uniform random sample (sample_result)."`
 	ReturnedRows     int           `json:"returned_rows" jsonschema_description:"Number of rows in rows (the same rows as the text table)."`
 	Rows             [][]any       `json:"rows" jsonschema_description:"Rows as arrays in columns order with values as Dune sent them: numbers as JSON numbers, uint256/int256 and timestamps as strings, NULL as null."`
 	HasMore          bool          `json:"has_more" jsonschema_description:"True when rows remain after the returned ones; pass next_cursor to next_page."`
 	NextCursor       string        `json:"next_cursor,omitempty" jsonschema_description:"Opaque cursor continuing after the last returned row; absent when nothing is left."`
-	Truncated        bool          `json:"truncated" jsonschema_description:"True when anything was left out of this response (rows, columns, statistics or long cells); omitted says what."`
+	Truncated        *bool         `json:"truncated,omitempty" jsonschema_description:"True when anything was left out of this response (rows, columns, statistics or long cells); omitted says what. A compact result leaves it out when has_more is true (rows were left out)."`
 	Omitted          []string      `json:"omitted,omitempty" jsonschema_description:"One line per thing left out of this response and how to get it. A compact result (small max_tokens) lists only what other fields do not show: rows left (has_more), rows not returned (returned_rows < fetched_rows), shortened cells (shortened_cells), missing statistics (stats shorter than columns)."`
 	ShortenedCells   int           `json:"shortened_cells,omitempty" jsonschema_description:"Cells in rows replaced by their first characters plus a …[+N of M chars] marker because even one full row did not fit the budget."`
 	Stats            []ColumnStats `json:"stats" jsonschema_description:"Per-column statistics over the fetched rows, in columns order (columns may be missing; see omitted)."`

@@ -92,15 +92,23 @@ func TestBudgetHoldsOnEveryDataset(t *testing.T) {
 					t.Errorf("TRUNCATED line present=%v, rows cut=%v (shown %d of %d, total %d)",
 						strings.Contains(out.Text, "TRUNCATED:"), cut, n, len(p.Rows), p.TotalRowCount)
 				}
-				if cut && !st.Truncated {
+				// truncated and fetched_rows go without saying only when
+				// has_more and returned_rows say them.
+				if st.Truncated == nil && !st.HasMore || st.FetchedRows == nil && st.ReturnedRows != len(p.Rows) {
+					t.Errorf("truncated %v / fetched_rows %v left out (has_more %v, returned %d of %d)", st.Truncated, st.FetchedRows, st.HasMore, st.ReturnedRows, len(p.Rows))
+				}
+				if st.FetchedRows != nil && *st.FetchedRows != len(p.Rows) {
+					t.Errorf("fetched_rows %d, want %d", *st.FetchedRows, len(p.Rows))
+				}
+				if cut && !truncated(st) {
 					t.Errorf("rows cut but structured truncated=false")
 				}
 				// What was left out is said in omitted, or (compact results)
 				// shown by the other fields.
 				statsShort := len(p.Rows) > 0 && len(st.Stats) < len(st.Columns)
-				visible := st.HasMore || st.ReturnedRows < st.FetchedRows || st.ShortenedCells > 0 || statsShort
-				if st.Truncated != (len(st.Omitted) > 0 || visible) {
-					t.Errorf("truncated=%v with omitted %q (has_more %v, returned %d of %d fetched)", st.Truncated, st.Omitted, st.HasMore, st.ReturnedRows, st.FetchedRows)
+				visible := st.HasMore || st.ReturnedRows < fetchedRows(st) || st.ShortenedCells > 0 || statsShort
+				if truncated(st) != (len(st.Omitted) > 0 || visible) {
+					t.Errorf("truncated=%v with omitted %q (has_more %v, returned %d of %d fetched)", truncated(st), st.Omitted, st.HasMore, st.ReturnedRows, fetchedRows(st))
 				}
 				if len(st.Columns) < len(p.Columns) && !slices.ContainsFunc(st.Omitted, func(s string) bool { return strings.HasPrefix(s, "columns") }) {
 					t.Errorf("columns cut (%d of %d) without saying so: %q", len(st.Columns), len(p.Columns), st.Omitted)
@@ -414,8 +422,8 @@ func TestExactValuesAndCSV(t *testing.T) {
 	p := Page{Tool: "get_latest_result", QueryID: 7, ExecutionID: "01X", State: dune.StateCompleted, Columns: cols,
 		Rows: rows, TotalRowCount: 3, Datapoints: 18, Now: testNow}
 	out := mustSummarize(t, p, 8000)
-	if out.ShownRows != 3 || strings.Contains(out.Text, "TRUNCATED") || out.Structured.Truncated || out.Structured.HasMore {
-		t.Fatalf("small page not shown whole: %d rows, truncated %v\n%s", out.ShownRows, out.Structured.Truncated, out.Text)
+	if out.ShownRows != 3 || strings.Contains(out.Text, "TRUNCATED") || truncated(out.Structured) || out.Structured.Truncated == nil || out.Structured.HasMore {
+		t.Fatalf("small page not shown whole: %d rows, truncated %v\n%s", out.ShownRows, truncated(out.Structured), out.Text)
 	}
 	recs := tableRecords(t, out.Text)
 	if len(recs) != 4 {
@@ -764,7 +772,7 @@ func TestBudgetHoldsAcrossBudgetSweep(t *testing.T) {
 				t.Errorf("%s at %d: %d rows, %d at a smaller budget", d.name, b, out.ShownRows, prevShown)
 			}
 			prevShown = max(prevShown, out.ShownRows)
-			if b > 2000 && (out.TextTokens < b*7/10 && out.StructuredTokens < b*7/10) && out.Structured.Truncated && out.ShownRows < len(d.page.Rows) {
+			if b > 2000 && (out.TextTokens < b*7/10 && out.StructuredTokens < b*7/10) && truncated(out.Structured) && out.ShownRows < len(d.page.Rows) {
 				t.Errorf("%s at %d: budget underused (text %d, structured %d) while rows were cut", d.name, b, out.TextTokens, out.StructuredTokens)
 			}
 		}
