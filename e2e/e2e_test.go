@@ -490,6 +490,17 @@ func TestStdioSignalExitsZero(t *testing.T) {
 	}
 }
 
+func TestStdioInterruptExitsZero(t *testing.T) {
+	c, p, _, _ := stdioSession(t, baseEnv(), "--demo")
+	initialize(t, c, mcp.ProtocolVersion20250618)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code after SIGINT: %d; stderr:\n%s", code, p.stderr.String())
+	}
+}
+
 func TestDemoMode(t *testing.T) {
 	// DUNE_API_BASE_URL points nowhere: demo mode must not use it.
 	env := baseEnv("DUNE_API_BASE_URL", "http://127.0.0.1:1", "DUNE_MCP_DEMO", "1")

@@ -25,6 +25,7 @@ type ArgError struct {
 	Msg string
 }
 
+// Error returns the message meant for the model.
 func (e *ArgError) Error() string { return e.Msg }
 
 func argErr(arg, format string, a ...any) *ArgError {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"dune-mcp/dune"
 	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/testio"
 	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
 )
@@ -28,24 +28,7 @@ type env struct {
 	ts   *Toolset
 	srv  *server.MCPServer
 	cli  *client.Client
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testio.SyncBuffer
 }
 
 func newEnv(t *testing.T, emuOpts ...dunetest.Option) *env {
@@ -62,7 +45,7 @@ func newEnvWith(t *testing.T, emu *dunetest.Server, key string) *env {
 		APIKey:  key,
 		Retry:   dune.RetryPolicy{MaxAttempts: 1},
 	})
-	logs := &syncBuffer{}
+	logs := &testio.SyncBuffer{}
 	ts, err := New(Config{Fetcher: dc, CursorSecret: []byte("in-process"), Logger: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -540,6 +523,47 @@ func TestCursorFromAnotherServerRejected(t *testing.T) {
 	if e.emu.Stats().Requests != before {
 		t.Error("a foreign cursor reached Dune")
 	}
+}
+
+// Cursors are stateless: a second server (another replica, or this one after
+// a restart) holding the same DUNE_MCP_CURSOR_SECRET continues a cursor the
+// first one issued, from the same execution, with no cache of its own.
+func TestCursorContinuesOnAnotherReplicaWithTheSameSecret(t *testing.T) {
+	a := newEnv(t)
+	ds := dunetest.DEXTrades(500, 31)
+	a.emu.AddQuery(31, ds)
+	b := newEnvWith(t, a.emu, dunetest.DefaultAPIKey) // same emulator, same secret, empty cache
+	first := a.call(t, schemas.GetLatestResult, map[string]any{"query_id": 31, "columns": []string{"block_time", "tx_hash"}, "max_tokens": 1000})
+	if first.IsError || first.S.NextCursor == "" || first.S.ReturnedRows == 0 {
+		t.Fatalf("first page: %v %q", first.IsError, first.Text)
+	}
+	a.emu.Rerun(31, dunetest.DEXTrades(500, 99)) // the query changes; the cursor's execution does not
+	before := a.emu.Stats().Requests
+	next := b.call(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+	if next.IsError {
+		t.Fatalf("replica refused the cursor: %q", next.Text)
+	}
+	if next.S.ExecutionID != first.S.ExecutionID || next.S.Offset != first.S.ReturnedRows {
+		t.Errorf("replica continued at %s offset %d, want %s offset %d", next.S.ExecutionID, next.S.Offset, first.S.ExecutionID, first.S.ReturnedRows)
+	}
+	if a.emu.Stats().Requests == before {
+		t.Error("the replica has no cache of its own, yet made no upstream request")
+	}
+	for i, row := range next.S.Rows {
+		want := ds.Row(first.S.ReturnedRows + i)
+		if got, wantTx := fmt.Sprint(row[1]), fmt.Sprint(want[colIndex(ds, "tx_hash")]); got != wantTx {
+			t.Fatalf("row %d: tx_hash %s, want %s", first.S.ReturnedRows+i, got, wantTx)
+		}
+	}
+}
+
+func colIndex(ds *dunetest.Dataset, name string) int {
+	for i, c := range ds.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestNextPageOptions(t *testing.T) {

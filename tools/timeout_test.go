@@ -12,12 +12,13 @@ import (
 
 	"dune-mcp/dune"
 	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/testio"
 	"dune-mcp/schemas"
 )
 
 // timeoutEnv is a Toolset with the given per-call timeout in front of the
 // emulator, through a dune client that retries (as in production).
-func timeoutEnv(t *testing.T, timeout time.Duration) (*dunetest.Server, *Toolset, *syncBuffer) {
+func timeoutEnv(t *testing.T, timeout time.Duration) (*dunetest.Server, *Toolset, *testio.SyncBuffer) {
 	t.Helper()
 	emu := dunetest.NewServer()
 	t.Cleanup(emu.Close)
@@ -27,7 +28,7 @@ func timeoutEnv(t *testing.T, timeout time.Duration) (*dunetest.Server, *Toolset
 		APIKey:  dunetest.DefaultAPIKey,
 		Retry:   dune.RetryPolicy{MaxAttempts: 5, MaxBackoff: time.Minute, MaxElapsed: 5 * time.Minute},
 	})
-	logs := &syncBuffer{}
+	logs := &testio.SyncBuffer{}
 	ts, err := New(Config{Fetcher: dc, CursorSecret: []byte("t"), CallTimeout: timeout, Logger: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
