@@ -8,14 +8,14 @@ import (
 	"net"
 
 	"dune-mcp/config"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/logging"
 )
 
 // runEmulator is `dune-mcp emulator`: the Dune API emulator with the demo
 // datasets, alone, so any client can be pointed at it with DUNE_API_BASE_URL.
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	ecfg, err := config.ParseEmulator(args, dunetest.DefaultAPIKey, stderr)
+	ecfg, err := config.ParseEmulator(args, emulator.DefaultAPIKey, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}
@@ -31,7 +31,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "dune-mcp: emulator: listen on %s: %v\n", ecfg.Addr, err)
 		return 1
 	}
-	emu := dunetest.NewUnstartedServer(dunetest.WithDemoData(), dunetest.WithAPIKey(ecfg.APIKey))
+	emu := emulator.NewUnstartedServer(emulator.WithDemoData(), emulator.WithAPIKey(ecfg.APIKey))
 	url := "http://" + ln.Addr().String()
 	key := ecfg.APIKey
 	if key == "" {
@@ -43,8 +43,8 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) i
   use:  %s=%s %s=%s dune-mcp
 
 Queries:
-%s`, url, key, ecfg.APIKey, url, dunetest.DemoTiny,
-		config.EnvBaseURL, url, config.EnvAPIKey, ecfg.APIKey, dunetest.Describe())
+%s`, url, key, ecfg.APIKey, url, emulator.DemoTiny,
+		config.EnvBaseURL, url, config.EnvAPIKey, ecfg.APIKey, emulator.Describe())
 	log.Info().Str("addr", ln.Addr().String()).Msg("emulator listening")
 
 	if err := emu.Serve(ctx, ln); err != nil {

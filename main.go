@@ -20,7 +20,7 @@ import (
 
 	"dune-mcp/config"
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/internal/loopback"
 	"dune-mcp/logging"
 	"dune-mcp/tools"
@@ -92,8 +92,8 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 			return err
 		}
 		defer stopEmulator()
-		baseURL, apiKey = url, dunetest.DefaultAPIKey
-		for _, q := range dunetest.DemoQueries {
+		baseURL, apiKey = url, emulator.DefaultAPIKey
+		for _, q := range emulator.DemoQueries {
 			demo = append(demo, tools.DemoQuery{ID: q.ID, Name: q.Name, Description: q.Description})
 		}
 	}
@@ -148,7 +148,7 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("demo emulator: %w", err)
 	}
-	emu := dunetest.NewUnstartedServer(dunetest.WithDemoData())
+	emu := emulator.NewUnstartedServer(emulator.WithDemoData())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -158,7 +158,7 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 		}
 	}()
 	url = "http://" + ln.Addr().String()
-	log.Info().Str("emulator_url", url).Int("queries", len(dunetest.DemoQueries)).
+	log.Info().Str("emulator_url", url).Int("queries", len(emulator.DemoQueries)).
 		Msg("demo mode: serving synthetic datasets from the embedded Dune emulator; no Dune key or network used")
 	return url, func() { cancel(); <-done }, nil
 }

@@ -9,20 +9,20 @@ import (
 	"time"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
-func newClient(s *dunetest.Server, p dune.RetryPolicy) *dune.Client {
-	return dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: dunetest.DefaultAPIKey, Retry: p})
+func newClient(s *emulator.Server, p dune.RetryPolicy) *dune.Client {
+	return dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: emulator.DefaultAPIKey, Retry: p})
 }
 
 // quick retries: the emulator's Retry-After is whole seconds, backoff is not.
 var quick = dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxElapsed: 20 * time.Second}
 
 func TestEmulatorWalk100kRows(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxPageSize(30000))
+	s := emulator.NewServer(emulator.WithMaxPageSize(30000))
 	defer s.Close()
-	ds := dunetest.DEXTrades(100000, 7)
+	ds := emulator.DEXTrades(100000, 7)
 	s.AddQuery(4242, ds)
 	c := newClient(s, quick)
 	ctx, usage := dune.WithUsage(context.Background())
@@ -74,11 +74,11 @@ func TestEmulatorWalk100kRows(t *testing.T) {
 }
 
 // Every option the client encodes is understood by the emulator as the
-// ground truth (dunetest.Evaluate) says.
+// ground truth (emulator.Evaluate) says.
 func TestEmulatorOptions(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxPageSize(500))
+	s := emulator.NewServer(emulator.WithMaxPageSize(500))
 	defer s.Close()
-	ds := dunetest.DEXTrades(3000, 11)
+	ds := emulator.DEXTrades(3000, 11)
 	s.AddQuery(7, ds)
 	c := newClient(s, quick)
 	cases := map[string]dune.Options{
@@ -99,7 +99,7 @@ func TestEmulatorOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cols, rows, total, err := dunetest.Evaluate(ds, o, 500)
+			cols, rows, total, err := emulator.Evaluate(ds, o, 500)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,10 +168,10 @@ func first(rows []dune.Row) dune.Row {
 }
 
 func TestEmulatorParams(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eth := s.AddExecution(5, dunetest.Execution{Dataset: dunetest.Tiny(), Params: map[string]string{"chain": "ethereum", "days": "7"}})
-	base := s.AddExecution(5, dunetest.Execution{Dataset: dunetest.DailySeries(10, 1), Params: map[string]string{"chain": "base", "days": "7"}})
+	eth := s.AddExecution(5, emulator.Execution{Dataset: emulator.Tiny(), Params: map[string]string{"chain": "ethereum", "days": "7"}})
+	base := s.AddExecution(5, emulator.Execution{Dataset: emulator.DailySeries(10, 1), Params: map[string]string{"chain": "base", "days": "7"}})
 	c := newClient(s, quick)
 	get := func(p map[string]string) (*dune.Result, error) {
 		return c.GetLatestResult(context.Background(), 5, dune.Options{Parameters: dune.Parameters{QueryParameters: p}})
@@ -206,12 +206,12 @@ func TestEmulatorParams(t *testing.T) {
 }
 
 func TestEmulatorStatesAndErrors(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
 	c := newClient(s, quick)
 	ctx := context.Background()
 
-	failed := s.AddExecution(10, dunetest.Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 3:7: Column 'x' cannot be resolved", Line: 3, Column: 7}})
+	failed := s.AddExecution(10, emulator.Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 3:7: Column 'x' cannot be resolved", Line: 3, Column: 7}})
 	res, err := c.GetExecutionResult(ctx, failed, dune.Options{})
 	var re *dune.ResultError
 	if !errors.As(err, &re) || re.State != dune.StateFailed || re.Type != "FAILED_TYPE_EXECUTION_FAILED" || re.Line != 3 || re.Column != 7 || re.QueryID != 10 || re.ExecutionID != failed {
@@ -220,7 +220,7 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 		t.Errorf("failed: result = %+v", res)
 	}
 	for _, st := range []dune.State{dune.StateCancelled, dune.StateExpired} {
-		id := s.AddExecution(11, dunetest.Execution{State: st})
+		id := s.AddExecution(11, emulator.Execution{State: st})
 		res, err := c.GetExecutionResult(ctx, id, dune.Options{})
 		if !errors.As(err, &re) || re.State != st || res == nil || res.State != st {
 			t.Errorf("%s: err = %v", st, err)
@@ -230,20 +230,20 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 		}
 	}
 	for _, st := range []dune.State{dune.StatePending, dune.StateExecuting} {
-		id := s.AddExecution(12, dunetest.Execution{State: st})
+		id := s.AddExecution(12, emulator.Execution{State: st})
 		res, err := c.GetExecutionResult(ctx, id, dune.Options{})
 		if err != nil || res.State != st || res.HasResult || res.IsExecutionFinished {
 			t.Errorf("%s: %v %+v", st, err, res)
 		}
 	}
-	partial := s.AddExecution(13, dunetest.Execution{Dataset: dunetest.Tiny(), Partial: true})
+	partial := s.AddExecution(13, emulator.Execution{Dataset: emulator.Tiny(), Partial: true})
 	_, err = c.GetExecutionResult(ctx, partial, dune.Options{})
 	var ae *dune.APIError
 	if !errors.As(err, &ae) || ae.Kind != dune.KindPartialResult || ae.StatusCode != 400 {
 		t.Errorf("partial without opt-in: %v", err)
 	}
 	res, err = c.GetExecutionResult(ctx, partial, dune.Options{Partial: dune.Partial{AllowPartialResults: true}})
-	if err != nil || res.State != dune.StateCompletedPartial || len(res.Rows) != dunetest.Tiny().Len() {
+	if err != nil || res.State != dune.StateCompletedPartial || len(res.Rows) != emulator.Tiny().Len() {
 		t.Errorf("partial with opt-in: %v %+v", err, res)
 	}
 
@@ -253,7 +253,7 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 		kind dune.ErrorKind
 		msg  string
 	}{
-		{"unknown query", func() error { _, err := c.GetLatestResult(ctx, 999999, dune.Options{}); return err }, dune.KindNotFound, dunetest.MsgQueryNotFound},
+		{"unknown query", func() error { _, err := c.GetLatestResult(ctx, 999999, dune.Options{}); return err }, dune.KindNotFound, emulator.MsgQueryNotFound},
 		{"malformed execution id", func() error { _, err := c.GetExecutionResult(ctx, "not-a-ulid", dune.Options{}); return err }, dune.KindBadRequest, "The requested execution ID (ID: not-a-ulid) is invalid."},
 		{"unknown execution", func() error {
 			_, err := c.GetExecutionResult(ctx, "01HPFJ7VSFXPTA8WPMDKBXE167", dune.Options{})
@@ -262,7 +262,7 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 		{"wrong key", func() error {
 			_, err := c.GetLatestResult(dune.WithAPIKey(ctx, "wrong-key"), 10, dune.Options{})
 			return err
-		}, dune.KindInvalidKey, dunetest.MsgInvalidKey},
+		}, dune.KindInvalidKey, emulator.MsgInvalidKey},
 	}
 	for _, ck := range checks {
 		err := ck.call()
@@ -271,20 +271,20 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 		}
 	}
 	for _, q := range s.Stats().RawQueries {
-		if strings.Contains(q, "api_key") || strings.Contains(q, dunetest.DefaultAPIKey) {
+		if strings.Contains(q, "api_key") || strings.Contains(q, emulator.DefaultAPIKey) {
 			t.Errorf("key in query string: %q", q)
 		}
 	}
 }
 
 func TestEmulatorCreditGuard(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxDatapointsPerRequest(1000))
+	s := emulator.NewServer(emulator.WithMaxDatapointsPerRequest(1000))
 	defer s.Close()
-	s.AddQuery(3, dunetest.DEXTrades(200, 1))
+	s.AddQuery(3, emulator.DEXTrades(200, 1))
 	c := newClient(s, quick)
 	_, err := c.GetLatestResult(context.Background(), 3, dune.Options{})
 	var ae *dune.APIError
-	if !errors.As(err, &ae) || ae.Kind != dune.KindCreditsPerRequest || ae.Message != dunetest.MsgPerRequestCredits {
+	if !errors.As(err, &ae) || ae.Kind != dune.KindCreditsPerRequest || ae.Message != emulator.MsgPerRequestCredits {
 		t.Fatalf("err = %v", err)
 	}
 	if s.Stats().Requests != 1 {
@@ -297,27 +297,27 @@ func TestEmulatorCreditGuard(t *testing.T) {
 }
 
 func TestEmulatorFaults(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(1, dunetest.DEXTrades(100, 3))
+	s.AddQuery(1, emulator.DEXTrades(100, 3))
 	c := newClient(s, quick)
 	get := func() (*dune.Result, error) { return c.GetLatestResult(context.Background(), 1, dune.Options{}) }
 	tests := []struct {
 		name     string
 		fault    dune.ErrorKind
-		inject   []dunetest.Fault
+		inject   []emulator.Fault
 		requests int
 		ok       bool
 	}{
-		{"503 twice", "", []dunetest.Fault{{Status: 503, Count: 2}}, 3, true},
-		{"429 once", "", []dunetest.Fault{{Status: 429, Count: 1}}, 2, true},
-		{"502 then 504", "", []dunetest.Fault{{Status: 502, Count: 1}, {Status: 504, Count: 1}}, 3, true},
-		{"429 forever", dune.KindRateLimited, []dunetest.Fault{{Status: 429, Count: 4}}, 4, false},
-		{"502, 503, 504, 502: attempts exhausted", dune.KindServer, []dunetest.Fault{{Status: 502}, {Status: 503}, {Status: 504}, {Status: 502}}, 4, false},
-		{"500 not retried", dune.KindServer, []dunetest.Fault{{Status: 500, Count: 1}}, 1, false},
-		{"402 not retried", dune.KindPayment, []dunetest.Fault{{Status: 402, Count: 1}}, 1, false},
-		{"402 per request not retried", dune.KindCreditsPerRequest, []dunetest.Fault{{Status: 402, Body: dunetest.MsgPerRequestCredits}}, 1, false},
-		{"truncated", "", []dunetest.Fault{{Truncate: true, Count: 1}}, 2, true},
+		{"503 twice", "", []emulator.Fault{{Status: 503, Count: 2}}, 3, true},
+		{"429 once", "", []emulator.Fault{{Status: 429, Count: 1}}, 2, true},
+		{"502 then 504", "", []emulator.Fault{{Status: 502, Count: 1}, {Status: 504, Count: 1}}, 3, true},
+		{"429 forever", dune.KindRateLimited, []emulator.Fault{{Status: 429, Count: 4}}, 4, false},
+		{"502, 503, 504, 502: attempts exhausted", dune.KindServer, []emulator.Fault{{Status: 502}, {Status: 503}, {Status: 504}, {Status: 502}}, 4, false},
+		{"500 not retried", dune.KindServer, []emulator.Fault{{Status: 500, Count: 1}}, 1, false},
+		{"402 not retried", dune.KindPayment, []emulator.Fault{{Status: 402, Count: 1}}, 1, false},
+		{"402 per request not retried", dune.KindCreditsPerRequest, []emulator.Fault{{Status: 402, Body: emulator.MsgPerRequestCredits}}, 1, false},
+		{"truncated", "", []emulator.Fault{{Truncate: true, Count: 1}}, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +343,7 @@ func TestEmulatorFaults(t *testing.T) {
 	}
 	t.Run("dropped connection", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Drop: true, Count: 1})
+		s.InjectFault(emulator.Fault{Drop: true, Count: 1})
 		if _, err := get(); err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestEmulatorFaults(t *testing.T) {
 	})
 	t.Run("Retry-After honoured", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
+		s.InjectFault(emulator.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
 		start := time.Now()
 		if _, err := get(); err != nil {
 			t.Fatal(err)
@@ -368,7 +368,7 @@ func TestEmulatorFaults(t *testing.T) {
 	})
 	t.Run("Retry-After too long", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: 30 * time.Second, Count: 1})
+		s.InjectFault(emulator.Fault{Status: 429, RetryAfter: 30 * time.Second, Count: 1})
 		_, err := get()
 		var ae *dune.APIError
 		if !errors.As(err, &ae) || ae.RetryAfter != 30*time.Second {
@@ -380,7 +380,7 @@ func TestEmulatorFaults(t *testing.T) {
 	})
 	t.Run("cancel during Retry-After", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Status: 503, RetryAfter: time.Minute, Count: 1})
+		s.InjectFault(emulator.Fault{Status: 503, RetryAfter: time.Minute, Count: 1})
 		c := newClient(s, dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Minute, MaxElapsed: 5 * time.Minute})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -405,8 +405,8 @@ func TestEmulatorFaults(t *testing.T) {
 	})
 	t.Run("latency beyond the attempt timeout", func(t *testing.T) {
 		s.ResetStats()
-		s.InjectFault(dunetest.Fault{Latency: 5 * time.Second, Count: 1})
-		c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: dunetest.DefaultAPIKey, RequestTimeout: 200 * time.Millisecond, Retry: quick})
+		s.InjectFault(emulator.Fault{Latency: 5 * time.Second, Count: 1})
+		c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: emulator.DefaultAPIKey, RequestTimeout: 200 * time.Millisecond, Retry: quick})
 		if _, err := c.GetLatestResult(context.Background(), 1, dune.Options{}); err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ import (
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/internal/testio"
 )
 
@@ -66,9 +66,9 @@ func baseEnv(kv ...string) []string {
 	return env
 }
 
-func emulator(t *testing.T) *dunetest.Server {
+func newEmulator(t *testing.T) *emulator.Server {
 	t.Helper()
-	emu := dunetest.NewServer(dunetest.WithDemoData(), dunetest.WithAPIKey(duneKey))
+	emu := emulator.NewServer(emulator.WithDemoData(), emulator.WithAPIKey(duneKey))
 	t.Cleanup(emu.Close)
 	return emu
 }
@@ -261,7 +261,7 @@ func structured(t *testing.T, res *mcp.CallToolResult) map[string]any {
 // answers slowly, so the notification sent before the fetch is out well
 // before the answer (mcp-go sends stdio notifications on their own
 // goroutine, unordered with responses).
-func assertProgress(t *testing.T, c *client.Client, emu *dunetest.Server, token string) {
+func assertProgress(t *testing.T, c *client.Client, emu *emulator.Server, token string) {
 	t.Helper()
 	var seen atomic.Int32
 	c.OnNotification(func(n mcp.JSONRPCNotification) {
@@ -269,10 +269,10 @@ func assertProgress(t *testing.T, c *client.Client, emu *dunetest.Server, token 
 			seen.Add(1)
 		}
 	})
-	emu.InjectFault(dunetest.Fault{Latency: 300 * time.Millisecond})
+	emu.InjectFault(emulator.Fault{Latency: 300 * time.Millisecond})
 	var req mcp.CallToolRequest
 	req.Params.Name = "get_latest_result"
-	req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
+	req.Params.Arguments = map[string]any{"query_id": emulator.DemoTiny}
 	req.Params.Meta = &mcp.Meta{ProgressToken: token}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -308,7 +308,7 @@ func exerciseTools(t *testing.T, c *client.Client) {
 		t.Fatalf("tools = %v", names)
 	}
 
-	first := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoDEXTrades, "columns": []string{"block_time", "project", "amount_usd"}, "max_tokens": 600})
+	first := call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoDEXTrades, "columns": []string{"block_time", "project", "amount_usd"}, "max_tokens": 600})
 	if first.IsError {
 		t.Fatalf("get_latest_result: %s", text(first))
 	}
@@ -435,7 +435,7 @@ func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *
 }
 
 func TestStdio(t *testing.T) {
-	emu := emulator(t)
+	emu := newEmulator(t)
 	env := baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL, "DUNE_MCP_CURSOR_SECRET", "cursor-secret-e2e-99")
 	c, p, stdout, stdin := stdioSession(t, env)
 	res := initialize(t, c, "")
@@ -449,7 +449,7 @@ func TestStdio(t *testing.T) {
 
 	assertProgress(t, c, emu, "p-stdio")
 	// A tool failure is an isError result, not a protocol error.
-	if r := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoFailed}); !r.IsError || !strings.Contains(text(r), "FAILED") {
+	if r := call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoFailed}); !r.IsError || !strings.Contains(text(r), "FAILED") {
 		t.Errorf("failed execution: isError %v, %q", r.IsError, text(r))
 	}
 
@@ -527,7 +527,7 @@ func TestDemoMode(t *testing.T) {
 }
 
 func TestHTTP(t *testing.T) {
-	emu := emulator(t)
+	emu := newEmulator(t)
 	env := baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL, "DUNE_MCP_AUTH_TOKEN", authToken)
 	p, base := startHTTP(t, env, "--allowed-origins", "https://app.example.com")
 	auth := map[string]string{"Authorization": "Bearer " + authToken}
@@ -680,7 +680,7 @@ func TestHTTP(t *testing.T) {
 }
 
 func TestHTTPPerRequestKeys(t *testing.T) {
-	emu := emulator(t)
+	emu := newEmulator(t)
 	// No DUNE_API_KEY: every client brings its own.
 	p, base := startHTTP(t, baseEnv("DUNE_API_BASE_URL", emu.URL))
 	const wrongKey = "e2e-wrong-key-0c4d"
@@ -711,7 +711,7 @@ func TestHTTPPerRequestKeys(t *testing.T) {
 					t.Fatal(err)
 				}
 				initialize(t, c, "")
-				r := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoTiny})
+				r := call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoTiny})
 				switch {
 				case tc.wantErr == "" && r.IsError:
 					t.Errorf("%s: isError: %s", kind, text(r))
@@ -728,7 +728,7 @@ func TestHTTPPerRequestKeys(t *testing.T) {
 }
 
 func TestHTTPGracefulShutdownWithCallInFlight(t *testing.T) {
-	emu := emulator(t)
+	emu := newEmulator(t)
 	p, base := startHTTP(t, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL))
 	c, err := client.NewStreamableHttpClient(base + "/mcp")
 	if err != nil {
@@ -742,7 +742,7 @@ func TestHTTPGracefulShutdownWithCallInFlight(t *testing.T) {
 	}
 	initialize(t, idle, "")
 	emu.ResetStats()
-	emu.InjectFault(dunetest.Fault{Latency: 1500 * time.Millisecond})
+	emu.InjectFault(emulator.Fault{Latency: 1500 * time.Millisecond})
 	type result struct {
 		res *mcp.CallToolResult
 		err error
@@ -751,7 +751,7 @@ func TestHTTPGracefulShutdownWithCallInFlight(t *testing.T) {
 	go func() {
 		var req mcp.CallToolRequest
 		req.Params.Name = "get_latest_result"
-		req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
+		req.Params.Arguments = map[string]any{"query_id": emulator.DemoTiny}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		res, err := c.CallTool(ctx, req)
@@ -814,7 +814,7 @@ func TestEmulatorSubcommand(t *testing.T) {
 	}
 	url := strings.TrimSpace(first[i:])
 	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/query/1005/results?limit=2", nil)
-	req.Header.Set("X-Dune-Api-Key", dunetest.DefaultAPIKey)
+	req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -936,7 +936,7 @@ func (p *proc) waitToolLog(within time.Duration, match func(map[string]any) bool
 	return nil
 }
 
-func waitUpstream(t *testing.T, emu *dunetest.Server) {
+func waitUpstream(t *testing.T, emu *emulator.Server) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); emu.Stats().Requests == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -949,7 +949,7 @@ func waitUpstream(t *testing.T, emu *dunetest.Server) {
 // client B's notifications/cancelled naming id 7 must not cancel client A's
 // call 7. (Over HTTP a client cancels by aborting its request.)
 func TestHTTPOneClientCannotCancelAnothersCall(t *testing.T) {
-	emu := emulator(t)
+	emu := newEmulator(t)
 	emu.SetLatency(3 * time.Second)
 	p, base := startHTTP(t, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL))
 	type answer struct {
@@ -984,7 +984,7 @@ func TestHTTPOneClientCannotCancelAnothersCall(t *testing.T) {
 func TestCancellationStopsUpstreamRequest(t *testing.T) {
 	for _, kind := range []string{"stdio", "streamable"} {
 		t.Run(kind, func(t *testing.T) {
-			emu := emulator(t)
+			emu := newEmulator(t)
 			emu.SetLatency(5 * time.Second)
 			env := baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL)
 			var c *client.Client
@@ -1005,7 +1005,7 @@ func TestCancellationStopsUpstreamRequest(t *testing.T) {
 			defer cancel()
 			var req mcp.CallToolRequest
 			req.Params.Name = "get_latest_result"
-			req.Params.Arguments = map[string]any{"query_id": dunetest.DemoTiny}
+			req.Params.Arguments = map[string]any{"query_id": emulator.DemoTiny}
 			if _, err := c.CallTool(ctx, req); err == nil {
 				t.Fatal("the call outlived its context")
 			}
@@ -1018,7 +1018,7 @@ func TestCancellationStopsUpstreamRequest(t *testing.T) {
 				t.Errorf("the emulator saw %d query_results requests, want the cancelled one", n)
 			}
 			emu.SetLatency(0)
-			if r := call(t, c, "get_latest_result", map[string]any{"query_id": dunetest.DemoTiny}); r.IsError {
+			if r := call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoTiny}); r.IsError {
 				t.Errorf("call after a cancellation: %s", text(r))
 			}
 		})
@@ -1028,8 +1028,8 @@ func TestCancellationStopsUpstreamRequest(t *testing.T) {
 // `printf '...' | dune-mcp`: the client writes its requests and closes stdin
 // at once. The call still runs and its answer is written before the exit 0.
 func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
-	emu := emulator(t)
-	emu.InjectFault(dunetest.Fault{Latency: 500 * time.Millisecond})
+	emu := newEmulator(t)
+	emu.InjectFault(emulator.Fault{Latency: 500 * time.Millisecond})
 	cmd := exec.Command(bin)
 	cmd.Env = baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL)
 	cmd.Stdin = strings.NewReader(strings.Join([]string{

@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/tools/summary"
 )
 
@@ -253,11 +253,11 @@ func TestKnownIssueStatus(t *testing.T) {
 }
 
 // page builds a fake tool result of ds rows [from, to) under columns.
-func page(t *testing.T, execID string, ds *dunetest.Dataset, cols []string, from, to int) *outcome {
+func page(t *testing.T, execID string, ds *emulator.Dataset, cols []string, from, to int) *outcome {
 	t.Helper()
 	var o dune.Options
 	o.Columns, o.Offset, o.Limit = cols, from, max(to-from, 1)
-	c, rows, total, err := dunetest.Evaluate(ds, o, 100)
+	c, rows, total, err := emulator.Evaluate(ds, o, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,13 +278,13 @@ func page(t *testing.T, execID string, ds *dunetest.Dataset, cols []string, from
 }
 
 func TestWalkTruth(t *testing.T) {
-	ds := dunetest.DEXTrades(10, 3)
+	ds := emulator.DEXTrades(10, 3)
 	cols := []string{"tx_hash", "amount_usd"}
 	v := view{known: true, columns: cols}
 	st := &Step{ID: "walk", Walk: &WalkExpect{Rows: "truth", MaxFetchFactor: 1.05, Metrics: map[string]Check{"rows_delivered": Ops("eq", 10)}}}
 	check := func(pages ...*outcome) []Failure {
 		ru := &run{res: &Result{}, steps: map[string]*stepState{}, truth: map[string]*truthSet{},
-			emu: &emulator{datasets: map[string]*dunetest.Dataset{"E1": ds}}}
+			emu: &upstream{datasets: map[string]*emulator.Dataset{"E1": ds}}}
 		ru.checkWalk(st, &stepState{view: v, calls: pages})
 		return ru.res.Failures
 	}

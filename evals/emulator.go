@@ -15,34 +15,34 @@ import (
 	"time"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/tools/summary"
 )
 
-// emulator is one scenario run's Dune API: a dunetest server behind a
+// upstream is one scenario run's Dune API: an emulator server behind a
 // recorder that keeps every response body (for the baseline).
-type emulator struct {
-	srv  *dunetest.Server
+type upstream struct {
+	srv  *emulator.Server
 	http *httptest.Server
 	rec  *recorder
 	// datasets maps execution ids to the rows they serve (ground truth).
-	datasets map[string]*dunetest.Dataset
+	datasets map[string]*emulator.Dataset
 	mu       sync.Mutex
 }
 
-func newEmulator(sc *Scenario) (*emulator, error) {
-	var opts []dunetest.Option
+func newEmulator(sc *Scenario) (*upstream, error) {
+	var opts []emulator.Option
 	if sc.Emulator.MaxPageSize > 0 {
-		opts = append(opts, dunetest.WithMaxPageSize(sc.Emulator.MaxPageSize))
+		opts = append(opts, emulator.WithMaxPageSize(sc.Emulator.MaxPageSize))
 	}
 	if sc.Emulator.Seed != 0 {
-		opts = append(opts, dunetest.WithSeed(sc.Emulator.Seed))
+		opts = append(opts, emulator.WithSeed(sc.Emulator.Seed))
 	}
-	srv := dunetest.NewUnstartedServer(opts...)
+	srv := emulator.NewUnstartedServer(opts...)
 	rec := &recorder{}
 	hs := httptest.NewServer(rec.wrap(srv.Handler()))
 	srv.URL = hs.URL
-	e := &emulator{srv: srv, http: hs, rec: rec, datasets: map[string]*dunetest.Dataset{}}
+	e := &upstream{srv: srv, http: hs, rec: rec, datasets: map[string]*emulator.Dataset{}}
 	if sc.Emulator.Latency > 0 {
 		srv.SetLatency(time.Duration(sc.Emulator.Latency))
 	}
@@ -62,14 +62,14 @@ func newEmulator(sc *Scenario) (*emulator, error) {
 	return e, nil
 }
 
-func (e *emulator) url() string { return e.http.URL }
+func (e *upstream) url() string { return e.http.URL }
 
-func (e *emulator) close() {
+func (e *upstream) close() {
 	e.http.Close()
 }
 
-func (e *emulator) addExecution(queryID int64, ex ExecutionSpec) error {
-	var ds *dunetest.Dataset
+func (e *upstream) addExecution(queryID int64, ex ExecutionSpec) error {
+	var ds *emulator.Dataset
 	if ex.Dataset != "" {
 		var err error
 		if ds, err = buildDataset(ex.DatasetSpec); err != nil {
@@ -87,7 +87,7 @@ func (e *emulator) addExecution(queryID int64, ex ExecutionSpec) error {
 		}
 		id = e.srv.AddQuery(queryID, ds)
 	} else {
-		x := dunetest.Execution{Dataset: ds, State: state, Params: ex.Params, Partial: partial}
+		x := emulator.Execution{Dataset: ds, State: state, Params: ex.Params, Partial: partial}
 		if ex.Error != nil {
 			x.Error = &dune.ExecutionErrorInfo{Type: ex.Error.Type, Message: ex.Error.Message, Line: ex.Error.Line, Column: ex.Error.Column}
 		}
@@ -101,7 +101,7 @@ func (e *emulator) addExecution(queryID int64, ex ExecutionSpec) error {
 	return nil
 }
 
-func (e *emulator) rerun(r RerunSpec) error {
+func (e *upstream) rerun(r RerunSpec) error {
 	ds, err := buildDataset(r.DatasetSpec)
 	if err != nil {
 		return err
@@ -113,14 +113,14 @@ func (e *emulator) rerun(r RerunSpec) error {
 	return nil
 }
 
-func (e *emulator) dataset(executionID string) *dunetest.Dataset {
+func (e *upstream) dataset(executionID string) *emulator.Dataset {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.datasets[executionID]
 }
 
-func (e *emulator) inject(f FaultSpec) {
-	e.srv.InjectFault(dunetest.Fault{
+func (e *upstream) inject(f FaultSpec) {
+	e.srv.InjectFault(emulator.Fault{
 		Status: f.Status, RetryAfter: time.Duration(f.RetryAfter), Count: f.Count,
 		Latency: time.Duration(f.Latency), Truncate: f.Truncate, Drop: f.Drop, Body: f.Body, Path: f.Path,
 	})
@@ -146,8 +146,8 @@ func parseState(s string) (state dune.State, partial bool, err error) {
 	return "", false, fmt.Errorf("unknown state %q", s)
 }
 
-// buildDataset makes one of dunetest's deterministic datasets.
-func buildDataset(d DatasetSpec) (*dunetest.Dataset, error) {
+// buildDataset makes one of emulator's deterministic datasets.
+func buildDataset(d DatasetSpec) (*emulator.Dataset, error) {
 	seed := d.Seed
 	if seed == 0 {
 		seed = 1
@@ -163,7 +163,7 @@ func buildDataset(d DatasetSpec) (*dunetest.Dataset, error) {
 		if err := need(d.Rows, "rows"); err != nil {
 			return nil, err
 		}
-		return dunetest.DEXTrades(d.Rows, seed), nil
+		return emulator.DEXTrades(d.Rows, seed), nil
 	case "wide":
 		if err := need(d.Rows, "rows"); err != nil {
 			return nil, err
@@ -171,21 +171,21 @@ func buildDataset(d DatasetSpec) (*dunetest.Dataset, error) {
 		if err := need(d.Cols, "cols"); err != nil {
 			return nil, err
 		}
-		return dunetest.Wide(d.Rows, d.Cols, seed), nil
+		return emulator.Wide(d.Rows, d.Cols, seed), nil
 	case "long_text":
 		if err := need(d.Rows, "rows"); err != nil {
 			return nil, err
 		}
-		return dunetest.LongText(d.Rows, seed), nil
+		return emulator.LongText(d.Rows, seed), nil
 	case "daily":
 		if err := need(d.Rows, "rows (days)"); err != nil {
 			return nil, err
 		}
-		return dunetest.DailySeries(d.Rows, seed), nil
+		return emulator.DailySeries(d.Rows, seed), nil
 	case "tiny":
-		return dunetest.Tiny(), nil
+		return emulator.Tiny(), nil
 	case "empty":
-		return dunetest.Empty(), nil
+		return emulator.Empty(), nil
 	}
 	return nil, fmt.Errorf("unknown dataset %q (dex, wide, long_text, daily, tiny, empty)", d.Dataset)
 }

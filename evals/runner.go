@@ -14,7 +14,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/tools/summary"
 )
 
@@ -162,7 +162,7 @@ type run struct {
 	r        *Runner
 	sc       *Scenario
 	tr       string
-	emu      *emulator
+	emu      *upstream
 	sess     *session
 	res      *Result
 	steps    map[string]*stepState
@@ -224,7 +224,7 @@ func (r *Runner) Run(ctx context.Context, sc *Scenario, tr string) *Result {
 }
 
 func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig, []string) {
-	key := dunetest.DefaultAPIKey
+	key := emulator.DefaultAPIKey
 	if sc.Server.APIKey != nil {
 		key = *sc.Server.APIKey
 	}
@@ -249,7 +249,7 @@ func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig,
 	for k, v := range sc.Server.Headers {
 		headers[k] = v
 	}
-	secrets := []string{dunetest.DefaultAPIKey}
+	secrets := []string{emulator.DefaultAPIKey}
 	if len(key) >= 8 {
 		secrets = append(secrets, key)
 	}

@@ -1,6 +1,6 @@
 // Package evals plays an agent's part against the real dune-mcp binary and
 // scores what the agent experiences. Scenarios are data (YAML files under
-// scenarios/); the runner starts a Dune API emulator (dune/dunetest) with the
+// scenarios/); the runner starts a Dune API emulator (internal/emulator) with the
 // scenario's datasets, starts the dune-mcp binary pointed at it, drives it with
 // a real MCP client over stdio or streamable HTTP, checks every expectation and
 // records a scorecard row.
@@ -43,7 +43,7 @@ type Scenario struct {
 	// dune-mcp (what and where): a failing run is reported as XFAIL, not as a
 	// failure; a passing one as XPASS (time to remove the marker).
 	KnownIssue string `yaml:"known_issue"`
-	// Emulator configures the dunetest server.
+	// Emulator configures the emulator server.
 	Emulator EmulatorSpec `yaml:"emulator"`
 	// Queries are the saved queries the emulator knows, by query id.
 	Queries map[int64]Executions `yaml:"queries"`
@@ -181,7 +181,7 @@ type Call struct {
 	Args map[string]any `yaml:"args"`
 }
 
-// FaultSpec is a dunetest.Fault in YAML.
+// FaultSpec is a emulator.Fault in YAML.
 type FaultSpec struct {
 	Status     int      `yaml:"status"`
 	RetryAfter Duration `yaml:"retry_after"`

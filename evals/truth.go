@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 // truthSet is the whole result of one execution under one view, per the
@@ -29,7 +29,7 @@ func (v view) options() dune.Options {
 }
 
 // fullTruth evaluates every row of the view (cached per execution and view).
-func (ru *run) fullTruth(execID string, ds *dunetest.Dataset, v view) (*truthSet, error) {
+func (ru *run) fullTruth(execID string, ds *emulator.Dataset, v view) (*truthSet, error) {
 	key := execID + "\x00" + strings.Join(v.columns, ",") + "\x00" + v.filters + "\x00" + v.sortBy
 	if t, ok := ru.truth[key]; ok {
 		return t, nil
@@ -37,9 +37,9 @@ func (ru *run) fullTruth(execID string, ds *dunetest.Dataset, v view) (*truthSet
 	n := max(ds.Len(), 1)
 	opts := v.options()
 	opts.Limit = n
-	cols, rows, total, err := dunetest.Evaluate(ds, opts, n)
+	cols, rows, total, err := emulator.Evaluate(ds, opts, n)
 	if err != nil {
-		return nil, fmt.Errorf("dunetest.Evaluate: %w", err)
+		return nil, fmt.Errorf("emulator.Evaluate: %w", err)
 	}
 	t := &truthSet{cols: cols, rows: rows, total: total}
 	ru.truth[key] = t
@@ -47,7 +47,7 @@ func (ru *run) fullTruth(execID string, ds *dunetest.Dataset, v view) (*truthSet
 }
 
 // datasetOf finds the dataset that served a result.
-func (ru *run) datasetOf(doc any) (string, *dunetest.Dataset, *Failure) {
+func (ru *run) datasetOf(doc any) (string, *emulator.Dataset, *Failure) {
 	execID, _ := lookup(doc, "execution_id")
 	id, _ := execID.(string)
 	ds := ru.emu.dataset(id)
@@ -99,9 +99,9 @@ func (ru *run) checkRows(mode string, v view, doc any) []Failure {
 		n := max(len(actual), 1)
 		opts := v.options()
 		opts.Offset, opts.Limit = offset, n
-		cols, trows, total, err := dunetest.Evaluate(ds, opts, n)
+		cols, trows, total, err := emulator.Evaluate(ds, opts, n)
 		if err != nil {
-			return []Failure{{Check: "rows: dunetest.Evaluate: " + err.Error()}}
+			return []Failure{{Check: "rows: emulator.Evaluate: " + err.Error()}}
 		}
 		if len(actual) == 0 {
 			trows = nil

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
 )
@@ -13,9 +13,9 @@ import (
 // demoEnv serves the demo queries (1001-1014) the way --demo does.
 func demoEnv(t *testing.T) *env {
 	t.Helper()
-	emu := dunetest.NewServer(dunetest.WithDemoData())
+	emu := emulator.NewServer(emulator.WithDemoData())
 	t.Cleanup(emu.Close)
-	e := newEnvWith(t, emu, dunetest.DefaultAPIKey)
+	e := newEnvWith(t, emu, emulator.DefaultAPIKey)
 	e.ts.cfg.Demo = true
 	return e
 }
@@ -82,7 +82,7 @@ func TestSmallBudgetsShowRows(t *testing.T) {
 // is what the third row of block_time, amount_usd lacked.
 func TestThreeNarrowRowsAt256(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1001, dunetest.DEXTrades(5000, 1001))
+	e.emu.AddQuery(1001, emulator.DEXTrades(5000, 1001))
 	hist := map[int]int{}
 	pages := 0
 	for off := 0; off < 3000; off += 97 {
@@ -162,7 +162,7 @@ func TestBudgetSweep(t *testing.T) {
 // column with columns, and a budget that holds it.
 func TestLongCellReadWhole(t *testing.T) {
 	e := demoEnv(t)
-	ds := dunetest.LongText(60, 1003) // the demo's forum posts
+	ds := emulator.LongText(60, 1003) // the demo's forum posts
 	var longest, id int
 	for i := range ds.Len() {
 		if n := len(ds.Row(i)[2].(string)); n > longest {

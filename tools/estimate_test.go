@@ -3,7 +3,7 @@ package tools
 import (
 	"testing"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 )
 
@@ -12,8 +12,8 @@ import (
 // for a narrower projection. Very wide rows are no longer over-fetched.
 func TestFirstFetchSizedFromKnownShape(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(2, dunetest.Wide(500, 300, 2))
-	e.emu.AddQuery(3, dunetest.DEXTrades(5000, 3))
+	e.emu.AddQuery(2, emulator.Wide(500, 300, 2))
+	e.emu.AddQuery(3, emulator.DEXTrades(5000, 3))
 
 	type step struct {
 		name    string

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/internal/testio"
 	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
@@ -24,21 +24,21 @@ import (
 // env is an MCP server with the three tools, backed by the dune client
 // talking to an emulator, and an in-process MCP client.
 type env struct {
-	emu  *dunetest.Server
+	emu  *emulator.Server
 	ts   *Toolset
 	srv  *server.MCPServer
 	cli  *client.Client
 	logs *testio.SyncBuffer
 }
 
-func newEnv(t *testing.T, emuOpts ...dunetest.Option) *env {
+func newEnv(t *testing.T, emuOpts ...emulator.Option) *env {
 	t.Helper()
-	emu := dunetest.NewServer(emuOpts...)
+	emu := emulator.NewServer(emuOpts...)
 	t.Cleanup(emu.Close)
-	return newEnvWith(t, emu, dunetest.DefaultAPIKey)
+	return newEnvWith(t, emu, emulator.DefaultAPIKey)
 }
 
-func newEnvWith(t *testing.T, emu *dunetest.Server, key string) *env {
+func newEnvWith(t *testing.T, emu *emulator.Server, key string) *env {
 	t.Helper()
 	dc := dune.NewClient(dune.Config{
 		BaseURL: emu.URL,
@@ -194,10 +194,10 @@ func mustJSON(v any) string {
 
 func TestBudgetHoldsForEveryDataset(t *testing.T) {
 	e := newEnv(t)
-	sets := map[int64]*dunetest.Dataset{
-		1: dunetest.DEXTrades(100000, 1),
-		2: dunetest.Wide(500, 300, 2),
-		3: dunetest.LongText(40, 3),
+	sets := map[int64]*emulator.Dataset{
+		1: emulator.DEXTrades(100000, 1),
+		2: emulator.Wide(500, 300, 2),
+		3: emulator.LongText(40, 3),
 	}
 	for id, ds := range sets {
 		e.emu.AddQuery(id, ds)
@@ -259,7 +259,7 @@ func walkAll(t *testing.T, e *env, queryID int64, args map[string]any, want func
 		next += r.S.ReturnedRows
 		if !rerun && next > total/3 {
 			// Re-running the query mid-walk must not change what the cursor reads.
-			e.emu.Rerun(queryID, dunetest.DEXTrades(total, 99))
+			e.emu.Rerun(queryID, emulator.DEXTrades(total, 99))
 			rerun = true
 		}
 		if r.S.NextCursor == "" {
@@ -279,8 +279,8 @@ func walkAll(t *testing.T, e *env, queryID int64, args map[string]any, want func
 	if float64(st.RowsServed) > 1.05*float64(next) {
 		t.Errorf("fetched %d rows upstream for %d delivered (> 1.05x)", st.RowsServed, next)
 	}
-	if st.ByEndpoint[dunetest.EndpointQueryResults] != 1 {
-		t.Errorf("latest endpoint called %d times, want 1", st.ByEndpoint[dunetest.EndpointQueryResults])
+	if st.ByEndpoint[emulator.EndpointQueryResults] != 1 {
+		t.Errorf("latest endpoint called %d times, want 1", st.ByEndpoint[emulator.EndpointQueryResults])
 	}
 }
 
@@ -293,7 +293,7 @@ func TestFullWalkReturnsEveryRowOnceInOrder(t *testing.T) {
 		t.Skip("walks 100,000 x 22 cells (too slow with -race or -short; TestFullWalkNarrow covers those runs)")
 	}
 	e := newEnv(t)
-	ds := dunetest.DEXTrades(100000, 7)
+	ds := emulator.DEXTrades(100000, 7)
 	e.emu.AddQuery(42, ds)
 	walkAll(t, e, 42, map[string]any{}, ds.Row, ds.Len(), 25000)
 }
@@ -305,11 +305,11 @@ func TestFullWalkNarrow(t *testing.T) {
 		t.Skip("walks 100,000 rows")
 	}
 	e := newEnv(t)
-	ds := dunetest.DEXTrades(100000, 8)
+	ds := emulator.DEXTrades(100000, 8)
 	e.emu.AddQuery(43, ds)
 	var o dune.Options
 	o.Columns = []string{"evt_index", "amount_usd"}
-	_, rows, total, err := dunetest.Evaluate(ds, o, ds.Len())
+	_, rows, total, err := emulator.Evaluate(ds, o, ds.Len())
 	if err != nil || total != ds.Len() || len(rows) != total {
 		t.Fatalf("Evaluate: %d rows, total %d, %v", len(rows), total, err)
 	}
@@ -318,7 +318,7 @@ func TestFullWalkNarrow(t *testing.T) {
 
 func TestCacheServesReRead(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(5, dunetest.DEXTrades(5000, 5))
+	e.emu.AddQuery(5, emulator.DEXTrades(5000, 5))
 	first := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 2000})
 	checkBudget(t, first, 2000)
 	if first.S.Datapoints == 0 {
@@ -345,7 +345,7 @@ func TestProbeRowsAreServedFromCache(t *testing.T) {
 	// rest: next_page serves those rows without fetching them again (with no
 	// request at all when they fill its page).
 	e := newEnv(t)
-	e.emu.AddQuery(6, dunetest.DEXTrades(5000, 6))
+	e.emu.AddQuery(6, emulator.DEXTrades(5000, 6))
 	first := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 6, "max_tokens": 8000})
 	checkBudget(t, first, 8000)
 	st := e.emu.Stats()
@@ -371,7 +371,7 @@ func TestProbeRowsAreServedFromCache(t *testing.T) {
 
 func TestValuesArriveExactly(t *testing.T) {
 	e := newEnv(t)
-	ds := dunetest.DEXTrades(300, 11)
+	ds := emulator.DEXTrades(300, 11)
 	e.emu.AddQuery(9, ds)
 	r := e.callExact(t, schemas.GetLatestResult, map[string]any{"query_id": "9", "limit": 60, "max_tokens": 25000})
 	checkBudget(t, r, 25000)
@@ -408,8 +408,8 @@ func TestValuesArriveExactly(t *testing.T) {
 }
 
 func TestExplicitLimitCappedByDune(t *testing.T) {
-	e := newEnv(t, dunetest.WithMaxPageSize(50))
-	e.emu.AddQuery(3, dunetest.DailySeries(400, 3))
+	e := newEnv(t, emulator.WithMaxPageSize(50))
+	e.emu.AddQuery(3, emulator.DailySeries(400, 3))
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 3, "limit": 200, "max_tokens": 25000})
 	checkBudget(t, r, 25000)
 	if !strings.Contains(strings.Join(r.S.Notes, " ")+r.Text, "Dune capped limit 200 at 50 rows") {
@@ -422,7 +422,7 @@ func TestExplicitLimitCappedByDune(t *testing.T) {
 
 func TestOffsetPastTheEnd(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(4, dunetest.Tiny())
+	e.emu.AddQuery(4, emulator.Tiny())
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 4, "offset": 100})
 	checkBudget(t, r, 8000)
 	if r.S.ReturnedRows != 0 || r.S.NextCursor != "" || r.S.HasMore {
@@ -435,7 +435,7 @@ func TestOffsetPastTheEnd(t *testing.T) {
 
 func TestPartialResult(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddExecution(8, dunetest.Execution{Dataset: dunetest.DEXTrades(500, 8), Partial: true})
+	e.emu.AddExecution(8, emulator.Execution{Dataset: emulator.DEXTrades(500, 8), Partial: true})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 8})
 	if !r.IsError || !strings.Contains(r.Text, "allow_partial_results=true") {
 		t.Fatalf("without allow_partial_results: %v %q", r.IsError, r.Text)
@@ -451,16 +451,16 @@ func TestPartialResult(t *testing.T) {
 
 func TestUpstreamErrorsThroughEmulator(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1, dunetest.DEXTrades(1000, 1))
-	failedID := e.emu.AddExecution(2, dunetest.Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{
+	e.emu.AddQuery(1, emulator.DEXTrades(1000, 1))
+	failedID := e.emu.AddExecution(2, emulator.Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{
 		Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 1:8: Column 'x' cannot be resolved", Line: 1, Column: 8}})
-	e.emu.AddExecution(3, dunetest.Execution{State: dune.StateExecuting})
-	e.emu.AddExecution(4, dunetest.Execution{State: dune.StateCancelled})
-	e.emu.AddExecution(5, dunetest.Execution{State: dune.StateExpired})
+	e.emu.AddExecution(3, emulator.Execution{State: dune.StateExecuting})
+	e.emu.AddExecution(4, emulator.Execution{State: dune.StateCancelled})
+	e.emu.AddExecution(5, emulator.Execution{State: dune.StateExpired})
 
 	cases := []struct {
 		name  string
-		fault *dunetest.Fault
+		fault *emulator.Fault
 		args  map[string]any
 		want  []string
 	}{
@@ -471,9 +471,9 @@ func TestUpstreamErrorsThroughEmulator(t *testing.T) {
 		{"expired", nil, map[string]any{"query_id": 5}, []string{"EXPIRED"}},
 		{"bad filter", nil, map[string]any{"query_id": 1, "filters": "amout_usd > 5"}, []string{"HTTP 400", "amout_usd"}},
 		{"bad sort", nil, map[string]any{"query_id": 1, "sort_by": "nope desc"}, []string{"HTTP 400", "nope"}},
-		{"rate limited", &dunetest.Fault{Status: 429, RetryAfter: 7 * time.Second}, map[string]any{"query_id": 1}, []string{"429", "Retry after 7 s"}},
-		{"credits", &dunetest.Fault{Status: 402}, map[string]any{"query_id": 1}, []string{"402", "billing cycle"}},
-		{"server error", &dunetest.Fault{Status: 500}, map[string]any{"query_id": 1}, []string{"server error", "500"}},
+		{"rate limited", &emulator.Fault{Status: 429, RetryAfter: 7 * time.Second}, map[string]any{"query_id": 1}, []string{"429", "Retry after 7 s"}},
+		{"credits", &emulator.Fault{Status: 402}, map[string]any{"query_id": 1}, []string{"402", "billing cycle"}},
+		{"server error", &emulator.Fault{Status: 500}, map[string]any{"query_id": 1}, []string{"server error", "500"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -497,9 +497,9 @@ func TestUpstreamErrorsThroughEmulator(t *testing.T) {
 }
 
 func TestInvalidAPIKey(t *testing.T) {
-	emu := dunetest.NewServer()
+	emu := emulator.NewServer()
 	t.Cleanup(emu.Close)
-	emu.AddQuery(1, dunetest.Tiny())
+	emu.AddQuery(1, emulator.Tiny())
 	e := newEnvWith(t, emu, "wrong-key-SECRET")
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1})
 	if !r.IsError || !strings.Contains(r.Text, "DUNE_API_KEY") {
@@ -512,7 +512,7 @@ func TestInvalidAPIKey(t *testing.T) {
 
 func TestCursorFromAnotherServerRejected(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1, dunetest.DEXTrades(1000, 1))
+	e.emu.AddQuery(1, emulator.DEXTrades(1000, 1))
 	other := newTestToolset(t, &fakeFetcher{})
 	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10, KeyFP: other.codec.fingerprint("")})
 	before := e.emu.Stats().Requests
@@ -530,14 +530,14 @@ func TestCursorFromAnotherServerRejected(t *testing.T) {
 // first one issued, from the same execution, with no cache of its own.
 func TestCursorContinuesOnAnotherReplicaWithTheSameSecret(t *testing.T) {
 	a := newEnv(t)
-	ds := dunetest.DEXTrades(500, 31)
+	ds := emulator.DEXTrades(500, 31)
 	a.emu.AddQuery(31, ds)
-	b := newEnvWith(t, a.emu, dunetest.DefaultAPIKey) // same emulator, same secret, empty cache
+	b := newEnvWith(t, a.emu, emulator.DefaultAPIKey) // same emulator, same secret, empty cache
 	first := a.call(t, schemas.GetLatestResult, map[string]any{"query_id": 31, "columns": []string{"block_time", "tx_hash"}, "max_tokens": 1000})
 	if first.IsError || first.S.NextCursor == "" || first.S.ReturnedRows == 0 {
 		t.Fatalf("first page: %v %q", first.IsError, first.Text)
 	}
-	a.emu.Rerun(31, dunetest.DEXTrades(500, 99)) // the query changes; the cursor's execution does not
+	a.emu.Rerun(31, emulator.DEXTrades(500, 99)) // the query changes; the cursor's execution does not
 	before := a.emu.Stats().Requests
 	next := b.call(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
 	if next.IsError {
@@ -557,7 +557,7 @@ func TestCursorContinuesOnAnotherReplicaWithTheSameSecret(t *testing.T) {
 	}
 }
 
-func colIndex(ds *dunetest.Dataset, name string) int {
+func colIndex(ds *emulator.Dataset, name string) int {
 	for i, c := range ds.Columns {
 		if c.Name == name {
 			return i
@@ -568,7 +568,7 @@ func colIndex(ds *dunetest.Dataset, name string) int {
 
 func TestNextPageOptions(t *testing.T) {
 	e := newEnv(t)
-	ds := dunetest.DEXTrades(2000, 12)
+	ds := emulator.DEXTrades(2000, 12)
 	e.emu.AddQuery(12, ds)
 	filters, sortBy := "amount_usd > 100", "amount_usd desc"
 	cols := []string{"block_time", "project", "amount_usd", "tx_hash"}
@@ -576,7 +576,7 @@ func TestNextPageOptions(t *testing.T) {
 	checkBudget(t, first, 8000)
 	var o dune.Options
 	o.Columns, o.Filters, o.SortBy, o.Limit = cols, filters, sortBy, 100000
-	_, want, total, err := dunetest.Evaluate(ds, o, 100000)
+	_, want, total, err := emulator.Evaluate(ds, o, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +603,7 @@ func TestNextPageOptions(t *testing.T) {
 
 func TestSampleResult(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(20, dunetest.DEXTrades(10000, 20))
+	e.emu.AddQuery(20, emulator.DEXTrades(10000, 20))
 	r := e.call(t, schemas.SampleResult, map[string]any{"query_id": 20, "sample_count": 200, "columns": []string{"project", "amount_usd"}, "max_tokens": 4000})
 	checkBudget(t, r, 4000)
 	if r.S.NextCursor != "" || r.S.HasMore {
@@ -623,8 +623,8 @@ func TestSampleResult(t *testing.T) {
 
 func TestQueryParametersSelectExecution(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddExecution(30, dunetest.Execution{Dataset: dunetest.DailySeries(10, 1), Params: map[string]string{"chain": "ethereum"}})
-	e.emu.AddExecution(30, dunetest.Execution{Dataset: dunetest.DailySeries(20, 2), Params: map[string]string{"chain": "base"}})
+	e.emu.AddExecution(30, emulator.Execution{Dataset: emulator.DailySeries(10, 1), Params: map[string]string{"chain": "ethereum"}})
+	e.emu.AddExecution(30, emulator.Execution{Dataset: emulator.DailySeries(20, 2), Params: map[string]string{"chain": "base"}})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 30, "query_parameters": map[string]any{"chain": "ethereum"}})
 	checkBudget(t, r, 8000)
 	if r.S.Total != 10 {
@@ -634,7 +634,7 @@ func TestQueryParametersSelectExecution(t *testing.T) {
 
 func TestProgressNotifications(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1, dunetest.DEXTrades(500, 1))
+	e.emu.AddQuery(1, emulator.DEXTrades(500, 1))
 	got := make(chan mcp.JSONRPCNotification, 16)
 	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
 		if n.Method == "notifications/progress" {
@@ -663,7 +663,7 @@ func TestProgressNotifications(t *testing.T) {
 
 func TestOneLogLinePerCall(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1, dunetest.DEXTrades(500, 1))
+	e.emu.AddQuery(1, emulator.DEXTrades(500, 1))
 	e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "max_tokens": 1000})
 	e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 404})
 	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
@@ -684,14 +684,14 @@ func TestOneLogLinePerCall(t *testing.T) {
 	if bad["error_kind"] != string(dune.KindNotFound) {
 		t.Errorf("error log line: %s", lines[1])
 	}
-	if strings.Contains(e.logs.String(), dunetest.DefaultAPIKey) {
+	if strings.Contains(e.logs.String(), emulator.DefaultAPIKey) {
 		t.Error("API key in logs")
 	}
 }
 
 func TestBudgetCarriesOverAndClamps(t *testing.T) {
 	e := newEnv(t)
-	e.emu.AddQuery(1, dunetest.DEXTrades(5000, 1))
+	e.emu.AddQuery(1, emulator.DEXTrades(5000, 1))
 	first := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "max_tokens": 1500})
 	checkBudget(t, first, 1500)
 	// next_page without max_tokens keeps the previous page's budget, not the server default.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 )
 
@@ -22,7 +22,7 @@ const (
 // keyEnv is a key-less server in front of an emulator accepting keyA and keyB.
 func keyEnv(t *testing.T) *env {
 	t.Helper()
-	emu := dunetest.NewServer(dunetest.WithAPIKey(keyA), dunetest.WithAPIKey(keyB))
+	emu := emulator.NewServer(emulator.WithAPIKey(keyA), emulator.WithAPIKey(keyB))
 	t.Cleanup(emu.Close)
 	return newEnvWith(t, emu, "")
 }
@@ -35,7 +35,7 @@ func withKey(key string) context.Context { return dune.WithAPIKey(context.Backgr
 // still served from the cache.
 func TestCursorOfAnotherKeyRefused(t *testing.T) {
 	e := keyEnv(t)
-	e.emu.AddQuery(1001, dunetest.DEXTrades(5000, 1))
+	e.emu.AddQuery(1001, emulator.DEXTrades(5000, 1))
 	first := e.callCtx(t, withKey(keyA), schemas.GetLatestResult, map[string]any{"query_id": 1001, "max_tokens": 2000})
 	checkBudget(t, first, 2000)
 	if first.S.NextCursor == "" || e.emu.Stats().RowsServed <= first.S.ReturnedRows {
@@ -77,7 +77,7 @@ func TestCursorOfAnotherKeyRefused(t *testing.T) {
 // everyone else's rows come from Dune, which checks their key.
 func TestPageCacheIsolatedByKey(t *testing.T) {
 	e := keyEnv(t)
-	e.emu.AddQuery(1001, dunetest.DEXTrades(5000, 1))
+	e.emu.AddQuery(1001, emulator.DEXTrades(5000, 1))
 	first := e.callCtx(t, withKey(keyA), schemas.GetLatestResult, map[string]any{"query_id": 1001, "max_tokens": 2000})
 	checkBudget(t, first, 2000)
 	cur, err := e.ts.codec.Decode(first.S.NextCursor, e.ts.codec.fingerprint(keyA))
@@ -124,7 +124,7 @@ func TestPageCacheIsolatedByKey(t *testing.T) {
 // valid one; the server's own key keeps the operator's advice.
 func TestRejectedKeyMessage(t *testing.T) {
 	e := keyEnv(t)
-	e.emu.AddQuery(1005, dunetest.Tiny())
+	e.emu.AddQuery(1005, emulator.Tiny())
 	r := e.callCtx(t, withKey(attackerKey), schemas.GetLatestResult, map[string]any{"query_id": 1005})
 	if !r.IsError || r.Text != rejectedRequestKey {
 		t.Errorf("per-request key: isError %v, %q", r.IsError, r.Text)

@@ -12,7 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 )
 
@@ -20,7 +20,7 @@ import (
 // it) and an in-process client speaking protocol, collecting the
 // notifications/message it receives.
 type logEnv struct {
-	emu  *dunetest.Server
+	emu  *emulator.Server
 	cli  *client.Client
 	msgs chan logMsg
 }
@@ -32,11 +32,11 @@ type logMsg struct {
 
 func newLogEnv(t *testing.T, protocol string) *logEnv {
 	t.Helper()
-	emu := dunetest.NewServer()
+	emu := emulator.NewServer()
 	t.Cleanup(emu.Close)
 	dc := dune.NewClient(dune.Config{
 		BaseURL: emu.URL,
-		APIKey:  dunetest.DefaultAPIKey,
+		APIKey:  emulator.DefaultAPIKey,
 		Retry:   dune.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
 	})
 	ts, err := New(Config{Fetcher: dc, CursorSecret: []byte("logging")})
@@ -63,7 +63,7 @@ func newLogEnv(t *testing.T, protocol string) *logEnv {
 		if err := json.Unmarshal(raw, &m); err != nil || m.Logger != "dune" {
 			t.Errorf("notification %s: %v", raw, err)
 		}
-		if strings.Contains(string(raw), dunetest.DefaultAPIKey) {
+		if strings.Contains(string(raw), emulator.DefaultAPIKey) {
 			t.Errorf("notification carries the API key: %s", raw)
 		}
 		e.msgs <- logMsg{Level: m.Level, Data: m.Data}
@@ -131,8 +131,8 @@ func TestLogNotifications(t *testing.T) {
 	for _, protocol := range []string{mcp.LATEST_PROTOCOL_VERSION, mcp.ProtocolVersion20250618} {
 		t.Run(protocol, func(t *testing.T) {
 			e := newLogEnv(t, protocol)
-			e.emu.AddQuery(1, dunetest.DEXTrades(2000, 1))
-			e.emu.AddExecution(2, dunetest.Execution{Dataset: dunetest.DEXTrades(300, 2), Partial: true})
+			e.emu.AddQuery(1, emulator.DEXTrades(2000, 1))
+			e.emu.AddExecution(2, emulator.Execution{Dataset: emulator.DEXTrades(300, 2), Partial: true})
 
 			e.setLevel(t, mcp.LoggingLevelDebug)
 			res := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "max_tokens": 2000})
@@ -155,7 +155,7 @@ func TestLogNotifications(t *testing.T) {
 			}
 
 			e.setLevel(t, mcp.LoggingLevelInfo)
-			e.emu.InjectFault(dunetest.Fault{Status: 429, Count: 1})
+			e.emu.InjectFault(emulator.Fault{Status: 429, Count: 1})
 			e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "max_tokens": 1000})
 			got = e.waitFor(t, "Dune request retried")
 			if m := got[len(got)-1]; m.Level != "warning" || m.Data["attempts"] != 2.0 {

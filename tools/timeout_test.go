@@ -11,21 +11,21 @@ import (
 	"github.com/rs/zerolog"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 	"dune-mcp/internal/testio"
 	"dune-mcp/schemas"
 )
 
 // timeoutEnv is a Toolset with the given per-call timeout in front of the
 // emulator, through a dune client that retries (as in production).
-func timeoutEnv(t *testing.T, timeout time.Duration) (*dunetest.Server, *Toolset, *testio.SyncBuffer) {
+func timeoutEnv(t *testing.T, timeout time.Duration) (*emulator.Server, *Toolset, *testio.SyncBuffer) {
 	t.Helper()
-	emu := dunetest.NewServer()
+	emu := emulator.NewServer()
 	t.Cleanup(emu.Close)
-	emu.AddQuery(1, dunetest.DEXTrades(1000, 1))
+	emu.AddQuery(1, emulator.DEXTrades(1000, 1))
 	dc := dune.NewClient(dune.Config{
 		BaseURL: emu.URL,
-		APIKey:  dunetest.DefaultAPIKey,
+		APIKey:  emulator.DefaultAPIKey,
 		Retry:   dune.RetryPolicy{MaxAttempts: 5, MaxBackoff: time.Minute, MaxElapsed: 5 * time.Minute},
 	})
 	logs := &testio.SyncBuffer{}
@@ -58,7 +58,7 @@ func latestReq(args string) mcp.CallToolRequest {
 // (30 s) and then succeed: the assertions are on the result, not on time.
 func TestCallTimeoutBoundsTheWaitOnDune(t *testing.T) {
 	emu, ts, logs := timeoutEnv(t, 300*time.Millisecond)
-	emu.InjectFault(dunetest.Fault{Latency: 30 * time.Second, Count: 1})
+	emu.InjectFault(emulator.Fault{Latency: 30 * time.Second, Count: 1})
 	res, err := handlerOf(t, ts, schemas.GetLatestResult)(context.Background(), latestReq(`{"query_id":1,"limit":5}`))
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestCallTimeoutIncludesRetries(t *testing.T) {
 	// Dune answers 503 asking for a 20 s pause: the client would sleep and
 	// retry, but the call's deadline ends the wait first.
 	emu, ts, _ := timeoutEnv(t, 300*time.Millisecond)
-	emu.InjectFault(dunetest.Fault{Status: 503, RetryAfter: 20 * time.Second, Count: 10})
+	emu.InjectFault(emulator.Fault{Status: 503, RetryAfter: 20 * time.Second, Count: 10})
 	res, _ := handlerOf(t, ts, schemas.GetLatestResult)(context.Background(), latestReq(`{"query_id":1,"limit":5}`))
 	msg := resultText(t, res)
 	if !res.IsError || !strings.Contains(msg, "Timed out after 300ms") {
@@ -102,7 +102,7 @@ func TestCallTimeoutIncludesRetries(t *testing.T) {
 
 func TestClientCancellationIsNotATimeout(t *testing.T) {
 	emu, ts, logs := timeoutEnv(t, time.Minute)
-	emu.InjectFault(dunetest.Fault{Latency: 30 * time.Second, Count: 1})
+	emu.InjectFault(emulator.Fault{Latency: 30 * time.Second, Count: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *mcp.CallToolResult, 1)
 	go func() {

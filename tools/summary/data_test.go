@@ -11,7 +11,7 @@ import (
 	"dune-mcp/dune"
 )
 
-// Test data built here (independent of dune/dunetest): deterministic pages
+// Test data built here (independent of dune/emulator): deterministic pages
 // shaped like real Dune results.
 
 var testNow = time.Date(2024, 2, 12, 23, 10, 0, 0, time.UTC)

@@ -1,20 +1,21 @@
-// Package dunetest is a faithful emulator of Dune Analytics' results API in
-// the spirit of net/http/httptest, plus deterministic datasets to serve.
+// Package emulator is a faithful emulator of Dune Analytics' results API,
+// with deterministic datasets to serve. It backs --demo, `dune-mcp emulator`,
+// the tests and the evals.
 //
-//	s := dunetest.NewServer(dunetest.WithDemoData())
+//	s := emulator.NewServer(emulator.WithDemoData())
 //	defer s.Close()
-//	// point a client at s.URL (it appends /api/v1/...) with key dunetest.DefaultAPIKey
-//	eid := s.AddQuery(42, dunetest.DEXTrades(100000, 1))
-//	s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: time.Second})
+//	// point a client at s.URL (it appends /api/v1/...) with key emulator.DefaultAPIKey
+//	eid := s.AddQuery(42, emulator.DEXTrades(100000, 1))
+//	s.InjectFault(emulator.Fault{Status: 429, RetryAfter: time.Second})
 //
 // # Endpoints
 //
 // GET /api/v1/query/{query_id}/results, /api/v1/execution/{execution_id}/results
-// and their /csv variants, with every parameter of shared/dune-api/spec.md:
+// and their /csv variants, with every parameter of Dune's results API reference:
 // limit (silently capped at WithMaxPageSize, default 30,000; missing or 0
 // means the cap), offset (past the end: an empty 200), columns (order kept,
 // optional double quotes stripped), filters and sort_by (package
-// dunetest/filter), sample_count (per-row Bernoulli with p = sample_count /
+// emulator/filter), sample_count (per-row Bernoulli with p = sample_count /
 // total rows, seeded by WithSeed; every row when sample_count >= total),
 // allow_partial_results, ignore_max_credits_per_request and the legacy
 // ignore_max_datapoints_per_request, params.<name> (query endpoints only);
@@ -57,4 +58,4 @@
 //
 // ListenAndServe and (*Server).Serve run the emulator standalone; Describe
 // lists the demo queries.
-package dunetest
+package emulator

@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 // response is a decoded emulator answer.
@@ -19,9 +19,9 @@ type response struct {
 }
 
 // get sends GET base+path with the default key in the header.
-func get(t *testing.T, s *dunetest.Server, path string) response {
+func get(t *testing.T, s *emulator.Server, path string) response {
 	t.Helper()
-	return do(t, s.URL+path, map[string]string{"X-Dune-Api-Key": dunetest.DefaultAPIKey})
+	return do(t, s.URL+path, map[string]string{"X-Dune-Api-Key": emulator.DefaultAPIKey})
 }
 
 func do(t *testing.T, url string, headers map[string]string) response {

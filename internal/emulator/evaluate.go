@@ -1,4 +1,4 @@
-package dunetest
+package emulator
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest/filter"
+	"dune-mcp/internal/emulator/filter"
 )
 
 // DefaultMaxPageSize is the emulator's default silent cap on limit.

@@ -1,12 +1,12 @@
-package dunetest
+package emulator
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
@@ -91,7 +91,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			dropConn(w)
 			return
 		case f.Truncate:
-			rec := httptest.NewRecorder()
+			rec := newRecorder()
 			s.serveResults(rec, r, rt)
 			truncateResponse(w, rec)
 			return
@@ -200,7 +200,7 @@ func dropConn(w http.ResponseWriter) {
 
 // truncateResponse sends rec's status and headers, a Content-Length for the
 // whole body, half of the body, then closes the connection.
-func truncateResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+func truncateResponse(w http.ResponseWriter, rec *recorder) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler)
@@ -210,8 +210,8 @@ func truncateResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 		panic(http.ErrAbortHandler)
 	}
 	defer func() { _ = conn.Close() }()
-	body := rec.Body.Bytes()
-	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\n", rec.Code, http.StatusText(rec.Code))
+	body := rec.body.Bytes()
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\n", rec.code, http.StatusText(rec.code))
 	h := rec.Header().Clone()
 	h.Del("Content-Length")
 	h.Set("Connection", "close")
@@ -593,3 +593,16 @@ func (s *Server) writeCSV(w http.ResponseWriter, x *execution, p *plan, next str
 	_, _ = bw.Write(b)
 	_ = bw.Flush()
 }
+
+// recorder buffers a whole response so that a fault can send part of it.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, code: http.StatusOK} }
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }

@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"io"
@@ -6,11 +6,11 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 func BenchmarkDEXRow(b *testing.B) {
-	ds := dunetest.DEXTrades(100000, 1)
+	ds := emulator.DEXTrades(100000, 1)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_ = ds.Row(i % 100000)
@@ -19,11 +19,11 @@ func BenchmarkDEXRow(b *testing.B) {
 
 // BenchmarkDEXPage30000 measures encoding a full 30,000-row DEX page.
 func BenchmarkDEXPage30000(b *testing.B) {
-	s := dunetest.NewUnstartedServer()
-	eid := s.AddQuery(1, dunetest.DEXTrades(100000, 1))
+	s := emulator.NewUnstartedServer()
+	eid := s.AddQuery(1, emulator.DEXTrades(100000, 1))
 	h := s.Handler()
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/execution/"+eid+"/results?limit=30000&offset=30000", nil)
-	req.Header.Set("X-Dune-Api-Key", dunetest.DefaultAPIKey)
+	req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
 	h.ServeHTTP(discard{}, req) // warm the total size
 	b.ReportAllocs()
 	var n int64

@@ -1,4 +1,4 @@
-package dunetest
+package emulator
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 func LoadFixture(path string) (*Dataset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("dunetest: load fixture: %w", err)
+		return nil, fmt.Errorf("emulator: load fixture: %w", err)
 	}
 	var body struct {
 		Result *struct {
@@ -35,10 +35,10 @@ func LoadFixture(path string) (*Dataset, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&body); err != nil {
-		return nil, fmt.Errorf("dunetest: load fixture %s: %w", path, err)
+		return nil, fmt.Errorf("emulator: load fixture %s: %w", path, err)
 	}
 	if body.Result == nil {
-		return nil, fmt.Errorf("dunetest: load fixture %s: no result object", path)
+		return nil, fmt.Errorf("emulator: load fixture %s: no result object", path)
 	}
 	md := body.Result.Metadata
 	names := md.ColumnNames
@@ -49,7 +49,7 @@ func LoadFixture(path string) (*Dataset, error) {
 		slices.Sort(names)
 	}
 	if len(md.ColumnTypes) != 0 && len(md.ColumnTypes) != len(names) {
-		return nil, fmt.Errorf("dunetest: load fixture %s: %d column_types for %d column_names", path, len(md.ColumnTypes), len(names))
+		return nil, fmt.Errorf("emulator: load fixture %s: %d column_types for %d column_names", path, len(md.ColumnTypes), len(names))
 	}
 	cols := make([]dune.Column, len(names))
 	rows := make([]dune.Row, len(body.Result.Rows))

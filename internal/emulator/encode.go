@@ -1,4 +1,4 @@
-package dunetest
+package emulator
 
 import (
 	"encoding/json"

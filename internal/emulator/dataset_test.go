@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"bytes"
@@ -12,17 +12,17 @@ import (
 	"testing"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
-const fixtureNextURI = "testdata/results_page_with_next_uri.json"
+const fixtureNextURI = "../../dune/testdata/results_page_with_next_uri.json"
 
 func TestDEXTradesShapedLikeFixture(t *testing.T) {
-	fx, err := dunetest.LoadFixture(fixtureNextURI)
+	fx, err := emulator.LoadFixture(fixtureNextURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := dunetest.DEXTrades(5000, 11)
+	ds := emulator.DEXTrades(5000, 11)
 	names := func(cs []dune.Column) (out []string) {
 		for _, c := range cs {
 			out = append(out, c.Name)
@@ -136,12 +136,12 @@ func TestDEXTradesShapedLikeFixture(t *testing.T) {
 }
 
 func TestDatasetsDeterministic(t *testing.T) {
-	gens := map[string]func(seed int64) *dunetest.Dataset{
-		"dex":   func(s int64) *dunetest.Dataset { return dunetest.DEXTrades(300, s) },
-		"wide":  func(s int64) *dunetest.Dataset { return dunetest.Wide(50, 40, s) },
-		"long":  func(s int64) *dunetest.Dataset { return dunetest.LongText(5, s) },
-		"daily": func(s int64) *dunetest.Dataset { return dunetest.DailySeries(50, s) },
-		"chain": func(s int64) *dunetest.Dataset { return dunetest.DEXTradesOn("base", 100, s) },
+	gens := map[string]func(seed int64) *emulator.Dataset{
+		"dex":   func(s int64) *emulator.Dataset { return emulator.DEXTrades(300, s) },
+		"wide":  func(s int64) *emulator.Dataset { return emulator.Wide(50, 40, s) },
+		"long":  func(s int64) *emulator.Dataset { return emulator.LongText(5, s) },
+		"daily": func(s int64) *emulator.Dataset { return emulator.DailySeries(50, s) },
+		"chain": func(s int64) *emulator.Dataset { return emulator.DEXTradesOn("base", 100, s) },
 	}
 	for name, gen := range gens {
 		a, b, c := gen(1), gen(1), gen(2)
@@ -155,25 +155,25 @@ func TestDatasetsDeterministic(t *testing.T) {
 		}
 	}
 	// row i does not depend on n
-	if !reflect.DeepEqual(dunetest.DEXTrades(10, 5).Row(7), dunetest.DEXTrades(100000, 5).Row(7)) {
+	if !reflect.DeepEqual(emulator.DEXTrades(10, 5).Row(7), emulator.DEXTrades(100000, 5).Row(7)) {
 		t.Error("DEXTrades row depends on n")
 	}
 	// rows belong to the caller
-	ds := dunetest.Tiny()
+	ds := emulator.Tiny()
 	r := ds.Row(0)
 	r[1] = "changed"
 	if ds.Row(0)[1] != "uniswap" {
 		t.Error("Row shares storage")
 	}
 	for i := 0; i < 100; i++ {
-		if got := dunetest.DEXTradesOn("base", 100, 3).Row(i)[5]; got != "base" {
+		if got := emulator.DEXTradesOn("base", 100, 3).Row(i)[5]; got != "base" {
 			t.Fatalf("DEXTradesOn(base) row %d chain %v", i, got)
 		}
 	}
 }
 
 func TestOtherDatasets(t *testing.T) {
-	w := dunetest.Wide(20, 300, 1)
+	w := emulator.Wide(20, 300, 1)
 	seen := map[string]bool{}
 	for j, c := range w.Columns {
 		if seen[c.Name] {
@@ -201,7 +201,7 @@ func TestOtherDatasets(t *testing.T) {
 	if len(w.Columns) != 300 {
 		t.Fatalf("wide: %d columns", len(w.Columns))
 	}
-	lt := dunetest.LongText(30, 1)
+	lt := emulator.LongText(30, 1)
 	quotes := false
 	for i := 0; i < lt.Len(); i++ {
 		body := lt.Row(i)[2].(string)
@@ -213,20 +213,20 @@ func TestOtherDatasets(t *testing.T) {
 	if !quotes {
 		t.Error("long text never exercises CSV quoting")
 	}
-	d := dunetest.DailySeries(1096, 1)
+	d := emulator.DailySeries(1096, 1)
 	if d.Len() != 1096 || d.Row(0)[0] != "2022-01-01 00:00:00.000 UTC" || d.Row(1095)[0] != "2024-12-31 00:00:00.000 UTC" {
 		t.Errorf("daily: %d rows, %v .. %v", d.Len(), d.Row(0)[0], d.Row(1095)[0])
 	}
-	if dunetest.Tiny().Len() != 3 || dunetest.Empty().Len() != 0 || len(dunetest.Empty().Columns) != 3 {
+	if emulator.Tiny().Len() != 3 || emulator.Empty().Len() != 0 || len(emulator.Empty().Columns) != 3 {
 		t.Error("tiny/empty sizes")
 	}
-	if s := dunetest.DEXTrades(100000, 1).String(); s != "dex_trades: 100000 rows x 22 columns" {
+	if s := emulator.DEXTrades(100000, 1).String(); s != "dex_trades: 100000 rows x 22 columns" {
 		t.Errorf("String() = %q", s)
 	}
 }
 
 func TestLoadFixture(t *testing.T) {
-	ds, err := dunetest.LoadFixture(fixtureNextURI)
+	ds, err := emulator.LoadFixture(fixtureNextURI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestLoadFixture(t *testing.T) {
 		t.Fatalf("%d rows", ds.Len())
 	}
 	// served back, the rows equal the fixture's byte for byte per value
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
 	s.AddQuery(1, ds)
 	served := get(t, s, "/api/v1/query/1/results").object(t)["result"].(map[string]any)["rows"]
@@ -268,18 +268,18 @@ func TestLoadFixture(t *testing.T) {
 		t.Error("double not carried exactly")
 	}
 
-	empty, err := dunetest.LoadFixture("testdata/results_offset_past_end_empty.json")
+	empty, err := emulator.LoadFixture("../../dune/testdata/results_offset_past_end_empty.json")
 	if err != nil || empty.Len() != 0 || len(empty.Columns) != 1 || empty.Columns[0] != (dune.Column{Name: "foo", Type: "varchar"}) {
 		t.Errorf("empty fixture: %v %v", empty, err)
 	}
-	cols, err := dunetest.LoadFixture("testdata/results_filtered_columns_next_uri.json")
+	cols, err := emulator.LoadFixture("../../dune/testdata/results_filtered_columns_next_uri.json")
 	if err != nil || cols.Columns[0].Name != "block_time" || cols.Columns[4].Type != "double" || cols.Len() != 10 {
 		t.Errorf("filtered fixture: %v %v", cols, err)
 	}
-	if _, err := dunetest.LoadFixture("testdata/status_failed_with_error.json"); err == nil {
+	if _, err := emulator.LoadFixture("../../dune/testdata/status_failed_with_error.json"); err == nil {
 		t.Error("status fixture loaded as a result")
 	}
-	if _, err := dunetest.LoadFixture("testdata/missing.json"); err == nil {
+	if _, err := emulator.LoadFixture("../../dune/testdata/missing.json"); err == nil {
 		t.Error("missing file loaded")
 	}
 }
@@ -303,29 +303,29 @@ func TestInferType(t *testing.T) {
 		{[]any{"abc", json.Number("1")}, "varchar"},
 	}
 	for _, c := range cases {
-		if got := dunetest.InferType(c.vals); got != c.want {
+		if got := emulator.InferType(c.vals); got != c.want {
 			t.Errorf("InferType(%v) = %s, want %s", c.vals, got, c.want)
 		}
 	}
 }
 
 func TestEvaluateErrors(t *testing.T) {
-	ds := dunetest.Tiny()
+	ds := emulator.Tiny()
 	for _, o := range []dune.Options{
 		{Projection: dune.Projection{Columns: []string{"nope"}}},
 		{Filtering: dune.Filtering{Filters: "rank >"}},
 		{Sorting: dune.Sorting{SortBy: "nope desc"}},
 		{Paging: dune.Paging{Limit: -1}},
 	} {
-		if _, _, _, err := dunetest.Evaluate(ds, o, 0); err == nil {
+		if _, _, _, err := emulator.Evaluate(ds, o, 0); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
-	cols, rows, total, err := dunetest.Evaluate(ds, dune.Options{Paging: dune.Paging{Limit: 2, Offset: 2}}, 0)
+	cols, rows, total, err := emulator.Evaluate(ds, dune.Options{Paging: dune.Paging{Limit: 2, Offset: 2}}, 0)
 	if err != nil || len(cols) != 4 || len(rows) != 1 || total != 3 || rows[0][1] != "curve" {
 		t.Errorf("Evaluate page: %v %v %d %v", cols, rows, total, err)
 	}
-	_, rows, _, _ = dunetest.Evaluate(ds, dune.Options{}, 2)
+	_, rows, _, _ = emulator.Evaluate(ds, dune.Options{}, 2)
 	if len(rows) != 2 {
 		t.Errorf("maxPage not applied: %d rows", len(rows))
 	}
@@ -333,14 +333,14 @@ func TestEvaluateErrors(t *testing.T) {
 
 // A page cap of math.MaxInt (no cap) must not overflow start+limit.
 func TestEvaluateNoPageCap(t *testing.T) {
-	ds := dunetest.Tiny()
+	ds := emulator.Tiny()
 	for _, o := range []dune.Options{{}, {Paging: dune.Paging{Offset: 1}}, {Paging: dune.Paging{Limit: math.MaxInt, Offset: math.MaxInt}}} {
-		_, rows, total, err := dunetest.Evaluate(ds, o, math.MaxInt)
+		_, rows, total, err := emulator.Evaluate(ds, o, math.MaxInt)
 		if err != nil || total != 3 || len(rows) != max(0, 3-o.Offset) {
 			t.Errorf("%+v: %d rows of %d, %v", o.Paging, len(rows), total, err)
 		}
 	}
-	s := dunetest.NewServer(dunetest.WithMaxPageSize(math.MaxInt))
+	s := emulator.NewServer(emulator.WithMaxPageSize(math.MaxInt))
 	defer s.Close()
 	s.AddQuery(5, ds)
 	for q, want := range map[string]int{"": 3, "?offset=1": 2, "?limit=2&offset=2": 1, "?limit=1": 1} {

@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 var allEndpoints = []string{"/api/v1/query/%Q/results", "/api/v1/query/%Q/results/csv", "/api/v1/execution/%E/results", "/api/v1/execution/%E/results/csv"}
@@ -25,17 +25,17 @@ func endpointPaths(qid, eid string) []string {
 }
 
 func TestAuth(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eid := s.AddQuery(7, dunetest.Tiny())
+	eid := s.AddQuery(7, emulator.Tiny())
 	for _, path := range endpointPaths("7", eid) {
 		// header, any case of its name
 		for _, name := range []string{"X-Dune-Api-Key", "x-dune-api-key", "X-DUNE-API-KEY"} {
-			if r := do(t, s.URL+path, map[string]string{name: dunetest.DefaultAPIKey}); r.Status != http.StatusOK {
+			if r := do(t, s.URL+path, map[string]string{name: emulator.DefaultAPIKey}); r.Status != http.StatusOK {
 				t.Errorf("%s with header %s: status %d", path, name, r.Status)
 			}
 		}
-		if r := do(t, s.URL+path+"?api_key="+dunetest.DefaultAPIKey, nil); r.Status != http.StatusOK {
+		if r := do(t, s.URL+path+"?api_key="+emulator.DefaultAPIKey, nil); r.Status != http.StatusOK {
 			t.Errorf("%s with api_key param: status %d", path, r.Status)
 		}
 		do(t, s.URL+path, nil).wantError(t, http.StatusUnauthorized, "invalid API Key")
@@ -47,26 +47,26 @@ func TestAuth(t *testing.T) {
 }
 
 func TestWithAPIKey(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithAPIKey("k1"), dunetest.WithAPIKey("k2"))
+	s := emulator.NewServer(emulator.WithAPIKey("k1"), emulator.WithAPIKey("k2"))
 	defer s.Close()
-	s.AddQuery(1, dunetest.Tiny())
-	for key, want := range map[string]int{"k1": 200, "k2": 200, dunetest.DefaultAPIKey: 401, "": 401} {
+	s.AddQuery(1, emulator.Tiny())
+	for key, want := range map[string]int{"k1": 200, "k2": 200, emulator.DefaultAPIKey: 401, "": 401} {
 		if r := do(t, s.URL+"/api/v1/query/1/results", map[string]string{"X-Dune-Api-Key": key}); r.Status != want {
 			t.Errorf("key %q: status %d, want %d", key, r.Status, want)
 		}
 	}
-	open := dunetest.NewServer(dunetest.WithAPIKey(""))
+	open := emulator.NewServer(emulator.WithAPIKey(""))
 	defer open.Close()
-	open.AddQuery(1, dunetest.Tiny())
+	open.AddQuery(1, emulator.Tiny())
 	if r := do(t, open.URL+"/api/v1/query/1/results", nil); r.Status != 200 {
 		t.Errorf("auth off: status %d", r.Status)
 	}
 }
 
 func TestLookupErrors(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(7, dunetest.Tiny())
+	s.AddQuery(7, emulator.Tiny())
 	get(t, s, "/api/v1/query/8/results").wantError(t, 404, "Query not found")
 	get(t, s, "/api/v1/query/8/results/csv").wantError(t, 404, "Query not found")
 	get(t, s, "/api/v1/query/abc/results").wantError(t, 404, "Query not found")
@@ -82,9 +82,9 @@ func TestLookupErrors(t *testing.T) {
 }
 
 func TestCompletedBody(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eid := s.AddQuery(42, dunetest.Tiny())
+	eid := s.AddQuery(42, emulator.Tiny())
 	if _, err := ulid.ParseStrict(eid); err != nil || !strings.HasPrefix(eid, "01") {
 		t.Fatalf("execution id %q is not a ULID: %v", eid, err)
 	}
@@ -142,14 +142,14 @@ func TestCompletedBody(t *testing.T) {
 }
 
 func TestStates(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	failed := s.AddExecution(1, dunetest.Execution{Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 1:8: Column 'x' cannot be resolved", Line: 1, Column: 8}})
-	s.AddExecution(2, dunetest.Execution{State: dune.StateExecuting})
-	s.AddExecution(3, dunetest.Execution{State: dune.StatePending})
-	s.AddExecution(4, dunetest.Execution{State: dune.StateCancelled})
-	s.AddExecution(5, dunetest.Execution{State: dune.StateExpired})
-	partial := s.AddExecution(6, dunetest.Execution{Dataset: dunetest.DEXTrades(50, 6), Partial: true})
+	failed := s.AddExecution(1, emulator.Execution{Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 1:8: Column 'x' cannot be resolved", Line: 1, Column: 8}})
+	s.AddExecution(2, emulator.Execution{State: dune.StateExecuting})
+	s.AddExecution(3, emulator.Execution{State: dune.StatePending})
+	s.AddExecution(4, emulator.Execution{State: dune.StateCancelled})
+	s.AddExecution(5, emulator.Execution{State: dune.StateExpired})
+	partial := s.AddExecution(6, emulator.Execution{Dataset: emulator.DEXTrades(50, 6), Partial: true})
 
 	cases := []struct {
 		q        string
@@ -226,10 +226,10 @@ func TestStates(t *testing.T) {
 }
 
 func TestExecutionsAndRerun(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	first := s.AddQuery(9, dunetest.DailySeries(10, 1))
-	second := s.Rerun(9, dunetest.DailySeries(20, 2))
+	first := s.AddQuery(9, emulator.DailySeries(10, 1))
+	second := s.Rerun(9, emulator.DailySeries(20, 2))
 	if first == second || first >= second {
 		t.Fatalf("ids not distinct and monotonic: %s %s", first, second)
 	}
@@ -240,7 +240,7 @@ func TestExecutionsAndRerun(t *testing.T) {
 		t.Errorf("old execution = %s with %d rows", p.ExecutionID, p.Result.Metadata.TotalRowCount)
 	}
 	// a later FAILED run becomes the latest; the completed one stays readable
-	s.AddExecution(9, dunetest.Execution{State: dune.StateFailed})
+	s.AddExecution(9, emulator.Execution{State: dune.StateFailed})
 	if p := get(t, s, "/api/v1/query/9/results").page(t); p.State != "QUERY_STATE_FAILED" {
 		t.Errorf("latest state = %s", p.State)
 	}
@@ -250,7 +250,7 @@ func TestExecutionsAndRerun(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithDemoData())
+	s := emulator.NewServer(emulator.WithDemoData())
 	defer s.Close()
 	eth := get(t, s, "/api/v1/query/1010/results?params.chain=ethereum&limit=1").page(t)
 	base := get(t, s, "/api/v1/query/1010/results?params.chain=base&limit=1").page(t)
@@ -281,7 +281,7 @@ func TestParams(t *testing.T) {
 }
 
 func TestDemoQueries(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithDemoData())
+	s := emulator.NewServer(emulator.WithDemoData())
 	defer s.Close()
 	want := map[int64]string{
 		1001: "QUERY_STATE_COMPLETED", 1002: "QUERY_STATE_COMPLETED", 1003: "QUERY_STATE_COMPLETED", 1004: "QUERY_STATE_COMPLETED",
@@ -289,11 +289,11 @@ func TestDemoQueries(t *testing.T) {
 		1009: "QUERY_STATE_EXECUTING", 1010: "QUERY_STATE_COMPLETED", 1011: "QUERY_STATE_COMPLETED", 1012: "QUERY_STATE_CANCELLED",
 		1013: "QUERY_STATE_EXPIRED", 1014: "QUERY_STATE_PENDING",
 	}
-	if len(dunetest.DemoQueries) != len(want) {
-		t.Fatalf("%d demo queries, want %d", len(dunetest.DemoQueries), len(want))
+	if len(emulator.DemoQueries) != len(want) {
+		t.Fatalf("%d demo queries, want %d", len(emulator.DemoQueries), len(want))
 	}
-	desc := dunetest.Describe()
-	for _, q := range dunetest.DemoQueries {
+	desc := emulator.Describe()
+	for _, q := range emulator.DemoQueries {
 		p := get(t, s, "/api/v1/query/"+itoa(q.ID)+"/results?limit=5&allow_partial_results=true").page(t)
 		if p.State != want[q.ID] {
 			t.Errorf("%d %s: state %s, want %s", q.ID, q.Name, p.State, want[q.ID])

@@ -1,7 +1,7 @@
 // Package filter parses and evaluates Dune's results post-processing
 // languages: the WHERE-like `filters` parameter and the ORDER BY-like
 // `sort_by` parameter (spec sections 4 and 5.1). The Dune emulator
-// (package dunetest) uses it to answer requests the way Dune does.
+// (package emulator) uses it to answer requests the way Dune does.
 //
 // # Filter grammar
 //

@@ -1,4 +1,4 @@
-package dunetest
+package emulator
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 )
 
 // DefaultAPIKey is the key the emulator accepts unless WithAPIKey is given.
-const DefaultAPIKey = "dunetest-key"
+const DefaultAPIKey = "emulator-key"
 
 // Dune's error texts (spec section 6.1).
 const (
@@ -184,7 +183,8 @@ type Server struct {
 
 	cfg     config
 	handler http.Handler
-	ts      *httptest.Server
+	hs      *http.Server
+	served  chan struct{}
 
 	mu      sync.Mutex
 	queries map[int64][]*execution // executions in order of addition; last = latest
@@ -237,18 +237,38 @@ func NewUnstartedServer(opts ...Option) *Server {
 // Start starts a server from NewUnstartedServer on 127.0.0.1 with a random
 // port and sets URL.
 func (s *Server) Start() {
-	if s.ts != nil {
-		panic("dunetest: Server already started")
+	if s.hs != nil {
+		panic("emulator: Server already started")
 	}
-	s.ts = httptest.NewServer(s.handler)
-	s.URL = s.ts.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("emulator: listen on loopback: %v", err))
+	}
+	s.hs = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		_ = s.hs.Serve(ln)
+	}()
+	s.URL = "http://" + ln.Addr().String()
 }
 
-// Close shuts the server down, blocking until outstanding requests finish.
+// closeGrace is how long Close lets requests in flight finish before it
+// drops their connections.
+const closeGrace = time.Second
+
+// Close shuts the server down: requests in flight get closeGrace to finish,
+// then their connections are closed. It returns once the server has stopped.
 func (s *Server) Close() {
-	if s.ts != nil {
-		s.ts.Close()
+	if s.hs == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	if s.hs.Shutdown(ctx) != nil {
+		_ = s.hs.Close()
+	}
+	<-s.served
 }
 
 // Handler returns the emulator's HTTP handler (serves /api/v1/...).
@@ -262,14 +282,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("dunetest: serve: %w", err)
+		return fmt.Errorf("emulator: serve: %w", err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := hs.Shutdown(sctx)
 		<-errc
 		if err != nil {
-			return fmt.Errorf("dunetest: shutdown: %w", err)
+			return fmt.Errorf("emulator: shutdown: %w", err)
 		}
 		return nil
 	}
@@ -279,13 +299,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // "127.0.0.1:9090") until ctx is done. Typical use, for the standalone
 // `dune-mcp emulator` command:
 //
-//	err := dunetest.ListenAndServe(ctx, addr, dunetest.WithDemoData())
+//	err := emulator.ListenAndServe(ctx, addr, emulator.WithDemoData())
 //
 // Print Describe() to tell users what is served.
 func ListenAndServe(ctx context.Context, addr string, opts ...Option) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("dunetest: listen: %w", err)
+		return fmt.Errorf("emulator: listen: %w", err)
 	}
 	return NewUnstartedServer(opts...).Serve(ctx, ln)
 }

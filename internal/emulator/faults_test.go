@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 func TestFaultStatus(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(5, dunetest.Tiny())
-	s.InjectFault(dunetest.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond, Count: 2})
+	s.AddQuery(5, emulator.Tiny())
+	s.InjectFault(emulator.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond, Count: 2})
 	for i := 0; i < 2; i++ {
 		r := get(t, s, "/api/v1/query/5/results")
 		if r.Status != 429 || r.Header.Get("Retry-After") != "2" ||
@@ -32,18 +32,18 @@ func TestFaultStatus(t *testing.T) {
 		t.Fatalf("after the fault: %d", r.Status)
 	}
 
-	s.InjectFault(dunetest.Fault{Status: 402})
-	get(t, s, "/api/v1/query/5/results").wantError(t, 402, dunetest.MsgBillingCycle)
-	s.InjectFault(dunetest.Fault{Status: 402, Body: dunetest.MsgPerRequestCredits})
+	s.InjectFault(emulator.Fault{Status: 402})
+	get(t, s, "/api/v1/query/5/results").wantError(t, 402, emulator.MsgBillingCycle)
+	s.InjectFault(emulator.Fault{Status: 402, Body: emulator.MsgPerRequestCredits})
 	get(t, s, "/api/v1/query/5/results/csv").wantError(t, 402, "This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage.")
-	s.InjectFault(dunetest.Fault{Status: 500})
+	s.InjectFault(emulator.Fault{Status: 500})
 	get(t, s, "/api/v1/query/5/results").wantError(t, 500, "Internal error")
-	s.InjectFault(dunetest.Fault{Status: 503, RetryAfter: time.Second})
+	s.InjectFault(emulator.Fault{Status: 503, RetryAfter: time.Second})
 	if r := get(t, s, "/api/v1/query/5/results"); r.Status != 503 || r.Header.Get("Retry-After") != "1" {
 		t.Errorf("503: %d %v", r.Status, r.Header)
 	}
 	// faults come before auth
-	s.InjectFault(dunetest.Fault{Status: 502})
+	s.InjectFault(emulator.Fault{Status: 502})
 	if r := do(t, s.URL+"/api/v1/query/5/results", nil); r.Status != 502 {
 		t.Errorf("502 without key: %d", r.Status)
 	}
@@ -53,12 +53,12 @@ func TestFaultStatus(t *testing.T) {
 }
 
 func TestFaultPath(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eid := s.AddQuery(5, dunetest.Tiny())
-	s.AddQuery(6, dunetest.Tiny())
-	s.InjectFault(dunetest.Fault{Status: 500, Path: dunetest.EndpointExecutionResults})
-	s.InjectFault(dunetest.Fault{Status: 503, Path: "/api/v1/query/6/"})
+	eid := s.AddQuery(5, emulator.Tiny())
+	s.AddQuery(6, emulator.Tiny())
+	s.InjectFault(emulator.Fault{Status: 500, Path: emulator.EndpointExecutionResults})
+	s.InjectFault(emulator.Fault{Status: 503, Path: "/api/v1/query/6/"})
 	if r := get(t, s, "/api/v1/query/5/results"); r.Status != 200 {
 		t.Errorf("query 5: %d", r.Status)
 	}
@@ -77,14 +77,14 @@ func TestFaultPath(t *testing.T) {
 }
 
 func TestFaultLatencyHonoursCancellation(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(5, dunetest.Tiny())
+	s.AddQuery(5, emulator.Tiny())
 	call := func(timeout time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/query/5/results", nil)
-		req.Header.Set("X-Dune-Api-Key", dunetest.DefaultAPIKey)
+		req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
@@ -92,7 +92,7 @@ func TestFaultLatencyHonoursCancellation(t *testing.T) {
 		resp.Body.Close()
 		return nil
 	}
-	s.InjectFault(dunetest.Fault{Latency: time.Hour})
+	s.InjectFault(emulator.Fault{Latency: time.Hour})
 	if err := call(50 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("latency fault: err %v", err)
 	}
@@ -110,13 +110,13 @@ func TestFaultLatencyHonoursCancellation(t *testing.T) {
 }
 
 func TestFaultTruncateAndDrop(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(5, dunetest.DEXTrades(100, 1))
+	s.AddQuery(5, emulator.DEXTrades(100, 1))
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	fetch := func() (*http.Response, []byte, error) {
 		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/v1/query/5/results", nil)
-		req.Header.Set("X-Dune-Api-Key", dunetest.DefaultAPIKey)
+		req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, nil, err
@@ -125,7 +125,7 @@ func TestFaultTruncateAndDrop(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return resp, b, err
 	}
-	s.InjectFault(dunetest.Fault{Truncate: true})
+	s.InjectFault(emulator.Fault{Truncate: true})
 	resp, body, err := fetch()
 	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) || resp.StatusCode != 200 {
 		t.Fatalf("truncate: err %v", err)
@@ -133,7 +133,7 @@ func TestFaultTruncateAndDrop(t *testing.T) {
 	if int64(len(body)) >= resp.ContentLength || !strings.HasPrefix(string(body), `{"execution_id":`) {
 		t.Fatalf("truncate: got %d of %d bytes", len(body), resp.ContentLength)
 	}
-	s.InjectFault(dunetest.Fault{Drop: true})
+	s.InjectFault(emulator.Fault{Drop: true})
 	if _, _, err := fetch(); err == nil {
 		t.Fatal("drop: no error")
 	}
@@ -146,12 +146,12 @@ func TestFaultTruncateAndDrop(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eid := s.AddQuery(5, dunetest.Tiny())
+	eid := s.AddQuery(5, emulator.Tiny())
 	get(t, s, "/api/v1/query/5/results?limit=2")
 	get(t, s, "/api/v1/query/5/results/csv?columns=rank")
-	do(t, s.URL+"/api/v1/execution/"+eid+"/results?api_key="+dunetest.DefaultAPIKey+"&offset=1", nil)
+	do(t, s.URL+"/api/v1/execution/"+eid+"/results?api_key="+emulator.DefaultAPIKey+"&offset=1", nil)
 	get(t, s, "/api/v1/execution/"+eid+"/results/csv?offset=9")
 	get(t, s, "/api/v1/query/99/results")
 	st := s.Stats()
@@ -179,10 +179,10 @@ func TestStats(t *testing.T) {
 }
 
 func TestMaxDatapointsPerRequest(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxDatapointsPerRequest(10))
+	s := emulator.NewServer(emulator.WithMaxDatapointsPerRequest(10))
 	defer s.Close()
-	s.AddQuery(5, dunetest.Tiny()) // 3 x 4 = 12 datapoints
-	get(t, s, "/api/v1/query/5/results").wantError(t, 402, dunetest.MsgPerRequestCredits)
+	s.AddQuery(5, emulator.Tiny()) // 3 x 4 = 12 datapoints
+	get(t, s, "/api/v1/query/5/results").wantError(t, 402, emulator.MsgPerRequestCredits)
 	for _, ok := range []string{"ignore_max_credits_per_request=true", "ignore_max_datapoints_per_request=true", "columns=rank,project", "limit=2"} {
 		if r := get(t, s, "/api/v1/query/5/results?"+ok); r.Status != 200 {
 			t.Errorf("%s: %d", ok, r.Status)
@@ -195,11 +195,11 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := dunetest.NewUnstartedServer(dunetest.WithDemoData())
+	s := emulator.NewUnstartedServer(emulator.WithDemoData())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
-	r := do(t, "http://"+ln.Addr().String()+"/api/v1/query/1005/results", map[string]string{"X-Dune-Api-Key": dunetest.DefaultAPIKey})
+	r := do(t, "http://"+ln.Addr().String()+"/api/v1/query/1005/results", map[string]string{"X-Dune-Api-Key": emulator.DefaultAPIKey})
 	p := r.page(t)
 	if len(p.Result.Rows) != 3 {
 		t.Fatalf("rows = %d", len(p.Result.Rows))
@@ -208,21 +208,21 @@ func TestServe(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve after cancel: %v", err)
 	}
-	if err := dunetest.ListenAndServe(context.Background(), "127.0.0.1:bad"); err == nil {
+	if err := emulator.ListenAndServe(context.Background(), "127.0.0.1:bad"); err == nil {
 		t.Fatal("ListenAndServe on a bad address: no error")
 	}
 }
 
 // Stats.RawQueries keeps at most MaxRawQueryBytes of each query string.
 func TestStatsRawQueryClipped(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(5, dunetest.Tiny())
-	long := "filters=" + strings.Repeat("x", 3*dunetest.MaxRawQueryBytes)
+	s.AddQuery(5, emulator.Tiny())
+	long := "filters=" + strings.Repeat("x", 3*emulator.MaxRawQueryBytes)
 	get(t, s, "/api/v1/query/5/results?"+long)
 	get(t, s, "/api/v1/query/5/results?limit=1")
 	q := s.Stats().RawQueries
-	if len(q) != 2 || len(q[0]) > dunetest.MaxRawQueryBytes+len("…") || !strings.HasPrefix(q[0], long[:dunetest.MaxRawQueryBytes]) || q[1] != "limit=1" {
+	if len(q) != 2 || len(q[0]) > emulator.MaxRawQueryBytes+len("…") || !strings.HasPrefix(q[0], long[:emulator.MaxRawQueryBytes]) || q[1] != "limit=1" {
 		t.Errorf("raw queries: %d entries, first %d bytes", len(q), len(q[0]))
 	}
 }

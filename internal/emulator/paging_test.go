@@ -1,4 +1,4 @@
-package dunetest_test
+package emulator_test
 
 import (
 	"encoding/csv"
@@ -11,16 +11,16 @@ import (
 	"testing"
 
 	"dune-mcp/dune"
-	"dune-mcp/dune/dunetest"
+	"dune-mcp/internal/emulator"
 )
 
 // TestWalkDEXByNextOffset walks the 100,000-row DEX result with plain
 // net/http, following next_offset under the default 30,000-row cap, and
 // checks every row comes exactly once, in order.
 func TestWalkDEXByNextOffset(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithDemoData())
+	s := emulator.NewServer(emulator.WithDemoData())
 	defer s.Close()
-	ds := dunetest.DEXTrades(100000, 1001)
+	ds := emulator.DEXTrades(100000, 1001)
 	const hash = 20 // tx_hash column
 	if ds.Columns[hash].Name != "tx_hash" {
 		t.Fatal("tx_hash column moved")
@@ -69,9 +69,9 @@ func TestWalkDEXByNextOffset(t *testing.T) {
 }
 
 func TestMaxPageAndFollowNextURI(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxPageSize(40))
+	s := emulator.NewServer(emulator.WithMaxPageSize(40))
 	defer s.Close()
-	ds := dunetest.DailySeries(100, 3)
+	ds := emulator.DailySeries(100, 3)
 	s.AddQuery(5, ds)
 	// no limit: the cap; limit above the cap: the cap, silently
 	for _, path := range []string{"/api/v1/query/5/results", "/api/v1/query/5/results?limit=1000"} {
@@ -87,7 +87,7 @@ func TestMaxPageAndFollowNextURI(t *testing.T) {
 		if !strings.HasPrefix(next, s.URL+"/api/v1/") {
 			t.Fatalf("next_uri %q not rooted at %s", next, s.URL)
 		}
-		p := do(t, next, map[string]string{"X-Dune-Api-Key": dunetest.DefaultAPIKey}).page(t)
+		p := do(t, next, map[string]string{"X-Dune-Api-Key": emulator.DefaultAPIKey}).page(t)
 		for _, r := range p.Result.Rows {
 			days = append(days, r["day"].(string))
 		}
@@ -96,7 +96,7 @@ func TestMaxPageAndFollowNextURI(t *testing.T) {
 			next = *p.NextURI
 		}
 	}
-	_, want, _, err := dunetest.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "volume_usd desc"}, Paging: dune.Paging{Limit: 1000}}, 1000)
+	_, want, _, err := emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "volume_usd desc"}, Paging: dune.Paging{Limit: 1000}}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +111,9 @@ func TestMaxPageAndFollowNextURI(t *testing.T) {
 }
 
 func TestNextURIFormat(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	eid := s.AddQuery(3, dunetest.DEXTrades(200, 1))
+	eid := s.AddQuery(3, emulator.DEXTrades(200, 1))
 	q := url.Values{}
 	q.Set("columns", "block_time,tx_from,tx_to,tx_hash,amount_usd")
 	q.Set("filters", "block_time > '2024-03-01'")
@@ -128,14 +128,14 @@ func TestNextURIFormat(t *testing.T) {
 		t.Errorf("next_offset = %d", *p.NextOffset)
 	}
 	// sort_by, allow_partial_results, the ignore flag and the CSV endpoint; no api_key
-	r := do(t, s.URL+"/api/v1/query/3/results/csv?api_key="+dunetest.DefaultAPIKey+"&sort_by=amount_usd%20desc,%20block_time&limit=5&offset=5&allow_partial_results=true&ignore_max_datapoints_per_request=true", nil)
+	r := do(t, s.URL+"/api/v1/query/3/results/csv?api_key="+emulator.DefaultAPIKey+"&sort_by=amount_usd%20desc,%20block_time&limit=5&offset=5&allow_partial_results=true&ignore_max_datapoints_per_request=true", nil)
 	got := r.Header.Get("X-Dune-Next-Uri")
 	want = s.URL + "/api/v1/execution/" + eid + "/results/csv?allow_partial_results=true&ignore_max_datapoints_per_request=true&limit=5&offset=10&sort_by=amount_usd+desc%2C+block_time"
 	if got != want || r.Header.Get("X-Dune-Next-Offset") != "10" {
 		t.Fatalf("X-Dune-Next-Uri =\n%s\nwant\n%s", got, want)
 	}
 	// the uri follows to the same rows as the equivalent offset request
-	viaURI := do(t, strings.Replace(got, "/csv?", "/csv?api_key="+dunetest.DefaultAPIKey+"&", 1), nil)
+	viaURI := do(t, strings.Replace(got, "/csv?", "/csv?api_key="+emulator.DefaultAPIKey+"&", 1), nil)
 	direct := get(t, s, "/api/v1/execution/"+eid+"/results/csv?sort_by=amount_usd%20desc,%20block_time&limit=5&offset=10")
 	if string(viaURI.Body) != string(direct.Body) {
 		t.Errorf("next_uri page differs from offset page")
@@ -151,9 +151,9 @@ func TestNextURIFormat(t *testing.T) {
 }
 
 func TestOffsetPastEnd(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(3, dunetest.Tiny())
+	s.AddQuery(3, emulator.Tiny())
 	r := get(t, s, "/api/v1/query/3/results?offset=10&limit=5")
 	p := r.page(t)
 	md := p.Result.Metadata
@@ -171,9 +171,9 @@ func TestOffsetPastEnd(t *testing.T) {
 }
 
 func TestColumns(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	s.AddQuery(3, dunetest.NewDataset("special", []dune.Column{{Name: "a", Type: "bigint"}, {Name: "special, column", Type: "varchar"}, {Name: "b", Type: "varchar"}},
+	s.AddQuery(3, emulator.NewDataset("special", []dune.Column{{Name: "a", Type: "bigint"}, {Name: "special, column", Type: "varchar"}, {Name: "b", Type: "varchar"}},
 		[]dune.Row{{json.Number("1"), "x", "y"}}))
 	p := get(t, s, "/api/v1/query/3/results?columns="+url.QueryEscape(`b,"special, column", a`)).page(t)
 	md := p.Result.Metadata
@@ -195,9 +195,9 @@ func TestColumns(t *testing.T) {
 }
 
 func TestFiltersAndSort(t *testing.T) {
-	s := dunetest.NewServer()
+	s := emulator.NewServer()
 	defer s.Close()
-	ds := dunetest.DEXTrades(3000, 5)
+	ds := emulator.DEXTrades(3000, 5)
 	s.AddQuery(3, ds)
 	cases := []dune.Options{
 		{Filtering: dune.Filtering{Filters: "blockchain = 'base' AND amount_usd > 100"}},
@@ -207,7 +207,7 @@ func TestFiltersAndSort(t *testing.T) {
 	}
 	for _, o := range cases {
 		p := get(t, s, "/api/v1/query/3/results?"+o.QueryString()).page(t)
-		cols, rows, total, err := dunetest.Evaluate(ds, o, 0)
+		cols, rows, total, err := emulator.Evaluate(ds, o, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestFiltersAndSort(t *testing.T) {
 		}
 	}
 	// sort semantics: desc with NULLs last, stable ties
-	_, rows, _, _ := dunetest.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "amount_usd desc"}, Projection: dune.Projection{Columns: []string{"amount_usd"}}}, 5000)
+	_, rows, _, _ := emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "amount_usd desc"}, Projection: dune.Projection{Columns: []string{"amount_usd"}}}, 5000)
 	prev, nulls := 1e300, false
 	for _, r := range rows {
 		if r[0] == nil {
@@ -245,7 +245,7 @@ func TestFiltersAndSort(t *testing.T) {
 	if !nulls {
 		t.Fatal("no NULL amount_usd in the dataset")
 	}
-	_, rows, _, _ = dunetest.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "blockchain"}, Projection: dune.Projection{Columns: []string{"blockchain", "block_time"}}}, 5000)
+	_, rows, _, _ = emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "blockchain"}, Projection: dune.Projection{Columns: []string{"blockchain", "block_time"}}}, 5000)
 	for i := 1; i < len(rows); i++ {
 		if rows[i][0] == rows[i-1][0] && rows[i][1].(string) > rows[i-1][1].(string) {
 			t.Fatalf("sort not stable at %d", i)
@@ -272,10 +272,10 @@ func TestFiltersAndSort(t *testing.T) {
 }
 
 func TestSampling(t *testing.T) {
-	ds := dunetest.DEXTrades(20000, 3)
-	s1 := dunetest.NewServer(dunetest.WithSeed(7), dunetest.WithDemoData())
+	ds := emulator.DEXTrades(20000, 3)
+	s1 := emulator.NewServer(emulator.WithSeed(7), emulator.WithDemoData())
 	defer s1.Close()
-	s2 := dunetest.NewServer(dunetest.WithSeed(7))
+	s2 := emulator.NewServer(emulator.WithSeed(7))
 	defer s2.Close()
 	s1.AddQuery(1, ds)
 	s2.AddQuery(1, ds)
@@ -306,23 +306,23 @@ func TestSampling(t *testing.T) {
 			t.Errorf("%s: status %d", bad, r.Status)
 		}
 	}
-	if _, _, _, err := dunetest.Evaluate(dunetest.Tiny(), dune.Options{Sampling: dune.Sampling{SampleCount: 2}, Paging: dune.Paging{Limit: 1}}, 0); err == nil {
+	if _, _, _, err := emulator.Evaluate(emulator.Tiny(), dune.Options{Sampling: dune.Sampling{SampleCount: 2}, Paging: dune.Paging{Limit: 1}}, 0); err == nil {
 		t.Error("Evaluate accepted sample_count with limit")
 	}
 }
 
 func TestCSV(t *testing.T) {
-	s := dunetest.NewServer(dunetest.WithMaxPageSize(7))
+	s := emulator.NewServer(emulator.WithMaxPageSize(7))
 	defer s.Close()
-	ds := dunetest.LongText(10, 2)
+	ds := emulator.LongText(10, 2)
 	s.AddQuery(3, ds)
-	s.AddQuery(4, dunetest.Tiny())
+	s.AddQuery(4, emulator.Tiny())
 	// pages repeat the header; quoting round-trips text with commas, quotes and newlines
 	var all [][]string
 	next := s.URL + "/api/v1/query/3/results/csv"
 	pages := 0
 	for next != "" {
-		r := do(t, next, map[string]string{"X-Dune-Api-Key": dunetest.DefaultAPIKey})
+		r := do(t, next, map[string]string{"X-Dune-Api-Key": emulator.DefaultAPIKey})
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") {
 			t.Fatalf("csv: %d %s", r.Status, r.Header.Get("Content-Type"))
 		}
