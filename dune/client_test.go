@@ -30,26 +30,26 @@ func TestQueryEncoding(t *testing.T) {
 		want string
 	}{
 		{"none", Options{}, ""},
-		{"limit", Options{Paging: Paging{Limit: 10}}, "limit=10"},
-		{"offset zero omitted", Options{Paging: Paging{Limit: 5, Offset: 0}}, "limit=5"},
-		{"offset", Options{Paging: Paging{Offset: 5}}, "offset=5"},
-		{"columns", Options{Projection: Projection{Columns: []string{"a", "b c", "é"}}}, "columns=a%2Cb+c%2C%C3%A9"},
-		{"filters", Options{Filtering: Filtering{Filters: "block_time > '2024-03-01'"}}, "filters=block_time+%3E+%272024-03-01%27"},
-		{"blank filters omitted", Options{Filtering: Filtering{Filters: "  "}}, ""},
-		{"sort_by", Options{Sorting: Sorting{SortBy: "amount_usd desc, block_time"}}, "sort_by=amount_usd+desc%2C+block_time"},
-		{"sample_count", Options{Sampling: Sampling{SampleCount: 100}}, "sample_count=100"},
-		{"allow partial", Options{Partial: Partial{AllowPartialResults: true}}, "allow_partial_results=true"},
-		{"ignore credits", Options{Credits: Credits{IgnoreMaxCreditsPerRequest: true}}, "ignore_max_credits_per_request=true"},
-		{"params", Options{Parameters: Parameters{QueryParameters: map[string]string{"LooksRare Wash Trading Filter": "ON", "chain": "ethereum", "day": ""}}},
+		{"limit", Options{Limit: 10}, "limit=10"},
+		{"offset zero omitted", Options{Limit: 5, Offset: 0}, "limit=5"},
+		{"offset", Options{Offset: 5}, "offset=5"},
+		{"columns", Options{Columns: []string{"a", "b c", "é"}}, "columns=a%2Cb+c%2C%C3%A9"},
+		{"filters", Options{Filters: "block_time > '2024-03-01'"}, "filters=block_time+%3E+%272024-03-01%27"},
+		{"blank filters omitted", Options{Filters: "  "}, ""},
+		{"sort_by", Options{SortBy: "amount_usd desc, block_time"}, "sort_by=amount_usd+desc%2C+block_time"},
+		{"sample_count", Options{SampleCount: 100}, "sample_count=100"},
+		{"allow partial", Options{AllowPartialResults: true}, "allow_partial_results=true"},
+		{"ignore credits", Options{IgnoreMaxCreditsPerRequest: true}, "ignore_max_credits_per_request=true"},
+		{"params", Options{QueryParameters: map[string]string{"LooksRare Wash Trading Filter": "ON", "chain": "ethereum", "day": ""}},
 			"params.LooksRare+Wash+Trading+Filter=ON&params.chain=ethereum&params.day="},
 		{"all, keys sorted", Options{
-			Paging:     Paging{Limit: 100, Offset: 200},
-			Projection: Projection{Columns: []string{"x", "y"}},
-			Sorting:    Sorting{SortBy: "x desc"},
-			Filtering:  Filtering{Filters: "y = 'a&b'"},
-			Partial:    Partial{AllowPartialResults: true},
-			Credits:    Credits{IgnoreMaxCreditsPerRequest: true},
-			Parameters: Parameters{QueryParameters: map[string]string{"p": "1"}},
+			Limit: 100, Offset: 200,
+			Columns:                    []string{"x", "y"},
+			SortBy:                     "x desc",
+			Filters:                    "y = 'a&b'",
+			AllowPartialResults:        true,
+			IgnoreMaxCreditsPerRequest: true,
+			QueryParameters:            map[string]string{"p": "1"},
 		}, "allow_partial_results=true&columns=x%2Cy&filters=y+%3D+%27a%26b%27&ignore_max_credits_per_request=true&limit=100&offset=200&params.p=1&sort_by=x+desc"},
 	}
 	for _, tt := range tests {
@@ -83,9 +83,9 @@ func TestQueryEncodingMatchesDuneNextURI(t *testing.T) {
 	}
 	c, rc, _ := serve(t, reply{body: okEmpty})
 	opts := Options{
-		Paging:     Paging{Limit: 10, Offset: 10},
-		Projection: Projection{Columns: []string{"block_time", "tx_from", "tx_to", "tx_hash", "amount_usd"}},
-		Filtering:  Filtering{Filters: "block_time > '2024-03-01'"},
+		Limit: 10, Offset: 10,
+		Columns: []string{"block_time", "tx_from", "tx_to", "tx_hash", "amount_usd"},
+		Filters: "block_time > '2024-03-01'",
 	}
 	if _, err := c.GetExecutionResult(context.Background(), "01HR8AGD6CWGHGP1BN3Z1SJ4MD", opts); err != nil {
 		t.Fatal(err)
@@ -109,24 +109,24 @@ func TestValidationSendsNothing(t *testing.T) {
 		call  call
 		field string
 	}{
-		{"negative limit", latest(1, Options{Paging: Paging{Limit: -1}}), "limit"},
-		{"negative offset", latest(1, Options{Paging: Paging{Offset: -5}}), "offset"},
-		{"negative sample", latest(1, Options{Sampling: Sampling{SampleCount: -1}}), "sample_count"},
-		{"sample+limit", latest(1, Options{Sampling: Sampling{SampleCount: 10}, Paging: Paging{Limit: 5}}), "sample_count"},
-		{"sample+offset", latest(1, Options{Sampling: Sampling{SampleCount: 10}, Paging: Paging{Offset: 5}}), "sample_count"},
-		{"sample+filters", latest(1, Options{Sampling: Sampling{SampleCount: 10}, Filtering: Filtering{Filters: "a = 1"}}), "sample_count"},
-		{"empty column", latest(1, Options{Projection: Projection{Columns: []string{"a", ""}}}), "columns"},
-		{"blank column", latest(1, Options{Projection: Projection{Columns: []string{" \t"}}}), "columns"},
-		{"comma column", latest(1, Options{Projection: Projection{Columns: []string{"a,b"}}}), "columns"},
-		{"blank param name", latest(1, Options{Parameters: Parameters{QueryParameters: map[string]string{" ": "x"}}}), "query_parameters"},
+		{"negative limit", latest(1, Options{Limit: -1}), "limit"},
+		{"negative offset", latest(1, Options{Offset: -5}), "offset"},
+		{"negative sample", latest(1, Options{SampleCount: -1}), "sample_count"},
+		{"sample+limit", latest(1, Options{SampleCount: 10, Limit: 5}), "sample_count"},
+		{"sample+offset", latest(1, Options{SampleCount: 10, Offset: 5}), "sample_count"},
+		{"sample+filters", latest(1, Options{SampleCount: 10, Filters: "a = 1"}), "sample_count"},
+		{"empty column", latest(1, Options{Columns: []string{"a", ""}}), "columns"},
+		{"blank column", latest(1, Options{Columns: []string{" \t"}}), "columns"},
+		{"comma column", latest(1, Options{Columns: []string{"a,b"}}), "columns"},
+		{"blank param name", latest(1, Options{QueryParameters: map[string]string{" ": "x"}}), "query_parameters"},
 		{"query id 0", latest(0, Options{}), "query_id"},
 		{"query id negative", latest(-3, Options{}), "query_id"},
 		{"execution id empty", exec("", Options{}), "execution_id"},
 		{"execution id blank", exec("  ", Options{}), "execution_id"},
 		{"execution id path", exec("../query/1", Options{}), "execution_id"},
 		{"execution id query", exec("01HR8?api_key=x", Options{}), "execution_id"},
-		{"params on execution", exec("01HR8AGD6CWGHGP1BN3Z1SJ4MD", Options{Parameters: Parameters{QueryParameters: map[string]string{"a": "b"}}}), "query_parameters"},
-		{"execution options validated", exec("01HR8AGD6CWGHGP1BN3Z1SJ4MD", Options{Paging: Paging{Limit: -1}}), "limit"},
+		{"params on execution", exec("01HR8AGD6CWGHGP1BN3Z1SJ4MD", Options{QueryParameters: map[string]string{"a": "b"}}), "query_parameters"},
+		{"execution options validated", exec("01HR8AGD6CWGHGP1BN3Z1SJ4MD", Options{Limit: -1}), "limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,9 +146,9 @@ func TestValidationSendsNothing(t *testing.T) {
 	}
 	// Combinations Dune accepts stay accepted.
 	for _, o := range []Options{
-		{Sampling: Sampling{SampleCount: 10}, Sorting: Sorting{SortBy: "a"}, Projection: Projection{Columns: []string{"a"}}},
-		{Sampling: Sampling{SampleCount: 10}, Filtering: Filtering{Filters: " "}},
-		{Paging: Paging{Limit: 0, Offset: 0}},
+		{SampleCount: 10, SortBy: "a", Columns: []string{"a"}},
+		{SampleCount: 10, Filters: " "},
+		{Limit: 0, Offset: 0},
 	} {
 		if err := o.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v", o, err)
@@ -339,7 +339,7 @@ func TestStates(t *testing.T) {
 	}
 	t.Run("partial", func(t *testing.T) {
 		c, rc, _ := serve(t, reply{body: `{` + head + `,"state":"QUERY_STATE_COMPLETED_PARTIAL",` + result + `}`})
-		res, err := c.GetLatestResult(context.Background(), 9, Options{Partial: Partial{AllowPartialResults: true}})
+		res, err := c.GetLatestResult(context.Background(), 9, Options{AllowPartialResults: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,7 +465,7 @@ func TestFixturePages(t *testing.T) {
 	})
 	t.Run("empty page past the end", func(t *testing.T) {
 		c, _, _ := serve(t, reply{body: fixture(t, "results_offset_past_end_empty.json")})
-		res, err := c.GetLatestResult(context.Background(), 1, Options{Paging: Paging{Offset: 1000}})
+		res, err := c.GetLatestResult(context.Background(), 1, Options{Offset: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,7 +682,7 @@ func TestRetries(t *testing.T) {
 		ln.Close()
 		c := NewClient(Config{BaseURL: "http://" + addr, APIKey: testKey})
 		c.sleep = func(context.Context, time.Duration) error { t.Error("slept"); return nil }
-		_, err = c.GetLatestResult(context.Background(), 1, Options{Paging: Paging{Limit: 5}})
+		_, err = c.GetLatestResult(context.Background(), 1, Options{Limit: 5})
 		if err == nil || strings.Contains(err.Error(), "limit=5") || !strings.Contains(err.Error(), "/api/v1/query/1/results") {
 			t.Fatalf("err = %v", err)
 		}
@@ -781,7 +781,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			c.cfg.MaxBodyBytes = 4000
 			c.cfg.RequestTimeout = 200 * time.Millisecond
 			c.log = zerolog.New(&logs).Level(zerolog.DebugLevel)
-			res, err := c.GetLatestResult(context.Background(), 1, Options{Filtering: Filtering{Filters: "a = 1"}})
+			res, err := c.GetLatestResult(context.Background(), 1, Options{Filters: "a = 1"})
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -27,7 +27,7 @@ func TestEmulatorWalk100kRows(t *testing.T) {
 	c := newClient(s, quick)
 	ctx, usage := dune.WithUsage(context.Background())
 
-	opts := dune.Options{Paging: dune.Paging{Limit: 100000}}
+	opts := dune.Options{Limit: 100000}
 	res, err := c.GetLatestResult(ctx, 4242, opts)
 	seen, pages := 0, 0
 	for {
@@ -83,15 +83,15 @@ func TestEmulatorOptions(t *testing.T) {
 	c := newClient(s, quick)
 	cases := map[string]dune.Options{
 		"default":        {},
-		"limit offset":   {Paging: dune.Paging{Limit: 50, Offset: 2990}},
-		"limit capped":   {Paging: dune.Paging{Limit: 100000}},
-		"columns":        {Projection: dune.Projection{Columns: []string{"tx_hash", "amount_usd", "blockchain"}}},
-		"filters":        {Filtering: dune.Filtering{Filters: "blockchain = 'ethereum' AND amount_usd > 1000"}},
-		"filters in":     {Filtering: dune.Filtering{Filters: "project IN ('uniswap', 'curve') OR amount_usd IS NULL"}},
-		"sort":           {Sorting: dune.Sorting{SortBy: "amount_usd desc, block_time"}, Paging: dune.Paging{Limit: 100}},
-		"everything":     {Paging: dune.Paging{Limit: 20, Offset: 5}, Projection: dune.Projection{Columns: []string{"token_pair", "amount_usd"}}, Sorting: dune.Sorting{SortBy: "amount_usd"}, Filtering: dune.Filtering{Filters: "token_pair LIKE '%USDC%'"}, Credits: dune.Credits{IgnoreMaxCreditsPerRequest: true}},
-		"past the end":   {Paging: dune.Paging{Offset: 5000}},
-		"partial opt-in": {Partial: dune.Partial{AllowPartialResults: true}, Paging: dune.Paging{Limit: 3}},
+		"limit offset":   {Limit: 50, Offset: 2990},
+		"limit capped":   {Limit: 100000},
+		"columns":        {Columns: []string{"tx_hash", "amount_usd", "blockchain"}},
+		"filters":        {Filters: "blockchain = 'ethereum' AND amount_usd > 1000"},
+		"filters in":     {Filters: "project IN ('uniswap', 'curve') OR amount_usd IS NULL"},
+		"sort":           {SortBy: "amount_usd desc, block_time", Limit: 100},
+		"everything":     {Limit: 20, Offset: 5, Columns: []string{"token_pair", "amount_usd"}, SortBy: "amount_usd", Filters: "token_pair LIKE '%USDC%'", IgnoreMaxCreditsPerRequest: true},
+		"past the end":   {Offset: 5000},
+		"partial opt-in": {AllowPartialResults: true, Limit: 3},
 	}
 	for name, o := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestEmulatorOptions(t *testing.T) {
 		})
 	}
 	t.Run("sample", func(t *testing.T) {
-		res, err := c.GetLatestResult(context.Background(), 7, dune.Options{Sampling: dune.Sampling{SampleCount: 300}})
+		res, err := c.GetLatestResult(context.Background(), 7, dune.Options{SampleCount: 300})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestEmulatorOptions(t *testing.T) {
 		}
 	})
 	t.Run("bad filter", func(t *testing.T) {
-		_, err := c.GetLatestResult(context.Background(), 7, dune.Options{Filtering: dune.Filtering{Filters: "amount_usd NOT IN (1)"}})
+		_, err := c.GetLatestResult(context.Background(), 7, dune.Options{Filters: "amount_usd NOT IN (1)"})
 		var ae *dune.APIError
 		if !errors.As(err, &ae) || ae.Kind != dune.KindBadRequest || ae.Message == "" {
 			t.Fatalf("err = %v", err)
@@ -174,7 +174,7 @@ func TestEmulatorParams(t *testing.T) {
 	base := s.AddExecution(5, emulator.Execution{Dataset: emulator.DailySeries(10, 1), Params: map[string]string{"chain": "base", "days": "7"}})
 	c := newClient(s, quick)
 	get := func(p map[string]string) (*dune.Result, error) {
-		return c.GetLatestResult(context.Background(), 5, dune.Options{Parameters: dune.Parameters{QueryParameters: p}})
+		return c.GetLatestResult(context.Background(), 5, dune.Options{QueryParameters: p})
 	}
 	for _, tc := range []struct {
 		params map[string]string
@@ -242,7 +242,7 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Kind != dune.KindPartialResult || ae.StatusCode != 400 {
 		t.Errorf("partial without opt-in: %v", err)
 	}
-	res, err = c.GetExecutionResult(ctx, partial, dune.Options{Partial: dune.Partial{AllowPartialResults: true}})
+	res, err = c.GetExecutionResult(ctx, partial, dune.Options{AllowPartialResults: true})
 	if err != nil || res.State != dune.StateCompletedPartial || len(res.Rows) != emulator.Tiny().Len() {
 		t.Errorf("partial with opt-in: %v %+v", err, res)
 	}
@@ -290,7 +290,7 @@ func TestEmulatorCreditGuard(t *testing.T) {
 	if s.Stats().Requests != 1 {
 		t.Errorf("402 retried")
 	}
-	res, err := c.GetLatestResult(context.Background(), 3, dune.Options{Credits: dune.Credits{IgnoreMaxCreditsPerRequest: true}})
+	res, err := c.GetLatestResult(context.Background(), 3, dune.Options{IgnoreMaxCreditsPerRequest: true})
 	if err != nil || len(res.Rows) != 200 {
 		t.Fatalf("%v", err)
 	}

@@ -1,8 +1,9 @@
 // Package schemas holds the parameter structs of dune-mcp's tools and the JSON
 // Schemas generated from them with invopop/jsonschema.
 //
-// The parameter structs embed the option groups of package dune, so every
-// Dune API parameter is described exactly once (in dune/options.go). The
+// The parameter structs embed the option groups of options.go, so every Dune
+// API parameter is described exactly once, and each becomes a dune.Options in
+// one method (Options). The result fields are Structured (output.go). The
 // generated schemas are shaped for picky MCP clients: top-level
 // "type":"object", everything inlined (no $ref, no $defs, no $schema),
 // "additionalProperties":false, no top-level oneOf/anyOf/allOf, a description
@@ -20,7 +21,6 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"dune-mcp/dune"
-	"dune-mcp/tools/summary"
 )
 
 // Tool names, fixed by the design contract.
@@ -75,28 +75,41 @@ type Budget struct {
 // GetLatestResultParams are the arguments of get_latest_result.
 type GetLatestResultParams struct {
 	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved Dune query id (the number in its dune.com URL)."`
-	dune.Paging
-	dune.Projection
-	dune.Filtering
-	dune.Sorting
-	dune.Partial
-	dune.Parameters
+	Paging
+	Projection
+	Filtering
+	Sorting
+	Partial
+	Parameters
 	Budget
+}
+
+// Options are the Dune options the arguments ask for.
+func (p GetLatestResultParams) Options() dune.Options {
+	return dune.Options{
+		Limit:               p.Limit,
+		Offset:              p.Offset,
+		Columns:             p.Columns,
+		Filters:             p.Filters,
+		SortBy:              p.SortBy,
+		AllowPartialResults: p.AllowPartialResults,
+		QueryParameters:     p.QueryParameters,
+	}
 }
 
 // NextPageParams are the arguments of next_page.
 type NextPageParams struct {
 	Cursor string `json:"cursor" jsonschema:"required,minLength=1" jsonschema_description:"next_cursor from an earlier result, verbatim."`
-	// Limit's schema is dune.Paging's limit (see JSONSchemaExtend).
+	// Limit's schema is Paging's limit (see JSONSchemaExtend).
 	Limit int `json:"limit,omitempty"`
 	Budget
 }
 
-// JSONSchemaExtend gives limit the schema of dune.Paging's limit, so it is
+// JSONSchemaExtend gives limit the schema of Paging's limit, so it is
 // described once, and says that the budget carries over from the previous
 // page (the cursor remembers it).
 func (NextPageParams) JSONSchemaExtend(s *jsonschema.Schema) {
-	paging := reflector().Reflect(&dune.Paging{})
+	paging := reflector().Reflect(&Paging{})
 	if p, ok := paging.Properties.Get("limit"); ok {
 		s.Properties.Set("limit", p)
 	}
@@ -113,11 +126,21 @@ const NextPageBudgetDescription = "Token budget of this page, 256-25000 (out-of-
 // SampleResultParams are the arguments of sample_result.
 type SampleResultParams struct {
 	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved Dune query id (the number in its dune.com URL)."`
-	dune.Sampling
-	dune.Projection
-	dune.Sorting
-	dune.Parameters
+	Sampling
+	Projection
+	Sorting
+	Parameters
 	Budget
+}
+
+// Options are the Dune options the arguments ask for.
+func (p SampleResultParams) Options() dune.Options {
+	return dune.Options{
+		SampleCount:     p.SampleCount,
+		Columns:         p.Columns,
+		SortBy:          p.SortBy,
+		QueryParameters: p.QueryParameters,
+	}
 }
 
 // JSONSchemaExtend marks the embedded sample_count as required.
@@ -130,8 +153,9 @@ func (SampleResultParams) JSONSchemaExtend(s *jsonschema.Schema) {
 	s.Required = append(s.Required, "sample_count")
 }
 
-// reflector returns the reflector configured for MCP clients (see
-// shared/notes/mcp-go.md §12).
+// reflector returns the reflector configured for MCP clients: everything
+// inlined (some clients do not resolve $ref), required fields from the
+// jsonschema tags, and interfaces as {} (any value).
 func reflector() *jsonschema.Reflector {
 	return &jsonschema.Reflector{
 		Anonymous:                  true,
@@ -210,7 +234,7 @@ var OutputFields = []string{
 	"next_cursor", "stats", "datapoints",
 }
 
-// outputSchema reflects summary.Structured and compacts it for tools/list,
+// outputSchema reflects Structured and compacts it for tools/list,
 // whose whole answer must stay under 1,500 tokens while carrying the same
 // schema three times: only the contract fields (others are allowed, so the
 // root is open), types without descriptions (the fields are explained in the
@@ -218,12 +242,12 @@ var OutputFields = []string{
 // "required" list (every field but execution_ended_at and next_cursor is
 // always present; tests check it).
 func outputSchema() json.RawMessage {
-	full := reflector().Reflect(&summary.Structured{})
+	full := reflector().Reflect(&Structured{})
 	s := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties()}
 	for _, name := range OutputFields {
 		p, ok := full.Properties.Get(name)
 		if !ok {
-			panic("schemas: summary.Structured lacks contract field " + name)
+			panic("schemas: Structured lacks contract field " + name)
 		}
 		s.Properties.Set(name, compactProperty(p))
 	}
@@ -272,7 +296,7 @@ func InputWithDefaultBudget(tool string, budget int) json.RawMessage {
 }
 
 // Output returns the output schema shared by the three tools (generated from
-// summary.Structured). The bytes are shared: do not modify them.
+// Structured). The bytes are shared: do not modify them.
 func Output() json.RawMessage {
 	build()
 	return gen.output

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune"
 	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
 )
@@ -26,12 +25,7 @@ func (t *Toolset) sampleResult(ctx context.Context, c *call, raw []byte) (*summa
 	c.queryID = int64(p.QueryID)
 	budget := budgetFor(p.MaxTokens, t.budget)
 
-	var opts dune.Options
-	opts.SampleCount = p.SampleCount
-	opts.Columns = p.Columns
-	opts.SortBy = p.SortBy
-	opts.QueryParameters = p.QueryParameters
-	res, err := t.fetchLatest(ctx, c, c.queryID, opts)
+	res, err := t.fetchLatest(ctx, c, c.queryID, p.Options())
 	if err != nil {
 		return nil, err
 	}

@@ -312,16 +312,16 @@ func TestInferType(t *testing.T) {
 func TestEvaluateErrors(t *testing.T) {
 	ds := emulator.Tiny()
 	for _, o := range []dune.Options{
-		{Projection: dune.Projection{Columns: []string{"nope"}}},
-		{Filtering: dune.Filtering{Filters: "rank >"}},
-		{Sorting: dune.Sorting{SortBy: "nope desc"}},
-		{Paging: dune.Paging{Limit: -1}},
+		{Columns: []string{"nope"}},
+		{Filters: "rank >"},
+		{SortBy: "nope desc"},
+		{Limit: -1},
 	} {
 		if _, _, _, err := emulator.Evaluate(ds, o, 0); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
-	cols, rows, total, err := emulator.Evaluate(ds, dune.Options{Paging: dune.Paging{Limit: 2, Offset: 2}}, 0)
+	cols, rows, total, err := emulator.Evaluate(ds, dune.Options{Limit: 2, Offset: 2}, 0)
 	if err != nil || len(cols) != 4 || len(rows) != 1 || total != 3 || rows[0][1] != "curve" {
 		t.Errorf("Evaluate page: %v %v %d %v", cols, rows, total, err)
 	}
@@ -334,10 +334,10 @@ func TestEvaluateErrors(t *testing.T) {
 // A page cap of math.MaxInt (no cap) must not overflow start+limit.
 func TestEvaluateNoPageCap(t *testing.T) {
 	ds := emulator.Tiny()
-	for _, o := range []dune.Options{{}, {Paging: dune.Paging{Offset: 1}}, {Paging: dune.Paging{Limit: math.MaxInt, Offset: math.MaxInt}}} {
+	for _, o := range []dune.Options{{}, {Offset: 1}, {Limit: math.MaxInt, Offset: math.MaxInt}} {
 		_, rows, total, err := emulator.Evaluate(ds, o, math.MaxInt)
 		if err != nil || total != 3 || len(rows) != max(0, 3-o.Offset) {
-			t.Errorf("%+v: %d rows of %d, %v", o.Paging, len(rows), total, err)
+			t.Errorf("offset %d limit %d: %d rows of %d, %v", o.Offset, o.Limit, len(rows), total, err)
 		}
 	}
 	s := emulator.NewServer(emulator.WithMaxPageSize(math.MaxInt))

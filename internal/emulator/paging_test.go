@@ -96,7 +96,7 @@ func TestMaxPageAndFollowNextURI(t *testing.T) {
 			next = *p.NextURI
 		}
 	}
-	_, want, _, err := emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "volume_usd desc"}, Paging: dune.Paging{Limit: 1000}}, 1000)
+	_, want, _, err := emulator.Evaluate(ds, dune.Options{SortBy: "volume_usd desc", Limit: 1000}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +200,10 @@ func TestFiltersAndSort(t *testing.T) {
 	ds := emulator.DEXTrades(3000, 5)
 	s.AddQuery(3, ds)
 	cases := []dune.Options{
-		{Filtering: dune.Filtering{Filters: "blockchain = 'base' AND amount_usd > 100"}},
-		{Filtering: dune.Filtering{Filters: "token_bought_symbol IS NULL OR project IN ('curve', 'balancer')"}, Projection: dune.Projection{Columns: []string{"project", "token_bought_symbol"}}},
-		{Sorting: dune.Sorting{SortBy: "amount_usd desc, block_time"}, Paging: dune.Paging{Limit: 50, Offset: 100}},
-		{Sorting: dune.Sorting{SortBy: "blockchain"}, Filtering: dune.Filtering{Filters: "block_time >= '2024-06-29'"}},
+		{Filters: "blockchain = 'base' AND amount_usd > 100"},
+		{Filters: "token_bought_symbol IS NULL OR project IN ('curve', 'balancer')", Columns: []string{"project", "token_bought_symbol"}},
+		{SortBy: "amount_usd desc, block_time", Limit: 50, Offset: 100},
+		{SortBy: "blockchain", Filters: "block_time >= '2024-06-29'"},
 	}
 	for _, o := range cases {
 		p := get(t, s, "/api/v1/query/3/results?"+o.QueryString()).page(t)
@@ -226,7 +226,7 @@ func TestFiltersAndSort(t *testing.T) {
 		}
 	}
 	// sort semantics: desc with NULLs last, stable ties
-	_, rows, _, _ := emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "amount_usd desc"}, Projection: dune.Projection{Columns: []string{"amount_usd"}}}, 5000)
+	_, rows, _, _ := emulator.Evaluate(ds, dune.Options{SortBy: "amount_usd desc", Columns: []string{"amount_usd"}}, 5000)
 	prev, nulls := 1e300, false
 	for _, r := range rows {
 		if r[0] == nil {
@@ -245,7 +245,7 @@ func TestFiltersAndSort(t *testing.T) {
 	if !nulls {
 		t.Fatal("no NULL amount_usd in the dataset")
 	}
-	_, rows, _, _ = emulator.Evaluate(ds, dune.Options{Sorting: dune.Sorting{SortBy: "blockchain"}, Projection: dune.Projection{Columns: []string{"blockchain", "block_time"}}}, 5000)
+	_, rows, _, _ = emulator.Evaluate(ds, dune.Options{SortBy: "blockchain", Columns: []string{"blockchain", "block_time"}}, 5000)
 	for i := 1; i < len(rows); i++ {
 		if rows[i][0] == rows[i-1][0] && rows[i][1].(string) > rows[i-1][1].(string) {
 			t.Fatalf("sort not stable at %d", i)
@@ -306,7 +306,7 @@ func TestSampling(t *testing.T) {
 			t.Errorf("%s: status %d", bad, r.Status)
 		}
 	}
-	if _, _, _, err := emulator.Evaluate(emulator.Tiny(), dune.Options{Sampling: dune.Sampling{SampleCount: 2}, Paging: dune.Paging{Limit: 1}}, 0); err == nil {
+	if _, _, _, err := emulator.Evaluate(emulator.Tiny(), dune.Options{SampleCount: 2, Limit: 1}, 0); err == nil {
 		t.Error("Evaluate accepted sample_count with limit")
 	}
 }

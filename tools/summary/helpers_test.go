@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dune-mcp/schemas"
 )
 
 func TestCmpIntTextMatchesBigInt(t *testing.T) {
@@ -116,18 +118,18 @@ func TestCutToTokens(t *testing.T) {
 	}
 }
 
-// truncated reads Structured.Truncated, which a compact result leaves out
+// truncated reads schemas.Structured.Truncated, which a compact result leaves out
 // when has_more says it.
-func truncated(st *Structured) bool {
+func truncated(st *schemas.Structured) bool {
 	if st.Truncated == nil {
 		return st.HasMore
 	}
 	return *st.Truncated
 }
 
-// fetchedRows reads Structured.FetchedRows, which a compact result leaves
+// fetchedRows reads schemas.Structured.FetchedRows, which a compact result leaves
 // out when it equals returned_rows.
-func fetchedRows(st *Structured) int {
+func fetchedRows(st *schemas.Structured) int {
 	if st.FetchedRows == nil {
 		return st.ReturnedRows
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dune-mcp/dune"
+	"dune-mcp/schemas"
 )
 
 const (
@@ -60,7 +61,7 @@ type summarizer struct {
 
 	statsRows []dune.Row
 	stats     []colStats
-	cols      []Column
+	cols      []schemas.Column
 	fetched   int
 
 	cursors map[int]string
@@ -87,8 +88,8 @@ type summarizer struct {
 
 	// structured pieces
 	colTok      []int
-	cstats      []ColumnStats
-	cstatsNoTop []ColumnStats
+	cstats      []schemas.ColumnStats
+	cstatsNoTop []schemas.ColumnStats
 	cstatTok    []int
 	cstatNoTok  []int
 	anyTop      bool
@@ -129,9 +130,9 @@ func newSummarizer(p Page, budget int, cursor CursorFunc) *summarizer {
 		s.statsRows = p.Rows
 	}
 	s.fetched = len(s.statsRows)
-	s.cols = make([]Column, len(p.Columns))
+	s.cols = make([]schemas.Column, len(p.Columns))
 	for i, c := range p.Columns {
-		s.cols[i] = Column(c)
+		s.cols[i] = schemas.Column(c)
 	}
 	s.stats = statsFor(p.Columns, s.statsRows)
 	n := len(p.Rows)
@@ -994,13 +995,13 @@ func (s *summarizer) prepareStruct() {
 	for i, c := range s.cols {
 		s.colTok[i] = jsonTokens(c) + 1
 	}
-	s.cstats = make([]ColumnStats, len(s.stats))
-	s.cstatsNoTop = make([]ColumnStats, len(s.stats))
+	s.cstats = make([]schemas.ColumnStats, len(s.stats))
+	s.cstatsNoTop = make([]schemas.ColumnStats, len(s.stats))
 	s.cstatTok = make([]int, len(s.stats))
 	s.cstatNoTok = make([]int, len(s.stats))
 	for i := range s.stats {
 		st := &s.stats[i]
-		cs := ColumnStats{
+		cs := schemas.ColumnStats{
 			Name:          st.name,
 			Nulls:         st.nulls,
 			Min:           st.min,
@@ -1020,10 +1021,10 @@ func (s *summarizer) prepareStruct() {
 		s.cstatNoTok[i] = jsonTokens(cs) // commas merge with braces: no extra token
 		if len(st.top) > 0 {
 			s.anyTop = true
-			cs.Top = make([]TopValue, len(st.top))
+			cs.Top = make([]schemas.TopValue, len(st.top))
 			for j, tv := range st.top {
 				v, _ := shorten(tv.Value, topValueLimit, topValueLimit-20)
-				cs.Top[j] = TopValue{Value: v, Count: tv.Count}
+				cs.Top[j] = schemas.TopValue{Value: v, Count: tv.Count}
 			}
 		}
 		s.cstats[i] = cs
@@ -1095,10 +1096,10 @@ func (s *summarizer) structTokens(l structLayout, n int) (int, error) {
 }
 
 // renderStruct builds Structured with layout l and the first n rows.
-func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
+func (s *summarizer) renderStruct(l structLayout, n int) *schemas.Structured {
 	p := s.p
 	C := len(s.cols)
-	st := &Structured{
+	st := &schemas.Structured{
 		QueryID:       p.QueryID,
 		ExecutionID:   p.ExecutionID,
 		State:         string(p.State),
@@ -1109,7 +1110,7 @@ func (s *summarizer) renderStruct(l structLayout, n int) *Structured {
 		SampleCount:   p.SampleCount,
 		ReturnedRows:  n,
 		Rows:          make([][]any, n),
-		Stats:         []ColumnStats{},
+		Stats:         []schemas.ColumnStats{},
 		Datapoints:    p.Datapoints,
 	}
 	if p.EndedAt != nil && !p.EndedAt.IsZero() {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"dune-mcp/dune"
+	"dune-mcp/schemas"
 )
 
 // kind is how a column's values are compared and summarised.
@@ -97,7 +98,7 @@ type colStats struct {
 
 	maxLen int // runes of the longest value, text columns
 
-	top []TopValue // most frequent first; values not shortened
+	top []schemas.TopValue // most frequent first; values not shortened
 }
 
 // distinctEntry counts one distinct value and remembers where it was first seen.
@@ -237,7 +238,7 @@ func columnStats(col dune.Column, c int, rows []dune.Row, m map[uint64]distinctE
 // covering at least half of the non-null values), most frequent first, ties
 // broken by value so that the output never depends on map order. Values
 // seen once are not "top" values.
-func topValues(m map[uint64]distinctEntry, rows []dune.Row, c, nonNull int) []TopValue {
+func topValues(m map[uint64]distinctEntry, rows []dune.Row, c, nonNull int) []schemas.TopValue {
 	if len(m) == 0 {
 		return nil
 	}
@@ -257,13 +258,13 @@ func topValues(m map[uint64]distinctEntry, rows []dune.Row, c, nonNull int) []To
 			return nil
 		}
 	}
-	better := func(a, b TopValue) int { // <0 when a ranks before b
+	better := func(a, b schemas.TopValue) int { // <0 when a ranks before b
 		if a.Count != b.Count {
 			return cmp.Compare(b.Count, a.Count)
 		}
 		return strings.Compare(a.Value, b.Value)
 	}
-	top := make([]TopValue, 0, topKeep+1)
+	top := make([]schemas.TopValue, 0, topKeep+1)
 	for _, e := range m {
 		if e.count < 2 {
 			continue
@@ -271,7 +272,7 @@ func topValues(m map[uint64]distinctEntry, rows []dune.Row, c, nonNull int) []To
 		if len(top) == topKeep && int(e.count) < top[topKeep-1].Count {
 			continue
 		}
-		tv := TopValue{Value: valueText(rows[e.first][c]), Count: int(e.count)}
+		tv := schemas.TopValue{Value: valueText(rows[e.first][c]), Count: int(e.count)}
 		if len(top) == topKeep && better(tv, top[topKeep-1]) >= 0 {
 			continue
 		}

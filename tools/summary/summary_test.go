@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dune-mcp/dune"
+	"dune-mcp/schemas"
 )
 
 var budgets = []int{256, 1000, 8000, 25000}
@@ -43,7 +44,7 @@ func mustSummarize(t testing.TB, p Page, budget int) Output {
 	return out
 }
 
-func structJSON(t testing.TB, s *Structured) string {
+func structJSON(t testing.TB, s *schemas.Structured) string {
 	t.Helper()
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -172,7 +173,7 @@ type refStat struct {
 	mean      float64
 	hasMean   bool
 	distinct  int
-	top       []TopValue
+	top       []schemas.TopValue
 	numeric   bool
 	timestamp bool
 }
@@ -244,11 +245,11 @@ func referenceStats(cols []dune.Column, rows []dune.Row) []refStat {
 			r.mean, r.hasMean = m, true
 		}
 		r.distinct = len(counts)
-		var all []TopValue
+		var all []schemas.TopValue
 		for v, k := range counts {
-			all = append(all, TopValue{Value: v, Count: k})
+			all = append(all, schemas.TopValue{Value: v, Count: k})
 		}
-		slices.SortFunc(all, func(a, b TopValue) int {
+		slices.SortFunc(all, func(a, b schemas.TopValue) int {
 			if a.Count != b.Count {
 				return b.Count - a.Count
 			}
@@ -357,7 +358,7 @@ func TestStatsEdgeCases(t *testing.T) {
 	if st[2].Min != "2024-03-05T20:50:58.5Z" || st[2].Max != "2024-03-05 20:50:59.001 UTC" || st[2].Invalid != 1 {
 		t.Errorf("timestamp column (chronological across formats): %+v", st[2])
 	}
-	if !reflect.DeepEqual(st[3].Top, []TopValue{{"true", 3}}) || st[3].Distinct != 2 {
+	if !reflect.DeepEqual(st[3].Top, []schemas.TopValue{{Value: "true", Count: 3}}) || st[3].Distinct != 2 {
 		t.Errorf("boolean column: %+v", st[3])
 	}
 	if st[4].Min != "1.5" || st[4].Max != "3" || st[4].Nulls != 1 {
@@ -489,7 +490,7 @@ func TestLongCellsMarkedWithLength(t *testing.T) {
 	if !strings.Contains(out.Text, "6 cells over 200 chars shortened, marked …[+N of M chars]") {
 		t.Errorf("table label does not state shortening:\n%s", out.Text[:600])
 	}
-	// With room for everything, Structured carries the long cells whole.
+	// With room for everything, schemas.Structured carries the long cells whole.
 	if out.Structured.ShortenedCells != 0 || out.Structured.Rows[0][2] != p.Rows[0][2] {
 		t.Errorf("structured shortened cells although they fit: %d", out.Structured.ShortenedCells)
 	}
@@ -712,7 +713,7 @@ func TestRowShapeChecked(t *testing.T) {
 // so the generated output schema documents everything.
 func TestStructuredFieldsDocumented(t *testing.T) {
 	for _, typ := range []reflect.Type{
-		reflect.TypeFor[Structured](), reflect.TypeFor[Column](), reflect.TypeFor[ColumnStats](), reflect.TypeFor[TopValue](),
+		reflect.TypeFor[schemas.Structured](), reflect.TypeFor[schemas.Column](), reflect.TypeFor[schemas.ColumnStats](), reflect.TypeFor[schemas.TopValue](),
 	} {
 		for f := range typ.Fields() {
 			if f.Tag.Get("json") == "" || f.Tag.Get("jsonschema_description") == "" {
