@@ -28,6 +28,7 @@
 package dune
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,33 +154,25 @@ type Client struct {
 	jitter func(d time.Duration) time.Duration // uniform in [0, d)
 }
 
+// positiveOr sets *v to def unless it is positive (zero and negative
+// settings mean "the default").
+func positiveOr[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // NewClient returns a client for cfg.
 func NewClient(cfg Config) *Client {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = DefaultUserAgent
-	}
+	cfg.BaseURL = cmp.Or(cfg.BaseURL, DefaultBaseURL)
+	cfg.UserAgent = cmp.Or(cfg.UserAgent, DefaultUserAgent)
+	positiveOr(&cfg.RequestTimeout, DefaultRequestTimeout)
+	positiveOr(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	r := &cfg.Retry
-	if r.MaxAttempts <= 0 {
-		r.MaxAttempts = DefaultMaxAttempts
-	}
-	if r.InitialBackoff <= 0 {
-		r.InitialBackoff = DefaultInitialBackoff
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = DefaultMaxBackoff
-	}
-	if r.MaxElapsed <= 0 {
-		r.MaxElapsed = DefaultMaxElapsed
-	}
+	positiveOr(&r.MaxAttempts, DefaultMaxAttempts)
+	positiveOr(&r.InitialBackoff, DefaultInitialBackoff)
+	positiveOr(&r.MaxBackoff, DefaultMaxBackoff)
+	positiveOr(&r.MaxElapsed, DefaultMaxElapsed)
 	hc := &http.Client{}
 	if cfg.HTTPClient != nil {
 		*hc = *cfg.HTTPClient
@@ -410,21 +403,50 @@ func scrubResult(res *Result, key string) {
 }
 
 // checkState applies Dune's presence rules to a decoded 2xx answer, whose
-// strings scrubResult has cleaned.
+// strings scrubResult has cleaned: a result is usable only when COMPLETED
+// (or COMPLETED_PARTIAL) with a result; any other state, finished or not, is a
+// *ResultError that says which.
 func checkState(res *Result) error {
 	switch res.State {
 	case StateCompleted, StateCompletedPartial:
 		if !res.HasResult {
 			return fmt.Errorf("%w: state %s without a result", ErrMalformedResponse, res.State)
 		}
-	case StateFailed, StateCancelled, StateExpired:
-		re := &ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
-		if e := res.Error; e != nil {
-			re.Type, re.Message, re.Line, re.Column = e.Type, e.Message, e.Line, e.Column
-		}
-		return re
+		return nil
 	}
-	return nil
+	re := &ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
+	if e := res.Error; e != nil {
+		re.Type, re.Message, re.Line, re.Column = e.Type, e.Message, e.Line, e.Column
+	}
+	return re
+}
+
+// kindByStatus classifies the statuses whose kind does not depend on Dune's
+// message.
+var kindByStatus = map[int]ErrorKind{
+	http.StatusUnauthorized:    KindInvalidKey,
+	http.StatusPaymentRequired: KindPayment,
+	http.StatusForbidden:       KindForbidden,
+	http.StatusNotFound:        KindNotFound,
+	http.StatusTooManyRequests: KindRateLimited,
+	http.StatusBadRequest:      KindBadRequest,
+}
+
+// kindOf classifies a non-2xx answer by its status and Dune's message.
+func kindOf(code int, msg string) ErrorKind {
+	lower := strings.ToLower(msg)
+	switch {
+	case code == http.StatusPaymentRequired && strings.Contains(lower, "per request"):
+		return KindCreditsPerRequest
+	case code == http.StatusBadRequest && strings.Contains(lower, "partial result"):
+		return KindPartialResult
+	case code >= 500:
+		return KindServer
+	}
+	if k, ok := kindByStatus[code]; ok {
+		return k
+	}
+	return KindOther
 }
 
 // apiError builds the error for a non-2xx answer (RetryAfter is set by the
@@ -450,28 +472,7 @@ func (c *Client) apiError(resp *http.Response, body io.Reader, path, key string)
 		msg = http.StatusText(resp.StatusCode)
 	}
 	ae.Message = msg
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized:
-		ae.Kind = KindInvalidKey
-	case code == http.StatusPaymentRequired && strings.Contains(strings.ToLower(msg), "per request"):
-		ae.Kind = KindCreditsPerRequest
-	case code == http.StatusPaymentRequired:
-		ae.Kind = KindPayment
-	case code == http.StatusForbidden:
-		ae.Kind = KindForbidden
-	case code == http.StatusNotFound:
-		ae.Kind = KindNotFound
-	case code == http.StatusTooManyRequests:
-		ae.Kind = KindRateLimited
-	case code == http.StatusBadRequest && strings.Contains(strings.ToLower(msg), "partial result"):
-		ae.Kind = KindPartialResult
-	case code == http.StatusBadRequest:
-		ae.Kind = KindBadRequest
-	case code >= 500:
-		ae.Kind = KindServer
-	default:
-		ae.Kind = KindOther
-	}
+	ae.Kind = kindOf(resp.StatusCode, msg)
 	return ae
 }
 

@@ -354,8 +354,9 @@ func TestStates(t *testing.T) {
 		t.Run(string(st), func(t *testing.T) {
 			c, _, _ := serve(t, reply{body: `{` + strings.Replace(head, `"is_execution_finished":true`, `"is_execution_finished":false`, 1) + `,"state":"` + string(st) + `"}`})
 			res, err := c.GetLatestResult(context.Background(), 9, Options{})
-			if err != nil {
-				t.Fatal(err)
+			var re *ResultError
+			if !errors.As(err, &re) || re.State != st {
+				t.Fatalf("err = %v, want a *ResultError in state %s", err, st)
 			}
 			if res.State != st || res.HasResult || res.IsExecutionFinished || res.Rows != nil {
 				t.Errorf("result = %+v", res)
@@ -366,8 +367,9 @@ func TestStates(t *testing.T) {
 		for _, body := range []string{`{` + head + `,"state":"QUERY_STATE_THINKING"}`, `{` + head + `,"state":"QUERY_STATE_THINKING",` + result + `}`} {
 			c, _, _ := serve(t, reply{body: body})
 			res, err := c.GetLatestResult(context.Background(), 9, Options{})
-			if err != nil {
-				t.Fatal(err)
+			var re *ResultError
+			if !errors.As(err, &re) || re.State != "QUERY_STATE_THINKING" {
+				t.Fatalf("err = %v, want a *ResultError for the unknown state", err)
 			}
 			if res.State != "QUERY_STATE_THINKING" || res.State.Known() {
 				t.Errorf("state = %v", res.State)

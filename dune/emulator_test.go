@@ -232,7 +232,8 @@ func TestEmulatorStatesAndErrors(t *testing.T) {
 	for _, st := range []dune.State{dune.StatePending, dune.StateExecuting} {
 		id := s.AddExecution(12, emulator.Execution{State: st})
 		res, err := c.GetExecutionResult(ctx, id, dune.Options{})
-		if err != nil || res.State != st || res.HasResult || res.IsExecutionFinished {
+		var re *dune.ResultError
+		if !errors.As(err, &re) || re.State != st || res.State != st || res.HasResult || res.IsExecutionFinished {
 			t.Errorf("%s: %v %+v", st, err, res)
 		}
 	}

@@ -67,15 +67,16 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("dune: %s (HTTP %d) on %s: %s", e.Kind, e.StatusCode, e.Endpoint, e.Message)
 }
 
-// ResultError reports an execution that ended without a usable result:
-// FAILED, CANCELLED or EXPIRED. Its strings come from the server and are
+// ResultError reports an execution without a usable result: one that ended
+// FAILED, CANCELLED or EXPIRED, one still PENDING or EXECUTING, or one in a
+// state this client does not know. Its strings come from the server and are
 // bounded, with the API key removed.
 type ResultError struct {
 	// ExecutionID is the execution that ended (at most 128 characters).
 	ExecutionID string
 	// QueryID is the query it ran, 0 if Dune did not say.
 	QueryID int64
-	// State is StateFailed, StateCancelled or StateExpired.
+	// State is the execution's state (never COMPLETED or COMPLETED_PARTIAL).
 	State State
 	// Type is Dune's error type for FAILED, e.g. FAILED_TYPE_EXECUTION_FAILED.
 	Type string
@@ -87,7 +88,7 @@ type ResultError struct {
 }
 
 // Error returns "dune: execution <id> <state>: <type>: <message>" (with the
-// position when known), or "dune: execution <id> ended in state <state>"
+// position when known), or "dune: execution <id> is in state <state>"
 // when Dune gave no message.
 func (e *ResultError) Error() string {
 	switch {
@@ -96,7 +97,7 @@ func (e *ResultError) Error() string {
 	case e.Message != "":
 		return fmt.Sprintf("dune: execution %s %s: %s: %s", e.ExecutionID, e.State, e.Type, e.Message)
 	default:
-		return fmt.Sprintf("dune: execution %s ended in state %s", e.ExecutionID, e.State)
+		return fmt.Sprintf("dune: execution %s is in state %s", e.ExecutionID, e.State)
 	}
 }
 

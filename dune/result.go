@@ -18,9 +18,9 @@ const (
 	StateExpired          State = "QUERY_STATE_EXPIRED"
 )
 
-// Known reports whether s is one of the states Dune documents. The client
-// returns a Result (and no error) for unknown states, so callers can report
-// them instead of failing.
+// Known reports whether s is one of the states Dune documents. For an
+// unknown state the client returns the Result with a *ResultError, so
+// callers can report the state by name.
 func (s State) Known() bool {
 	switch s {
 	case StatePending, StateExecuting, StateCompleted, StateCompletedPartial,
