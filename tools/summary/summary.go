@@ -103,13 +103,13 @@ type Output struct {
 // encoding of Output.Structured have at most budget o200k_base tokens. The
 // cursor function is called with the number of rows shown; nil means no
 // cursor can be offered.
+//
+// Summarize is NewDraft followed by Render: a caller that may fetch more
+// rows once it knows how many fit uses a Draft.
 func Summarize(p Page, budget int, cursor CursorFunc) (Output, error) {
-	if budget < 1 {
-		return Output{}, errors.New("summary: budget must be at least 1 token")
-	}
-	if err := checkShape(p); err != nil {
+	d, err := NewDraft(p, budget)
+	if err != nil {
 		return Output{}, err
 	}
-	s := newSummarizer(p, budget, cursor)
-	return s.run()
+	return d.Render(cursor)
 }

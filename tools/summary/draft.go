@@ -1,0 +1,260 @@
+package summary
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"dune-mcp/dune"
+	"dune-mcp/schemas"
+)
+
+const (
+	// growTries bounds the rows added one by one after the exact check, when
+	// the estimates left room; only below growBudget, where a row is worth
+	// two more renderings (above it the slack is a small share of the rows).
+	growTries  = 4
+	growBudget = 4000
+)
+
+// frame is the page being summarised as both views read it: the page, its
+// columns and statistics, the cell bound, the notes shown, and the cursor
+// of the rendering under way. The Draft owns and updates it.
+type frame struct {
+	p         Page
+	budget    int
+	now       time.Time
+	sample    bool
+	cols      []schemas.Column
+	statsRows []dune.Row
+	stats     []colStats
+	fetched   int
+	notes     []string // p.Notes, and the too-small note while it is tried
+
+	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
+	// their first cellKeep (CellLimit, cellKeep unless the page is a few
+	// rows; see cellBound).
+	cellLimit, cellKeep int
+
+	cursorFn CursorFunc
+	cursors  map[int]string
+}
+
+// cursor memoises the cursor function.
+func (f *frame) cursor(shown int) string {
+	if f.cursorFn == nil {
+		return ""
+	}
+	c, ok := f.cursors[shown]
+	if !ok {
+		c = f.cursorFn(shown)
+		f.cursors[shown] = c
+	}
+	return c
+}
+
+// useCursor sets the cursor function of the rendering that starts.
+func (f *frame) useCursor(cursor CursorFunc) {
+	f.cursorFn, f.cursors = cursor, map[int]string{}
+}
+
+// left is the number of result rows after the first shown ones.
+func (f *frame) left(shown int) int {
+	if f.sample {
+		return len(f.p.Rows) - shown
+	}
+	return max(f.p.TotalRowCount-f.p.Offset-shown, len(f.p.Rows)-shown, 0)
+}
+
+// rowsCut reports whether rows of the result are not shown.
+func (f *frame) rowsCut(shown int) bool {
+	return shown < len(f.p.Rows) || f.left(shown) > 0
+}
+
+// Draft is one page being summarised within a budget: its rows are measured
+// once, then it is rendered once.
+//
+// A Draft is not safe for concurrent use.
+type Draft struct {
+	f       frame
+	text    *textView
+	st      *structView
+	statsOK bool // f.stats and the views' statistics pieces match f.statsRows
+}
+
+// NewDraft validates the shape of p (every row has a value per column) and
+// the budget, and prepares p for rendering within budget tokens.
+// Statistics are computed, and rows measured, when first needed.
+func NewDraft(p Page, budget int) (*Draft, error) {
+	if budget < 1 {
+		return nil, errors.New("summary: budget must be at least 1 token")
+	}
+	if err := checkRows("row", p.Rows, len(p.Columns)); err != nil {
+		return nil, err
+	}
+	if err := checkRows("stats row", p.StatsRows, len(p.Columns)); err != nil {
+		return nil, err
+	}
+	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes}}
+	f := &d.f
+	if f.now.IsZero() {
+		f.now = time.Now()
+	}
+	f.cellLimit, f.cellKeep = cellBound(p, budget)
+	f.cols = make([]schemas.Column, len(p.Columns))
+	for i, c := range p.Columns {
+		f.cols[i] = schemas.Column(c)
+	}
+	d.setStatsRows()
+	d.text = newTextView(f)
+	d.st = newStructView(f)
+	d.text.fitRows()
+	d.st.fitRows()
+	return d, nil
+}
+
+// checkRows returns an error naming the first of rows (what they are) that
+// has not ncols values.
+func checkRows(what string, rows []dune.Row, ncols int) error {
+	for i, r := range rows {
+		if len(r) != ncols {
+			return fmt.Errorf("summary: %s %d has %d values for %d columns", what, i, len(r), ncols)
+		}
+	}
+	return nil
+}
+
+// setStatsRows points statistics at the page's StatsRows (its Rows without
+// them); they are computed again when next needed.
+func (d *Draft) setStatsRows() {
+	f := &d.f
+	f.statsRows = f.p.StatsRows
+	if f.statsRows == nil {
+		f.statsRows = f.p.Rows
+	}
+	f.fetched = len(f.statsRows)
+	d.statsOK = false
+}
+
+// ready computes the statistics and their pieces in both views, when the
+// rows they are computed over changed.
+func (d *Draft) ready() {
+	if d.statsOK {
+		return
+	}
+	d.f.stats = statsFor(d.f.p.Columns, d.f.statsRows)
+	d.text.prepareStats()
+	d.st.prepareStats()
+	d.statsOK = true
+}
+
+// Render lays out and renders the page once: both Output.Text and the JSON
+// encoding of Output.Structured have at most the budget's tokens. The
+// cursor function is called with the number of rows shown; nil means no
+// cursor can be offered.
+func (d *Draft) Render(cursor CursorFunc) (Output, error) {
+	d.ready()
+	f := &d.f
+	f.useCursor(cursor)
+	return d.render()
+}
+
+// render plans the layout, then checks and trims it until both views fit.
+func (d *Draft) render() (Output, error) {
+	pl, err := planLayout(d.text, d.st)
+	if err != nil {
+		return Output{}, err
+	}
+	t, s, budget := d.text, d.st, d.f.budget
+	tl, sl, n := pl.tl, pl.sl, pl.n
+	hard := false
+	for {
+		text := t.render(tl, n)
+		tt := CountTokens(text)
+		if tt > budget {
+			if t.shrink(&tl, &n, tt-budget) {
+				continue
+			}
+			text = t.hardCut(tl, n)
+			tt = CountTokens(text)
+			hard = true
+		}
+		st, stt, err := s.encode(sl, n)
+		if err != nil {
+			return Output{}, err
+		}
+		if stt > budget {
+			if s.shrink(&sl, &n, stt-budget) {
+				continue
+			}
+			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, stt, budget)
+		}
+		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
+		if !hard && budget < growBudget {
+			d.grow(&out, tl, sl)
+		}
+		out.RowTokens = d.meanRowTokens(out.ShownRows)
+		return out, nil
+	}
+}
+
+// grow adds rows one by one to a result that fits, while both renderings
+// still fit: the plan's estimates keep some slack, which at small budgets
+// can be worth a row or two.
+func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
+	t, s, budget := d.text, d.st, d.f.budget
+	if sl.columnsN < len(d.f.cols) {
+		return
+	}
+	for range growTries {
+		n := out.ShownRows
+		if n >= len(d.f.p.Rows) {
+			return
+		}
+		fixed := 0
+		if n == 0 {
+			fixed = t.rowsFixedTok[b2i(tl.compact)]
+		}
+		if budget-out.TextTokens < fixed+t.rowCost(n) || budget-out.StructuredTokens < s.rowCost(n) {
+			return
+		}
+		text := t.render(tl, n+1)
+		tt := CountTokens(text)
+		if tt > budget {
+			return
+		}
+		st, stt, err := s.encode(sl, n+1)
+		if err != nil || stt > budget {
+			return
+		}
+		*out = Output{Text: text, Structured: st, ShownRows: n + 1, TextTokens: tt, StructuredTokens: stt}
+	}
+}
+
+// meanRowTokens is the mean cost of the first n rows (of the first row when
+// n is 0), each the larger of its text and structured cost; 0 without rows.
+func (d *Draft) meanRowTokens(n int) float64 {
+	k := min(max(n, 1), len(d.f.p.Rows))
+	if k == 0 {
+		return 0
+	}
+	sum := 0
+	for i := range k {
+		sum += max(d.text.rowCost(i), d.st.rowCost(i))
+	}
+	return float64(sum) / float64(k)
+}
+
+// extend returns s grown to n elements, the new ones set to v.
+func extend[T any](s []T, n int, v T) []T {
+	old := len(s)
+	if n <= old {
+		return s
+	}
+	s = slices.Grow(s, n-old)[:n]
+	for i := old; i < n; i++ {
+		s[i] = v
+	}
+	return s
+}
