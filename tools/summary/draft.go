@@ -16,6 +16,9 @@ const (
 	// two more renderings (above it the slack is a small share of the rows).
 	growTries  = 4
 	growBudget = 4000
+	// typicalCursor stands for a tools cursor (42 bytes in base64url) while
+	// planning without the cursor function (Draft.Planned).
+	typicalCursor = "OQyMfXJHNCzYEA8vb3cNZdZw5Y4DUdiujk9urDQvwjG3sIcW6z_BKJa5"
 )
 
 // frame is the page being summarised as both views read it: the page, its
@@ -75,7 +78,11 @@ func (f *frame) rowsCut(shown int) bool {
 // Draft is one page being summarised within a budget: its rows are measured
 // once, then it is rendered once.
 //
-// A Draft is not safe for concurrent use.
+// A caller that may fetch more rows asks Planned how many rows the layout
+// shows and what a row costs, fetches the rows that should still fit
+// (RowsThatFit), appends them with Extend, and calls Render. Rows measured
+// before Extend are not measured again. A Draft is not safe for concurrent
+// use.
 type Draft struct {
 	f       frame
 	text    *textView
@@ -147,6 +154,61 @@ func (d *Draft) ready() {
 	d.text.prepareStats()
 	d.st.prepareStats()
 	d.statsOK = true
+}
+
+// Planned returns how many of the page's rows the layout plan shows (before
+// the exact token check; a cursor of typical length is assumed), and the
+// mean token cost of a row (the max of its text and structured cost; the
+// first row's when none fit; 0 without rows). When rows is all of the
+// page's rows and the result has more, a caller can fetch the rows that
+// should still fit (see RowsThatFit) and Extend the draft with them.
+func (d *Draft) Planned() (rows int, rowTokens float64) {
+	d.ready()
+	f := &d.f
+	f.useCursor(func(shown int) string {
+		if f.sample || f.p.Offset+shown >= f.p.TotalRowCount {
+			return ""
+		}
+		return typicalCursor
+	})
+	pl, err := planLayout(d.text, d.st)
+	if err != nil { // a value JSON cannot encode: Render reports it
+		d.st.shortMode = false
+		return 0, d.meanRowTokens(0)
+	}
+	return pl.n, d.meanRowTokens(pl.n)
+}
+
+// Extend appends rows that directly follow the page's rows (fetched by a
+// top-up); they are shown-candidates and count for statistics too; total
+// is the new total row count and datapoints the call's new datapoint total.
+// The page is no longer one served from the cache. Token measurements
+// already made are kept: rows already measured are not tokenised again
+// (unless the longer page changes the cell bound, see CellLimit). The
+// slices of the Page given to NewDraft are not modified.
+func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
+	f := &d.f
+	if err := checkRows("extension row", rows, len(f.p.Columns)); err != nil {
+		return err
+	}
+	sameRows := len(f.p.StatsRows) == len(f.p.Rows) && len(f.p.Rows) > 0 && &f.p.StatsRows[0] == &f.p.Rows[0]
+	f.p.Rows = slices.Concat(f.p.Rows, rows)
+	switch {
+	case sameRows:
+		f.p.StatsRows = f.p.Rows
+	case f.p.StatsRows != nil:
+		f.p.StatsRows = slices.Concat(f.p.StatsRows, rows)
+	}
+	f.p.TotalRowCount, f.p.Datapoints, f.p.FromCache = total, datapoints, false
+	d.setStatsRows()
+	if limit, keep := cellBound(f.p, f.budget); limit != f.cellLimit || keep != f.cellKeep {
+		f.cellLimit, f.cellKeep = limit, keep
+		d.text.forgetRows()
+		d.st.forgetShortRows()
+	}
+	d.text.fitRows()
+	d.st.fitRows()
+	return nil
 }
 
 // Render lays out and renders the page once: both Output.Text and the JSON

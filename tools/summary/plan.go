@@ -255,6 +255,21 @@ func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, r
 	return n, k
 }
 
+// RowsThatFit is the layout rule of a page in a budget, for sizing fetches:
+// how many rows of rowTokens tokens each (Output.RowTokens, Draft.Planned)
+// and ncols columns the summary shows within budget tokens. It models the
+// layout: essentials and the column list first, statistics up to about 35
+// tokens a column (at most half the room, none while rows have less than
+// rowFloor tokens), rows the rest.
+func RowsThatFit(budget int, rowTokens float64, ncols int) float64 {
+	room := float64(budget) - 160 - 11*float64(ncols)
+	if room <= 0 || rowTokens <= 0 {
+		return 0
+	}
+	stats := min(35*float64(ncols), room/2, max(room-rowFloor, 0))
+	return (room - stats) / rowTokens
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1

@@ -94,6 +94,13 @@ func (s *structView) fitRows() {
 	s.srowShort = extend(s.srowShort, n, -1)
 }
 
+// forgetShortRows drops the counts of shortened rows (the cell bound
+// changed); full rows do not depend on it.
+func (s *structView) forgetShortRows() {
+	s.srowShort = nil
+	s.fitRows()
+}
+
 func jsonTokens(v any) int {
 	b, err := json.Marshal(v)
 	if err != nil {

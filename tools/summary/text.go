@@ -171,6 +171,12 @@ func (t *textView) fitRows() {
 	}
 }
 
+// forgetRows drops the rendered rows (the cell bound changed).
+func (t *textView) forgetRows() {
+	t.rowLines, t.rowCut, t.rowTok = nil, nil, nil
+	t.fitRows()
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
