@@ -19,6 +19,8 @@ const (
 	// typicalCursor stands for a tools cursor (42 bytes in base64url) while
 	// planning without the cursor function (Draft.Planned).
 	typicalCursor = "OQyMfXJHNCzYEA8vb3cNZdZw5Y4DUdiujk9urDQvwjG3sIcW6z_BKJa5"
+	// tooSmallNote is added to the notes when not a row of the page fits.
+	tooSmallNote = "max_tokens %d is too small to show one row of these %d columns: call next_page with a larger max_tokens, or get_latest_result with fewer columns."
 )
 
 // frame is the page being summarised as both views read it: the page, its
@@ -214,12 +216,27 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 // Render lays out and renders the page once: both Output.Text and the JSON
 // encoding of Output.Structured have at most the budget's tokens. The
 // cursor function is called with the number of rows shown; nil means no
-// cursor can be offered.
+// cursor can be offered. When the page has rows and not one fits, the
+// notes of both views say so (max_tokens too small for one row), unless
+// the page's notes already do or the note itself does not fit.
 func (d *Draft) Render(cursor CursorFunc) (Output, error) {
 	d.ready()
 	f := &d.f
 	f.useCursor(cursor)
-	return d.render()
+	out, err := d.render()
+	note := fmt.Sprintf(tooSmallNote, f.budget, len(f.cols))
+	if err != nil || out.ShownRows > 0 || len(f.p.Rows) == 0 || slices.Contains(f.p.Notes, note) {
+		return out, err
+	}
+	f.notes = append(slices.Clip(f.p.Notes), note)
+	d.text.prepareHead()
+	noted, err := d.render()
+	f.notes = f.p.Notes
+	d.text.prepareHead()
+	if err != nil || noted.ShownRows > 0 {
+		return out, nil // the note does not fit (or no longer holds)
+	}
+	return noted, nil
 }
 
 // render plans the layout, then checks and trims it until both views fit.

@@ -155,7 +155,7 @@ func TestRenderAfterExtendEqualsSummarize(t *testing.T) {
 	}{
 		{"dex", dexPage(400, 5000), 10},
 		{"dex-end", dexPage(40, 40), 3},
-		{"wide", widePage(30, 300), 4},
+		{"wide", widePage(20, 100), 4},
 		{"narrow", projectPage(dexPage(900, 900), 3), 50},
 		{"long", longTextPage(12, 3000), 2},
 		{"few", few, 2},
@@ -164,7 +164,7 @@ func TestRenderAfterExtendEqualsSummarize(t *testing.T) {
 		{"cached", cached, 8},
 	}
 	for _, c := range cases {
-		for _, b := range []int{256, 1000, 3000, 8000, 25000} {
+		for _, b := range []int{256, 1000, 3000, 9000} {
 			for _, plan := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/%d/planned=%v", c.name, b, plan), func(t *testing.T) {
 					part := firstPart(c.page, c.k)
@@ -300,5 +300,60 @@ func TestRowsThatFitMatchesRender(t *testing.T) {
 	}
 	if RowsThatFit(100, 50, 3) != 0 || RowsThatFit(8000, 0, 3) != 0 {
 		t.Error("RowsThatFit without room or row cost is not 0")
+	}
+}
+
+// When not a row of a page with rows fits, Render says so in the notes of
+// both views, in one call, exactly as a render with that note would.
+func TestTooSmallForOneRowNote(t *testing.T) {
+	noteFor := func(budget, ncols int) string {
+		return fmt.Sprintf("max_tokens %d is too small to show one row of these %d columns: call next_page with a larger max_tokens, or get_latest_result with fewer columns.", budget, ncols)
+	}
+	inStructured := 0
+	for _, c := range []struct {
+		page   Page
+		budget int
+	}{{widePage(10, 300), 1000}, {widePage(10, 300), 2000}, {dexPage(50, 500), 535}, {dexPage(50, 500), 300}} {
+		note := noteFor(c.budget, len(c.page.Columns))
+		d := mustDraft(t, c.page, c.budget)
+		out := mustRender(t, d, testCursor(c.page))
+		if out.ShownRows != 0 {
+			t.Fatalf("%d columns at %d tokens: %d rows shown", len(c.page.Columns), c.budget, out.ShownRows)
+		}
+		if !strings.Contains(out.Text, note) {
+			t.Errorf("%d columns at %d tokens: text lacks the note:\n%s", len(c.page.Columns), c.budget, out.Text)
+		}
+		st := out.Structured
+		switch {
+		case slices.Contains(st.Notes, note):
+			inStructured++
+		case !slices.Contains(st.Omitted, "notes"):
+			t.Errorf("%d columns at %d tokens: structured neither has the note nor says notes were omitted: %q", len(c.page.Columns), c.budget, st.Omitted)
+		}
+		// The same as rendering the page with the note among its notes
+		// (which is not added twice).
+		q := c.page
+		q.Notes = append(slices.Clip(q.Notes), note)
+		want := mustSummarize(t, q, c.budget)
+		if out.Text != want.Text || structJSON(t, st) != structJSON(t, want.Structured) {
+			t.Errorf("%d columns at %d tokens: differs from a page with the note", len(c.page.Columns), c.budget)
+		}
+		// Rendering again does not say it twice.
+		if again := mustRender(t, d, testCursor(c.page)); again.Text != out.Text {
+			t.Errorf("a second Render differs:\n%s", again.Text)
+		}
+	}
+	if inStructured == 0 {
+		t.Error("the note never reached structured notes")
+	}
+	// Not when rows are shown, nor when the page has none to show.
+	for _, c := range []struct {
+		page   Page
+		budget int
+	}{{dexPage(50, 500), 8000}, {emptyPage(), 300}, {dexPage(0, 50), 300}} {
+		out := mustSummarize(t, c.page, c.budget)
+		if strings.Contains(out.Text, "too small to show one row") || len(out.Structured.Notes) > 0 {
+			t.Errorf("note on a page of %d rows, %d shown:\n%s", len(c.page.Rows), out.ShownRows, out.Text)
+		}
 	}
 }

@@ -8,7 +8,9 @@
 // shortened with a visible …[+N of M chars] marker), and what to do next (the
 // cursor and hints). When the budget is short, rows go first, then statistics,
 // then schema entries; whatever is cut is said, in the text and in
-// Structured.Omitted. Text and Structured always carry the same rows.
+// Structured.Omitted. Text and Structured always carry the same rows. When
+// the page has rows and not one fits, a note in both says that max_tokens
+// is too small for one row of these columns.
 //
 // Small budgets (under 1,500 tokens) change two things, so that rows show
 // whenever a few can fit: rows may take the first ~700 tokens of room before
