@@ -105,14 +105,9 @@ func planText(t *textView, compact bool) textPlan {
 	tp := textPlan{l: textLayout{compact: compact}}
 	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
 	tp.forced = tp.avail < 0 && !compact
-	if all := t.schemaAllTok[b2i(compact)]; all <= tp.avail {
-		tp.l.schemaN = C // the whole line, counted exactly
-		tp.avail -= all
-	} else {
-		var used int
-		tp.l.schemaN, used = prefixFit(C, tp.avail, func(i int) int { return t.schemaItemTok[i] })
-		tp.avail -= used
-	}
+	var used int
+	tp.l.schemaN, used = listColumns(C, tp.avail, t.schemaAllTok[b2i(compact)], func(i int) int { return t.schemaItemTok[i] })
+	tp.avail -= used
 	tp.n, _ = splitStatsRows(tp.avail, N, C, t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)])
 	return tp
 }
@@ -146,14 +141,9 @@ func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, e
 	if err != nil {
 		return sp, err
 	}
-	if cols := withCols - base; cols <= sp.avail {
-		sp.l.columnsN = C // the whole list, counted exactly
-		sp.avail -= cols
-	} else {
-		var used int
-		sp.l.columnsN, used = prefixFit(C, sp.avail, func(i int) int { return s.colTok[i] })
-		sp.avail -= used
-	}
+	var used int
+	sp.l.columnsN, used = listColumns(C, sp.avail, withCols-base, func(i int) int { return s.colTok[i] })
+	sp.avail -= used
 	if sp.l.columnsN < C {
 		return sp, nil // rows only with every column listed
 	}
@@ -183,6 +173,17 @@ func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, e
 	return sp, nil
 }
 
+// listColumns returns how many of n columns a listing shows within avail
+// tokens, and the tokens they take: all of them when the whole listing
+// (whole tokens, counted exactly) fits, else the first ones whose items
+// (estimated by item) fit.
+func listColumns(n, avail, whole int, item func(int) int) (k, used int) {
+	if whole <= avail {
+		return n, whole
+	}
+	return prefixFit(n, avail, item)
+}
+
 // prefixFit returns the largest k ≤ n whose first k costs sum to at most
 // avail, and that sum.
 func prefixFit(n, avail int, cost func(int) int) (int, int) {
@@ -197,6 +198,7 @@ func prefixFit(n, avail int, cost func(int) int) (int, int) {
 	return n, used
 }
 
+// sumCost is the sum of the first n costs.
 func sumCost(n int, cost func(int) int) int {
 	t := 0
 	for i := range n {
