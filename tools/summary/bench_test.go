@@ -78,3 +78,40 @@ func benchmarkSummarize(b *testing.B) {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/op")
 	}
 }
+
+// BenchmarkTopUpTwoRenders is a top-up as callers did it before Draft: the
+// first 20 DEX rows rendered, then all 60 rendered again.
+func BenchmarkTopUpTwoRenders(b *testing.B) {
+	all := dexPage(60, 100000)
+	part := firstPart(all, 20)
+	cursor := testCursor(all)
+	for b.Loop() {
+		if _, err := Summarize(part, 8000, cursor); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Summarize(all, 8000, cursor); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTopUpDraft is the same top-up in one pass: the first 20 rows
+// planned, the other 40 appended, the page rendered once.
+func BenchmarkTopUpDraft(b *testing.B) {
+	all := dexPage(60, 100000)
+	part := firstPart(all, 20)
+	cursor := testCursor(all)
+	for b.Loop() {
+		d, err := NewDraft(part, 8000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Planned()
+		if err := d.Extend(all.Rows[20:], 100000, all.Datapoints); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Render(cursor); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,7 +8,9 @@
 // shortened with a visible …[+N of M chars] marker), and what to do next (the
 // cursor and hints). When the budget is short, rows go first, then statistics,
 // then schema entries; whatever is cut is said, in the text and in
-// Structured.Omitted. Text and Structured always carry the same rows.
+// Structured.Omitted. Text and Structured always carry the same rows. When
+// the page has rows and not one fits, a note in both says that max_tokens
+// is too small for one row of these columns.
 //
 // Small budgets (under 1,500 tokens) change two things, so that rows show
 // whenever a few can fit: rows may take the first ~700 tokens of room before
@@ -103,13 +105,13 @@ type Output struct {
 // encoding of Output.Structured have at most budget o200k_base tokens. The
 // cursor function is called with the number of rows shown; nil means no
 // cursor can be offered.
+//
+// Summarize is NewDraft followed by Render: a caller that may fetch more
+// rows once it knows how many fit uses a Draft.
 func Summarize(p Page, budget int, cursor CursorFunc) (Output, error) {
-	if budget < 1 {
-		return Output{}, errors.New("summary: budget must be at least 1 token")
-	}
-	if err := checkShape(p); err != nil {
+	d, err := NewDraft(p, budget)
+	if err != nil {
 		return Output{}, err
 	}
-	s := newSummarizer(p, budget, cursor)
-	return s.run()
+	return d.Render(cursor)
 }

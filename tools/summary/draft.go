@@ -1,0 +1,339 @@
+package summary
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"dune-mcp/dune"
+	"dune-mcp/schemas"
+)
+
+const (
+	// growTries bounds the rows added one by one after the exact check, when
+	// the estimates left room; only below growBudget, where a row is worth
+	// two more renderings (above it the slack is a small share of the rows).
+	growTries  = 4
+	growBudget = 4000
+	// typicalCursor stands for a tools cursor (42 bytes in base64url) while
+	// planning without the cursor function (Draft.Planned).
+	typicalCursor = "OQyMfXJHNCzYEA8vb3cNZdZw5Y4DUdiujk9urDQvwjG3sIcW6z_BKJa5"
+	// tooSmallNote is added to the notes when not a row of the page fits.
+	tooSmallNote = "max_tokens %d is too small to show one row of these %d columns: call next_page with a larger max_tokens, or get_latest_result with fewer columns."
+)
+
+// frame is the page being summarised as both views read it: the page, its
+// columns and statistics, the cell bound, the notes shown, and the cursor
+// of the rendering under way. The Draft owns and updates it.
+type frame struct {
+	p         Page
+	budget    int
+	now       time.Time
+	sample    bool
+	cols      []schemas.Column
+	statsRows []dune.Row
+	stats     []colStats
+	fetched   int
+	notes     []string // p.Notes, and the too-small note while it is tried
+
+	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
+	// their first cellKeep (CellLimit, cellKeep unless the page is a few
+	// rows; see cellBound).
+	cellLimit, cellKeep int
+
+	cursorFn CursorFunc
+	cursors  map[int]string
+}
+
+// cursor memoises the cursor function.
+func (f *frame) cursor(shown int) string {
+	if f.cursorFn == nil {
+		return ""
+	}
+	c, ok := f.cursors[shown]
+	if !ok {
+		c = f.cursorFn(shown)
+		f.cursors[shown] = c
+	}
+	return c
+}
+
+// useCursor sets the cursor function of the rendering that starts.
+func (f *frame) useCursor(cursor CursorFunc) {
+	f.cursorFn, f.cursors = cursor, map[int]string{}
+}
+
+// left is the number of result rows after the first shown ones.
+func (f *frame) left(shown int) int {
+	if f.sample {
+		return len(f.p.Rows) - shown
+	}
+	return max(f.p.TotalRowCount-f.p.Offset-shown, len(f.p.Rows)-shown, 0)
+}
+
+// rowsCut reports whether rows of the result are not shown.
+func (f *frame) rowsCut(shown int) bool {
+	return shown < len(f.p.Rows) || f.left(shown) > 0
+}
+
+// Draft is one page being summarised within a budget: its rows are measured
+// once, then it is rendered once.
+//
+// A caller that may fetch more rows asks Planned how many rows the layout
+// shows and what a row costs, fetches the rows that should still fit
+// (RowsThatFit), appends them with Extend, and calls Render. Rows measured
+// before Extend are not measured again. A Draft is not safe for concurrent
+// use.
+type Draft struct {
+	f       frame
+	text    *textView
+	st      *structView
+	statsOK bool // f.stats and the views' statistics pieces match f.statsRows
+}
+
+// NewDraft validates the shape of p (every row has a value per column) and
+// the budget, and prepares p for rendering within budget tokens.
+// Statistics are computed, and rows measured, when first needed.
+func NewDraft(p Page, budget int) (*Draft, error) {
+	if budget < 1 {
+		return nil, errors.New("summary: budget must be at least 1 token")
+	}
+	if err := checkRows("row", p.Rows, len(p.Columns)); err != nil {
+		return nil, err
+	}
+	if err := checkRows("stats row", p.StatsRows, len(p.Columns)); err != nil {
+		return nil, err
+	}
+	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes}}
+	f := &d.f
+	if f.now.IsZero() {
+		f.now = time.Now()
+	}
+	f.cellLimit, f.cellKeep = cellBound(p, budget)
+	f.cols = make([]schemas.Column, len(p.Columns))
+	for i, c := range p.Columns {
+		f.cols[i] = schemas.Column(c)
+	}
+	d.setStatsRows()
+	d.text = newTextView(f)
+	d.st = newStructView(f)
+	d.text.fitRows()
+	d.st.fitRows()
+	return d, nil
+}
+
+// checkRows returns an error naming the first of rows (what they are) that
+// has not ncols values.
+func checkRows(what string, rows []dune.Row, ncols int) error {
+	for i, r := range rows {
+		if len(r) != ncols {
+			return fmt.Errorf("summary: %s %d has %d values for %d columns", what, i, len(r), ncols)
+		}
+	}
+	return nil
+}
+
+// setStatsRows points statistics at the page's StatsRows (its Rows without
+// them); they are computed again when next needed.
+func (d *Draft) setStatsRows() {
+	f := &d.f
+	f.statsRows = f.p.StatsRows
+	if f.statsRows == nil {
+		f.statsRows = f.p.Rows
+	}
+	f.fetched = len(f.statsRows)
+	d.statsOK = false
+}
+
+// ready computes the statistics and their pieces in both views, when the
+// rows they are computed over changed.
+func (d *Draft) ready() {
+	if d.statsOK {
+		return
+	}
+	d.f.stats = statsFor(d.f.p.Columns, d.f.statsRows)
+	d.text.prepareStats()
+	d.st.prepareStats()
+	d.statsOK = true
+}
+
+// Planned returns how many of the page's rows the layout plan shows (before
+// the exact token check; a cursor of typical length is assumed), and the
+// mean token cost of a row (the max of its text and structured cost; the
+// first row's when none fit; 0 without rows). When rows is all of the
+// page's rows and the result has more, a caller can fetch the rows that
+// should still fit (see RowsThatFit) and Extend the draft with them.
+func (d *Draft) Planned() (rows int, rowTokens float64) {
+	d.ready()
+	f := &d.f
+	f.useCursor(func(shown int) string {
+		if f.sample || f.p.Offset+shown >= f.p.TotalRowCount {
+			return ""
+		}
+		return typicalCursor
+	})
+	pl, err := planLayout(d.text, d.st)
+	if err != nil { // a value JSON cannot encode: Render reports it
+		d.st.shortMode = false
+		return 0, d.meanRowTokens(0)
+	}
+	return pl.n, d.meanRowTokens(pl.n)
+}
+
+// Extend appends rows that directly follow the page's rows (fetched by a
+// top-up); they are shown-candidates and count for statistics too; total
+// is the new total row count and datapoints the call's new datapoint total.
+// The page is no longer one served from the cache. Token measurements
+// already made are kept: rows already measured are not tokenised again
+// (unless the longer page changes the cell bound, see CellLimit). The
+// slices of the Page given to NewDraft are not modified.
+func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
+	f := &d.f
+	if err := checkRows("extension row", rows, len(f.p.Columns)); err != nil {
+		return err
+	}
+	sameRows := len(f.p.StatsRows) == len(f.p.Rows) && len(f.p.Rows) > 0 && &f.p.StatsRows[0] == &f.p.Rows[0]
+	f.p.Rows = slices.Concat(f.p.Rows, rows)
+	switch {
+	case sameRows:
+		f.p.StatsRows = f.p.Rows
+	case f.p.StatsRows != nil:
+		f.p.StatsRows = slices.Concat(f.p.StatsRows, rows)
+	}
+	f.p.TotalRowCount, f.p.Datapoints, f.p.FromCache = total, datapoints, false
+	d.setStatsRows()
+	if limit, keep := cellBound(f.p, f.budget); limit != f.cellLimit || keep != f.cellKeep {
+		f.cellLimit, f.cellKeep = limit, keep
+		d.text.forgetRows()
+		d.st.forgetShortRows()
+	}
+	d.text.fitRows()
+	d.st.fitRows()
+	return nil
+}
+
+// Render lays out and renders the page once: both Output.Text and the JSON
+// encoding of Output.Structured have at most the budget's tokens. The
+// cursor function is called with the number of rows shown; nil means no
+// cursor can be offered. When the page has rows and not one fits, the
+// notes of both views say so (max_tokens too small for one row), unless
+// the page's notes already do or the note itself does not fit.
+func (d *Draft) Render(cursor CursorFunc) (Output, error) {
+	d.ready()
+	f := &d.f
+	f.useCursor(cursor)
+	out, err := d.render()
+	note := fmt.Sprintf(tooSmallNote, f.budget, len(f.cols))
+	if err != nil || out.ShownRows > 0 || len(f.p.Rows) == 0 || slices.Contains(f.p.Notes, note) {
+		return out, err
+	}
+	f.notes = append(slices.Clip(f.p.Notes), note)
+	d.text.prepareHead()
+	noted, err := d.render()
+	f.notes = f.p.Notes
+	d.text.prepareHead()
+	if err != nil || noted.ShownRows > 0 {
+		return out, nil // the note does not fit (or no longer holds)
+	}
+	return noted, nil
+}
+
+// render plans the layout, then checks and trims it until both views fit.
+func (d *Draft) render() (Output, error) {
+	pl, err := planLayout(d.text, d.st)
+	if err != nil {
+		return Output{}, err
+	}
+	t, s, budget := d.text, d.st, d.f.budget
+	tl, sl, n := pl.tl, pl.sl, pl.n
+	hard := false
+	for {
+		text := t.render(tl, n)
+		tt := CountTokens(text)
+		if tt > budget {
+			if t.shrink(&tl, &n, tt-budget) {
+				continue
+			}
+			text = t.hardCut(tl, n)
+			tt = CountTokens(text)
+			hard = true
+		}
+		st, stt, err := s.encode(sl, n)
+		if err != nil {
+			return Output{}, err
+		}
+		if stt > budget {
+			if s.shrink(&sl, &n, stt-budget) {
+				continue
+			}
+			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, stt, budget)
+		}
+		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
+		if !hard && budget < growBudget {
+			d.grow(&out, tl, sl)
+		}
+		out.RowTokens = d.meanRowTokens(out.ShownRows)
+		return out, nil
+	}
+}
+
+// grow adds rows one by one to a result that fits, while both renderings
+// still fit: the plan's estimates keep some slack, which at small budgets
+// can be worth a row or two.
+func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
+	t, s, budget := d.text, d.st, d.f.budget
+	if sl.columnsN < len(d.f.cols) {
+		return
+	}
+	for range growTries {
+		n := out.ShownRows
+		if n >= len(d.f.p.Rows) {
+			return
+		}
+		fixed := 0
+		if n == 0 {
+			fixed = t.rowsFixedTok[b2i(tl.compact)]
+		}
+		if budget-out.TextTokens < fixed+t.rowCost(n) || budget-out.StructuredTokens < s.rowCost(n) {
+			return
+		}
+		text := t.render(tl, n+1)
+		tt := CountTokens(text)
+		if tt > budget {
+			return
+		}
+		st, stt, err := s.encode(sl, n+1)
+		if err != nil || stt > budget {
+			return
+		}
+		*out = Output{Text: text, Structured: st, ShownRows: n + 1, TextTokens: tt, StructuredTokens: stt}
+	}
+}
+
+// meanRowTokens is the mean cost of the first n rows (of the first row when
+// n is 0), each the larger of its text and structured cost; 0 without rows.
+func (d *Draft) meanRowTokens(n int) float64 {
+	k := min(max(n, 1), len(d.f.p.Rows))
+	if k == 0 {
+		return 0
+	}
+	sum := 0
+	for i := range k {
+		sum += max(d.text.rowCost(i), d.st.rowCost(i))
+	}
+	return float64(sum) / float64(k)
+}
+
+// extend returns s grown to n elements, the new ones set to v.
+func extend[T any](s []T, n int, v T) []T {
+	old := len(s)
+	if n <= old {
+		return s
+	}
+	s = slices.Grow(s, n-old)[:n]
+	for i := old; i < n; i++ {
+		s[i] = v
+	}
+	return s
+}

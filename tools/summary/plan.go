@@ -1,0 +1,280 @@
+package summary
+
+const (
+	// compactBudget: below it the terse layouts are tried, and kept when they
+	// show more rows.
+	compactBudget = 1500
+	// rowFloor is the room (tokens) rows may claim before statistics get
+	// any: at small budgets rows come before statistics; from about twice
+	// this room on, statistics get up to half of it.
+	rowFloor = 700
+)
+
+// layoutPlan is the layout settled on before the exact check: each view's
+// layout, the rows both show, and whether Structured shortens long cells.
+type layoutPlan struct {
+	tl    textLayout
+	sl    structLayout
+	n     int
+	short bool
+}
+
+// planLayout lays both views out from the token counts of their pieces
+// (sums of parts, so some slack is kept) and leaves s in the plan's
+// shortMode.
+func planLayout(t *textView, s *structView) (layoutPlan, error) {
+	f := t.f
+	N, C := len(f.p.Rows), len(f.cols)
+
+	// Text and Structured are planned separately, each in its full and its
+	// terse form (tried when the budget is small, when not a single row fits
+	// otherwise, or when the full essentials alone do not fit). A terse form
+	// is kept only when it raises the rows shown by both together.
+	terse := func(full int, forced bool) bool {
+		return forced || N > 0 && (f.budget < compactBudget || full == 0)
+	}
+	tN, tC := planText(t, false), textPlan{}
+	if terse(tN.n, tN.forced) {
+		tC = planText(t, true)
+	}
+	bestT := max(tN.n, tC.n)
+	sN, err := planStruct(s, t, false, bestT)
+	if err != nil {
+		return layoutPlan{}, err
+	}
+	var sM structPlan
+	if terse(sN.n, sN.forced) {
+		if sM, err = planStruct(s, t, true, bestT); err != nil {
+			return layoutPlan{}, err
+		}
+	}
+	bestS := max(sN.n, sM.n)
+	tp, sp := tN, sN
+	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) {
+		tp = tC
+	}
+	if sN.forced || min(sM.n, tp.n) > min(sN.n, tp.n) {
+		sp = sM
+	}
+	pl := layoutPlan{tl: tp.l, sl: sp.l, n: min(tp.n, sp.n), short: sp.short}
+	availT, availS := tp.avail, sp.avail
+	s.shortMode = sp.short
+
+	// With the row count settled, statistics get what is left.
+	rowsT, rowsS := 0, 0
+	if pl.n > 0 {
+		rowsT = t.rowsFixedTok[b2i(pl.tl.compact)] + sumCost(pl.n, t.rowCost)
+		rowsS = sumCost(pl.n, s.rowCost)
+	}
+	// Hints (what to do next) come after the rows, and before statistics
+	// only because they are one short line that says how to get the rest.
+	if hint := CountTokens(t.hintLine); !pl.tl.compact && availT-rowsT >= hint {
+		pl.tl.hints = true
+		availT -= hint
+	}
+	pl.tl.statsN, _ = prefixFit(C, availT-rowsT, t.statCost)
+	if pl.sl.columnsN == C {
+		pl.sl.statsN, _ = prefixFit(C, availS-rowsS, s.statCost(pl.sl.noTop))
+	}
+	return pl, nil
+}
+
+// textPlan is a text layout with the room left for statistics, rows and
+// hints (after essentials and schema) and the rows it can show.
+type textPlan struct {
+	l     textLayout
+	avail int
+	n     int
+	// forced: the full essentials alone exceed the budget.
+	forced bool
+}
+
+// planSlack is the room kept free when planning (estimates are sums of
+// parts): the terse forms serve small budgets, where every token counts and
+// the exact check that follows trims any excess.
+func planSlack(budget int, terse bool) int {
+	if terse {
+		return 2
+	}
+	return 8 + budget/100
+}
+
+// planText lays the text out in its full or terse (compact) form.
+func planText(t *textView, compact bool) textPlan {
+	N, C := len(t.f.p.Rows), len(t.f.cols)
+	tp := textPlan{l: textLayout{compact: compact}}
+	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
+	tp.forced = tp.avail < 0 && !compact
+	var used int
+	tp.l.schemaN, used = listColumns(C, tp.avail, t.schemaAllTok[b2i(compact)], func(i int) int { return t.schemaItemTok[i] })
+	tp.avail -= used
+	tp.n, _ = splitStatsRows(tp.avail, N, C, t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)])
+	return tp
+}
+
+// structPlan is a Structured layout with the room left for statistics and
+// rows, the rows it can show, and whether long cells are shortened.
+type structPlan struct {
+	l      structLayout
+	avail  int
+	n      int
+	short  bool
+	forced bool // the full essentials alone exceed the budget
+}
+
+// planStruct lays Structured out in its full or minimal form; nT is the
+// number of rows the text t can show (long cells are shortened in
+// Structured only when carrying them whole would show fewer rows than that).
+func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, error) {
+	N, C := len(s.f.p.Rows), len(s.f.cols)
+	sp := structPlan{l: structLayout{minimal: minimal}}
+	s.shortMode = false
+	_, base, err := s.encode(sp.l, 0)
+	if err != nil {
+		return sp, err
+	}
+	sp.avail = s.f.budget - planSlack(s.f.budget, minimal) - base
+	sp.forced = sp.avail < 0 && !minimal
+	all := sp.l
+	all.columnsN = C
+	_, withCols, err := s.encode(all, 0)
+	if err != nil {
+		return sp, err
+	}
+	var used int
+	sp.l.columnsN, used = listColumns(C, sp.avail, withCols-base, func(i int) int { return s.colTok[i] })
+	sp.avail -= used
+	if sp.l.columnsN < C {
+		return sp, nil // rows only with every column listed
+	}
+	fit := func() int {
+		n, k := splitStatsRows(sp.avail, N, C, s.statCost(sp.l.noTop), s.rowCost, 0)
+		if k < C && s.anyTop && !sp.l.noTop {
+			sp.l.noTop = true
+			n, _ = splitStatsRows(sp.avail, N, C, s.statCost(true), s.rowCost, 0)
+		}
+		return n
+	}
+	sp.n = fit()
+	if min(nT, sp.n) < nT && t.anyLongCell(nT) {
+		// Rows with cells longer than CellLimit cost far more in full than
+		// in the text. When carrying them in full would show fewer rows,
+		// shorten those cells in Structured as in the text (said in
+		// shortened_cells and omitted): rows before whole long cells.
+		exact, exactNoTop := sp.n, sp.l.noTop
+		s.shortMode, sp.l.noTop = true, false
+		if short := fit(); min(nT, short) > min(nT, exact) {
+			sp.n, sp.short = short, true
+		} else {
+			sp.l.noTop = exactNoTop
+		}
+		s.shortMode = false
+	}
+	return sp, nil
+}
+
+// listColumns returns how many of n columns a listing shows within avail
+// tokens, and the tokens they take: all of them when the whole listing
+// (whole tokens, counted exactly) fits, else the first ones whose items
+// (estimated by item) fit.
+func listColumns(n, avail, whole int, item func(int) int) (k, used int) {
+	if whole <= avail {
+		return n, whole
+	}
+	return prefixFit(n, avail, item)
+}
+
+// prefixFit returns the largest k ≤ n whose first k costs sum to at most
+// avail, and that sum.
+func prefixFit(n, avail int, cost func(int) int) (int, int) {
+	used := 0
+	for i := range n {
+		c := cost(i)
+		if used+c > avail {
+			return i, used
+		}
+		used += c
+	}
+	return n, used
+}
+
+// sumCost is the sum of the first n costs.
+func sumCost(n int, cost func(int) int) int {
+	t := 0
+	for i := range n {
+		t += cost(i)
+	}
+	return t
+}
+
+// dropFromEnd removes trailing items whose estimated costs cover over
+// tokens, at least one.
+func dropFromEnd(n, over int, cost func(int) int) int {
+	got := 0
+	for n > 0 {
+		n--
+		got += cost(n)
+		if got >= over {
+			break
+		}
+	}
+	return n
+}
+
+// splitStatsRows shares avail tokens between statistics and rows: rows may
+// claim the first rowFloor tokens (at small budgets a few real rows tell more
+// than statistics), statistics then take at most half while there are rows to
+// show, rows the rest (at least one row when one fits at all), and statistics
+// get back whatever rows leave unused.
+func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
+	if avail <= 0 {
+		return 0, 0
+	}
+	capS := avail
+	if nRows > 0 {
+		capS = min(avail/2, max(avail-rowFloor-rowsFixed, 0))
+	}
+	k, su := prefixFit(nStats, capS, statCost)
+	n, ru := 0, 0
+	if rc := avail - su - rowsFixed; rc > 0 {
+		n, ru = prefixFit(nRows, rc, rowCost)
+	}
+	if n == 0 {
+		ru = 0
+	} else {
+		ru += rowsFixed
+	}
+	if n == 0 && nRows > 0 {
+		// One real row tells more than the statistics of the last columns:
+		// show it when it fits at all.
+		if one := rowsFixed + rowCost(0); one <= avail {
+			n, ru = 1, one
+		}
+	}
+	if n == nRows && k < nStats || n == 1 {
+		k, _ = prefixFit(nStats, avail-ru, statCost)
+	}
+	return n, k
+}
+
+// RowsThatFit is the layout rule of a page in a budget, for sizing fetches:
+// how many rows of rowTokens tokens each (Output.RowTokens, Draft.Planned)
+// and ncols columns the summary shows within budget tokens. It models the
+// layout: essentials and the column list first, statistics up to about 35
+// tokens a column (at most half the room, none while rows have less than
+// rowFloor tokens), rows the rest.
+func RowsThatFit(budget int, rowTokens float64, ncols int) float64 {
+	room := float64(budget) - 160 - 11*float64(ncols)
+	if room <= 0 || rowTokens <= 0 {
+		return 0
+	}
+	stats := min(35*float64(ncols), room/2, max(room-rowFloor, 0))
+	return (room - stats) / rowTokens
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,299 @@
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"dune-mcp/schemas"
+)
+
+// structLayout says how much of each cuttable part Structured carries.
+type structLayout struct {
+	columnsN int  // columns listed
+	statsN   int  // columns with stats
+	noTop    bool // top values dropped from stats
+	minimal  bool // notes, filters and sort_by echo dropped, terse omitted entries
+}
+
+// structView is the structured rendering of a page: its pieces and their
+// token counts. Rows are counted when first needed, and stay counted when
+// the page is extended.
+type structView struct {
+	f *frame
+
+	colTok      []int
+	cstats      []schemas.ColumnStats
+	cstatsNoTop []schemas.ColumnStats
+	cstatTok    []int
+	cstatNoTok  []int
+	anyTop      bool
+	shortMode   bool  // long cells shortened in Structured.Rows
+	srowTok     []int // full rows, -1 until counted
+	srowShort   []int // rows with long cells shortened, -1 until counted
+}
+
+// newStructView prepares the pieces that depend on the columns;
+// statistics come with prepareStats, rows with fitRows.
+func newStructView(f *frame) *structView {
+	s := &structView{f: f}
+	s.colTok = make([]int, len(f.cols))
+	for i, c := range f.cols {
+		s.colTok[i] = jsonTokens(c) + 1
+	}
+	return s
+}
+
+// prepareStats builds each column's statistics as Structured carries them,
+// with and without top values, and counts them.
+func (s *structView) prepareStats() {
+	s.anyTop = false
+	s.cstats = make([]schemas.ColumnStats, len(s.f.stats))
+	s.cstatsNoTop = make([]schemas.ColumnStats, len(s.f.stats))
+	s.cstatTok = make([]int, len(s.f.stats))
+	s.cstatNoTok = make([]int, len(s.f.stats))
+	for i := range s.f.stats {
+		st := &s.f.stats[i]
+		cs := schemas.ColumnStats{
+			Name:          st.name,
+			Nulls:         st.nulls,
+			Min:           st.min,
+			Max:           st.max,
+			Invalid:       st.invalid,
+			Distinct:      st.distinct,
+			DistinctExact: st.distinctExact,
+		}
+		if st.hasMean {
+			m := st.mean
+			cs.Mean = &m
+		}
+		if st.kind == kindText {
+			cs.MaxLen = st.maxLen
+		}
+		s.cstatsNoTop[i] = cs
+		s.cstatNoTok[i] = jsonTokens(cs) // commas merge with braces: no extra token
+		if len(st.top) > 0 {
+			s.anyTop = true
+			cs.Top = make([]schemas.TopValue, len(st.top))
+			for j, tv := range st.top {
+				v, _ := shorten(tv.Value, topValueLimit, topValueLimit-20)
+				cs.Top[j] = schemas.TopValue{Value: v, Count: tv.Count}
+			}
+		}
+		s.cstats[i] = cs
+		s.cstatTok[i] = jsonTokens(cs)
+	}
+}
+
+// fitRows sizes the row memos to the page's rows, keeping the rows already
+// counted.
+func (s *structView) fitRows() {
+	n := len(s.f.p.Rows)
+	s.srowTok = extend(s.srowTok, n, -1)
+	s.srowShort = extend(s.srowShort, n, -1)
+}
+
+// forgetShortRows drops the counts of shortened rows (the cell bound
+// changed); full rows do not depend on it.
+func (s *structView) forgetShortRows() {
+	s.srowShort = nil
+	s.fitRows()
+}
+
+func jsonTokens(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 1 << 20 // never fits; the final encoding reports the error
+	}
+	return CountTokens(string(b))
+}
+
+// statCost is the cost of column i's statistics, with or without top values.
+func (s *structView) statCost(noTop bool) func(int) int {
+	if noTop {
+		return func(i int) int { return s.cstatNoTok[i] }
+	}
+	return func(i int) int { return s.cstatTok[i] }
+}
+
+// row returns row i as Structured carries it.
+func (s *structView) row(i int) ([]any, int) {
+	row := []any(s.f.p.Rows[i])
+	if !s.shortMode {
+		return row, 0
+	}
+	var out []any
+	cut := 0
+	for c, v := range row {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if sh, did := shorten(str, s.f.cellLimit, s.f.cellKeep); did {
+			if out == nil {
+				out = make([]any, len(row))
+				copy(out, row)
+			}
+			out[c] = sh
+			cut++
+		}
+	}
+	if out == nil {
+		return row, 0
+	}
+	return out, cut
+}
+
+// rowCost is the cost of row i as Structured carries it (in the current
+// shortMode); "],[" is one token, so the rows' sum is the list's.
+func (s *structView) rowCost(i int) int {
+	memo := s.srowTok
+	if s.shortMode {
+		memo = s.srowShort
+	}
+	if memo[i] < 0 {
+		r, _ := s.row(i)
+		memo[i] = jsonTokens(r)
+	}
+	return memo[i]
+}
+
+// encode renders Structured with layout l and the first n rows, and
+// counts the tokens of its JSON encoding.
+func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, error) {
+	st := s.render(l, n)
+	js, err := json.Marshal(st)
+	if err != nil {
+		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
+	}
+	return st, CountTokens(string(js)), nil
+}
+
+// shrink cuts layout l, or the n rows, of a Structured over budget by
+// over tokens: rows first, then top values, statistics, listed columns,
+// and last the full essentials. It returns false when nothing is left to
+// cut.
+func (s *structView) shrink(l *structLayout, n *int, over int) bool {
+	switch {
+	case *n > 0:
+		*n = dropFromEnd(*n, over, s.rowCost)
+	case !l.noTop && s.anyTop && l.statsN > 0:
+		l.noTop = true
+	case l.statsN > 0:
+		l.statsN = dropFromEnd(l.statsN, over, s.statCost(l.noTop))
+	case l.columnsN > 0:
+		l.columnsN = dropFromEnd(l.columnsN, over, func(i int) int { return s.colTok[i] })
+	case !l.minimal:
+		l.minimal = true
+	default:
+		return false
+	}
+	return true
+}
+
+// render builds Structured with layout l and the first n rows.
+func (s *structView) render(l structLayout, n int) *schemas.Structured {
+	p := s.f.p
+	C := len(s.f.cols)
+	st := &schemas.Structured{
+		QueryID:       p.QueryID,
+		ExecutionID:   p.ExecutionID,
+		State:         string(p.State),
+		Demo:          p.Demo,
+		Columns:       s.f.cols[:l.columnsN:l.columnsN],
+		TotalRowCount: p.TotalRowCount,
+		Offset:        p.Offset,
+		SampleCount:   p.SampleCount,
+		ReturnedRows:  n,
+		Rows:          make([][]any, n),
+		Stats:         []schemas.ColumnStats{},
+		Datapoints:    p.Datapoints,
+	}
+	if p.EndedAt != nil && !p.EndedAt.IsZero() {
+		if l.minimal {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+		} else {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if !l.minimal {
+		st.Filters, st.SortBy = p.Filters, p.SortBy
+		for _, note := range s.f.notes {
+			note, _ = shorten(strings.TrimSpace(note), noteLimit, noteLimit-20)
+			st.Notes = append(st.Notes, note)
+		}
+	}
+	for i := range n {
+		r, cut := s.row(i)
+		st.Rows[i] = r
+		st.ShortenedCells += cut
+	}
+	if s.f.fetched > 0 {
+		if l.noTop {
+			st.Stats = s.cstatsNoTop[:l.statsN:l.statsN]
+		} else {
+			st.Stats = s.cstats[:l.statsN:l.statsN]
+		}
+	}
+	st.NextCursor = s.f.cursor(n)
+	st.HasMore = st.NextCursor != ""
+
+	// A minimal (compact) result lists only what its other fields do not
+	// already show: rows left (has_more), rows fetched but not returned
+	// (returned_rows < fetched_rows), shortened cells (shortened_cells) and
+	// missing statistics (stats shorter than columns) go without saying.
+	var om []string
+	cut := false
+	add := func(full, terse string) {
+		cut = true
+		switch {
+		case !l.minimal:
+			om = append(om, full)
+		case terse != "":
+			om = append(om, terse)
+		}
+	}
+	if k := len(p.Rows) - n; k > 0 {
+		what := "fetched"
+		if s.f.sample {
+			what = "sampled"
+		}
+		add(fmt.Sprintf("rows: %d of %d %s rows not returned (token budget)", k, len(p.Rows), what), "")
+	}
+	if k := p.TotalRowCount - p.Offset - len(p.Rows); k > 0 && !s.f.sample {
+		add(fmt.Sprintf("rows: %d more rows in the result after this page", k), "")
+	}
+	if st.ShortenedCells > 0 {
+		add(fmt.Sprintf("rows: %d cells longer than %d chars shortened with a …[+N of M chars] marker (token budget)", st.ShortenedCells, s.f.cellLimit), "")
+	}
+	if l.columnsN < C {
+		add(fmt.Sprintf("columns: %d of %d not listed (token budget); narrow with columns", C-l.columnsN, C), "columns")
+	}
+	if s.f.fetched > 0 && C > 0 {
+		if l.statsN < C {
+			terse := ""
+			if l.columnsN < C { // stats shorter than a cut column list say nothing
+				terse = "stats"
+			}
+			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", C-l.statsN, C), terse)
+		}
+		if l.noTop && s.anyTop && l.statsN > 0 {
+			add("stats.top: top values dropped (token budget)", "stats.top")
+		}
+	}
+	if l.minimal && (p.Filters != "" || p.SortBy != "" || len(s.f.notes) > 0) {
+		add("", "notes")
+	}
+	st.Omitted = om
+	// A minimal result also drops the fields that repeat others: truncated
+	// when has_more already says rows were left out, fetched_rows when it
+	// equals returned_rows (~5 tokens each: a third narrow row at 256).
+	if !l.minimal || !st.HasMore {
+		st.Truncated = &cut
+	}
+	if fetched := s.f.fetched; !l.minimal || fetched != n {
+		st.FetchedRows = &fetched
+	}
+	return st
+}

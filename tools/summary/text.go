@@ -1,0 +1,556 @@
+package summary
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+const (
+	// noteLimit bounds notes, filters and sort expressions echoed in the header.
+	noteLimit = 300
+	// topTextLimit bounds a top value's length in the text.
+	topTextLimit = 70
+	// topTextShown is how many top values a text stats line shows at most.
+	topTextShown = 5
+	// statLineSoftLimit stops adding top values to a text stats line past it.
+	statLineSoftLimit = 300
+)
+
+// textLayout says how much of each cuttable part the text shows.
+type textLayout struct {
+	schemaN int  // columns listed in the schema line
+	statsN  int  // columns with a stats line
+	hints   bool // hints line allowed
+	compact bool // terse essentials for tiny budgets
+}
+
+// textView is the text rendering of a page: its pieces, rendered once, and
+// their token counts. Rows are rendered and counted when first needed, and
+// stay counted when the page is extended.
+type textView struct {
+	f *frame
+
+	head          string
+	headCompact   string // terse provenance + the same filters and notes
+	schemaItems   []string
+	schemaItemTok []int
+	schemaAllTok  [2]int // listing every column instead of none, indexed by compact
+	statLines     []string
+	statLineTok   []int
+	tableHeader   string
+	rowsFixedTok  [2]int // label + header line, indexed by compact
+	rowLines      []string
+	rowCut        []int // shortened cells per row line
+	rowTok        []int // -1 until counted
+	hintLine      string
+}
+
+// newTextView prepares the pieces that depend on the columns and the head
+// (provenance, filters, notes); statistics come with prepareStats, rows
+// with fitRows.
+func newTextView(f *frame) *textView {
+	t := &textView{f: f}
+	t.prepareHead()
+
+	// (2) schema items
+	t.schemaItems = make([]string, len(f.cols))
+	t.schemaItemTok = make([]int, len(f.cols))
+	for i, c := range f.cols {
+		t.schemaItems[i] = quoteName(c.Name) + " " + c.Type
+		t.schemaItemTok[i] = CountTokens(t.schemaItems[i] + ", ")
+	}
+	for i, compact := range []bool{false, true} {
+		t.schemaAllTok[i] = CountTokens(t.schemaLine(len(f.cols), compact)) - CountTokens(t.schemaLine(0, compact))
+	}
+
+	// (5) table header
+	if len(f.cols) > 0 {
+		var h strings.Builder
+		for i, c := range f.cols {
+			if i > 0 {
+				h.WriteByte(',')
+			}
+			writeCSVField(&h, c.Name)
+		}
+		h.WriteByte('\n')
+		t.tableHeader = h.String()
+	}
+
+	// (6) hints
+	hints := "hints: fit more rows per call with columns=[…] (fewer columns), filters or sort_by (get the rows you need first), a larger max_tokens (≤ 25000)"
+	if f.sample || f.p.Tool == "sample_result" {
+		hints += "; aggregate in SQL for exact totals.\n"
+	} else {
+		hints += ", or profile the whole result with sample_result.\n"
+	}
+	t.hintLine = hints
+	return t
+}
+
+// prepareHead renders (1), the provenance, with the filters and the
+// frame's notes, in full and terse form.
+func (t *textView) prepareHead() {
+	p := t.f.p
+	var b strings.Builder
+
+	// (1) provenance
+	if p.Tool != "" {
+		b.WriteString(p.Tool)
+		b.WriteString(" · ")
+	}
+	fmt.Fprintf(&b, "query %d · execution %s · %s", p.QueryID, orDash(p.ExecutionID), orDash(string(p.State)))
+	b.WriteByte('\n')
+	switch {
+	case p.EndedAt != nil && !p.EndedAt.IsZero():
+		fmt.Fprintf(&b, "ended %s (%s)\n", p.EndedAt.UTC().Format("2006-01-02 15:04:05 UTC"), ago(*p.EndedAt, t.f.now))
+	case !p.SubmittedAt.IsZero():
+		fmt.Fprintf(&b, "ended: not reported (submitted %s, %s)\n", p.SubmittedAt.UTC().Format("2006-01-02 15:04:05 UTC"), ago(p.SubmittedAt, t.f.now))
+	default:
+		b.WriteString("ended: not reported\n")
+	}
+	if p.Demo {
+		b.WriteString("⚠ DEMO DATA from the embedded emulator, not Dune: synthetic rows for trying the tools.\n")
+	}
+	var c strings.Builder // terse provenance: one line, a short demo mark
+	fmt.Fprintf(&c, "query %d · execution %s · %s", p.QueryID, orDash(p.ExecutionID), orDash(strings.TrimPrefix(string(p.State), "QUERY_STATE_")))
+	switch {
+	case p.EndedAt != nil && !p.EndedAt.IsZero():
+		fmt.Fprintf(&c, " · ended %s (%s)\n", p.EndedAt.UTC().Format("2006-01-02 15:04 UTC"), ago(*p.EndedAt, t.f.now))
+	case !p.SubmittedAt.IsZero():
+		fmt.Fprintf(&c, " · end not reported (submitted %s)\n", ago(p.SubmittedAt, t.f.now))
+	default:
+		c.WriteString(" · end not reported\n")
+	}
+	if p.Demo {
+		c.WriteString("⚠ DEMO DATA (emulator, not Dune)\n")
+	}
+	provLen := b.Len()
+	if p.Filters != "" || p.SortBy != "" {
+		var parts []string
+		if p.Filters != "" {
+			f, _ := shorten(p.Filters, noteLimit, noteLimit-20)
+			parts = append(parts, "filters: "+f)
+		}
+		if p.SortBy != "" {
+			f, _ := shorten(p.SortBy, noteLimit, noteLimit-20)
+			parts = append(parts, "sort_by: "+f)
+		}
+		b.WriteString(strings.Join(parts, " · "))
+		b.WriteByte('\n')
+	}
+	for _, n := range t.f.notes {
+		n, _ = shorten(strings.TrimSpace(n), noteLimit, noteLimit-20)
+		b.WriteString("note: ")
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	t.head = b.String()
+	t.headCompact = c.String() + t.head[provLen:]
+}
+
+// prepareStats renders (4), one statistics line per column.
+func (t *textView) prepareStats() {
+	t.statLines = make([]string, len(t.f.stats))
+	t.statLineTok = make([]int, len(t.f.stats))
+	for i := range t.f.stats {
+		t.statLines[i] = statLine(&t.f.stats[i])
+		t.statLineTok[i] = CountTokens(t.statLines[i])
+	}
+}
+
+// fitRows sizes the row memos to the page's rows, keeping the rows already
+// rendered, and counts the table's fixed cost (label and header line).
+func (t *textView) fitRows() {
+	n := len(t.f.p.Rows)
+	t.rowLines = extend(t.rowLines, n, "")
+	t.rowCut = extend(t.rowCut, n, 0)
+	t.rowTok = extend(t.rowTok, n, -1)
+	for i, compact := range []bool{false, true} {
+		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact)) + CountTokens(t.tableHeader)
+	}
+}
+
+// forgetRows drops the rendered rows (the cell bound changed).
+func (t *textView) forgetRows() {
+	t.rowLines, t.rowCut, t.rowTok = nil, nil, nil
+	t.fitRows()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// statLine renders one column's statistics on one line.
+func statLine(st *colStats) string {
+	var b strings.Builder
+	b.WriteString(quoteName(st.name))
+	b.WriteString(": ")
+	if st.count == 0 {
+		if st.nulls > 0 {
+			fmt.Fprintf(&b, "all %d null\n", st.nulls)
+		} else {
+			b.WriteString("no values\n")
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "nulls %d", st.nulls)
+	if st.hasRange {
+		b.WriteString(" · min ")
+		b.WriteString(st.min)
+		b.WriteString(" · max ")
+		b.WriteString(st.max)
+	}
+	if st.hasMean {
+		b.WriteString(" · mean ")
+		b.WriteString(fmtFloat(st.mean))
+	}
+	if st.kind == kindText && st.maxLen > CellLimit {
+		fmt.Fprintf(&b, " · longest %d chars", st.maxLen)
+	}
+	b.WriteString(" · distinct ")
+	if !st.distinctExact {
+		b.WriteString("≥")
+	}
+	b.WriteString(strconv.Itoa(st.distinct))
+	if st.invalid > 0 {
+		what := "unreadable"
+		switch st.kind {
+		case kindNumber:
+			what = "non-numeric"
+		case kindTime:
+			what = "unparsed timestamps"
+		}
+		fmt.Fprintf(&b, " · %d %s", st.invalid, what)
+	}
+	if len(st.top) > 0 {
+		b.WriteString(" · top ")
+		for i, tv := range st.top {
+			if i == topTextShown || (i > 0 && b.Len() > statLineSoftLimit) {
+				b.WriteString(", …")
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			v, _ := shorten(tv.Value, topTextLimit, topTextLimit-10)
+			if v == "" || v == NullMark || strings.ContainsAny(v, ",×\"\n\r") || v[0] == ' ' || v[len(v)-1] == ' ' {
+				v = strconv.Quote(v)
+			}
+			b.WriteString(v)
+			b.WriteString("×")
+			b.WriteString(strconv.Itoa(tv.Count))
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// statCost is the cost of column i's statistics line.
+func (t *textView) statCost(i int) int { return t.statLineTok[i] }
+
+// row renders (once) row i as a CSV line.
+func (t *textView) row(i int) string {
+	if t.rowTok[i] >= 0 {
+		return t.rowLines[i]
+	}
+	var b strings.Builder
+	cut := 0
+	for c, v := range t.f.p.Rows[i] {
+		if c > 0 {
+			b.WriteByte(',')
+		}
+		if v == nil {
+			b.WriteString(NullMark)
+			continue
+		}
+		txt, short := shorten(valueText(v), t.f.cellLimit, t.f.cellKeep)
+		if short {
+			cut++
+		}
+		writeCSVField(&b, txt)
+	}
+	b.WriteByte('\n')
+	t.rowLines[i] = b.String()
+	t.rowCut[i] = cut
+	t.rowTok[i] = CountTokens(t.rowLines[i])
+	return t.rowLines[i]
+}
+
+// rowCost is the cost of row i's CSV line.
+func (t *textView) rowCost(i int) int {
+	t.row(i)
+	return t.rowTok[i]
+}
+
+// anyLongCell reports whether one of the first n rows has a cell longer
+// than CellLimit.
+func (t *textView) anyLongCell(n int) bool {
+	for i := range min(n, len(t.f.p.Rows)) {
+		t.row(i)
+		if t.rowCut[i] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *textView) tableLabel(shown, cut int, compact bool) string {
+	var b strings.Builder
+	if compact {
+		b.WriteString("CSV (∅ = NULL")
+		if cut > 0 {
+			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
+		}
+		b.WriteString("):\n")
+		return b.String()
+	}
+	b.WriteString("rows")
+	if !t.f.sample {
+		fmt.Fprintf(&b, " %s–%s", commas(t.f.p.Offset+1), commas(t.f.p.Offset+shown))
+	}
+	b.WriteString(" as CSV (one header line; ∅ = NULL, \"\" = empty string")
+	if cut > 0 {
+		fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars] with their full length", cut, t.f.cellLimit)
+		if t.f.cellLimit == CellLimit {
+			fmt.Fprintf(&b, "; filters down to ≤ %d rows show longer cells", fewRows)
+		}
+	}
+	b.WriteString("):\n")
+	return b.String()
+}
+
+// schemaLine renders (2) with the first k columns listed, in result order.
+func (t *textView) schemaLine(k int, compact bool) string {
+	C := len(t.f.cols)
+	var b strings.Builder
+	switch {
+	case C == 0:
+		b.WriteString("schema: no columns\n")
+	case k == 0 && compact:
+		fmt.Fprintf(&b, "schema: %d columns (not listed: token budget)\n", C)
+	case k == 0:
+		fmt.Fprintf(&b, "schema: %d columns, not listed (token budget; narrow with columns=[…])\n", C)
+	default:
+		if k < C || !compact {
+			fmt.Fprintf(&b, "schema (%d columns): ", C)
+		} else {
+			b.WriteString("schema: ")
+		}
+		for i := range k {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(t.schemaItems[i])
+		}
+		switch {
+		case k < C && compact:
+			fmt.Fprintf(&b, " … and %d more columns", C-k)
+		case k < C:
+			fmt.Fprintf(&b, " … and %d more columns not listed (token budget)", C-k)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// render renders the text with layout l and the first n rows.
+func (t *textView) render(l textLayout, n int) string {
+	body, tail := t.renderParts(l, n)
+	return strings.TrimRight(body+tail, "\n")
+}
+
+// renderParts renders the text in two parts: everything up to the rows,
+// and the tail saying what was cut and how to continue (never cut).
+func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
+	p := t.f.p
+	C := len(t.f.cols)
+	var b strings.Builder
+	if l.compact {
+		b.WriteString(t.headCompact)
+	} else {
+		b.WriteString(t.head)
+	}
+
+	// (2) schema
+	b.WriteString(t.schemaLine(l.schemaN, l.compact))
+
+	// (3) counts (terse text: on the TRUNCATED line when rows are cut)
+	cutRows := t.f.rowsCut(n)
+	mergedCounts := l.compact && cutRows && !t.f.sample
+	if !mergedCounts {
+		b.WriteString(t.countsLine(n, l.compact))
+	}
+
+	// (4) statistics
+	if C > 0 {
+		rowsWord := "fetched rows"
+		if t.f.sample {
+			rowsWord = "sampled rows"
+		}
+		switch {
+		case t.f.fetched == 0:
+			b.WriteString("stats: none (no rows fetched)\n")
+		case l.statsN == 0 && l.compact:
+			b.WriteString("stats: omitted (token budget)\n")
+		case l.statsN == 0:
+			fmt.Fprintf(&b, "stats: omitted for all %d columns (token budget)\n", C)
+		default:
+			fmt.Fprintf(&b, "stats over %s %s:\n", commas(t.f.fetched), rowsWord)
+			for i := range l.statsN {
+				b.WriteString(t.statLines[i])
+			}
+			if l.statsN < C {
+				fmt.Fprintf(&b, "… stats for %d more columns omitted (token budget)\n", C-l.statsN)
+			}
+		}
+	}
+
+	// (5) rows
+	if n > 0 {
+		cut := 0
+		for i := range n {
+			t.row(i)
+			cut += t.rowCut[i]
+		}
+		b.WriteString(t.tableLabel(n, cut, l.compact))
+		b.WriteString(t.tableHeader)
+		for i := range n {
+			b.WriteString(t.rowLines[i])
+		}
+	}
+
+	// (6) what next
+	body = b.String()
+	b.Reset()
+	if cutRows {
+		notShown := t.f.left(n)
+		if mergedCounts {
+			if n > 0 {
+				fmt.Fprintf(&b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
+					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
+			} else {
+				fmt.Fprintf(&b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
+			}
+			b.WriteString(" · ")
+			b.WriteString(t.sourceText(true))
+			b.WriteString(".\n")
+		} else if t.f.sample {
+			fmt.Fprintf(&b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
+				commas(n), commas(len(p.Rows)), commas(notShown))
+		} else {
+			if n > 0 {
+				fmt.Fprintf(&b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
+					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
+			} else {
+				fmt.Fprintf(&b, "TRUNCATED: showing no rows of %s; %s rows not shown",
+					commas(p.TotalRowCount), commas(notShown))
+			}
+			if k := len(p.Rows) - n; k > 0 {
+				fmt.Fprintf(&b, " (%s fetched rows did not fit the token budget)", commas(k))
+			}
+			b.WriteString(".\n")
+		}
+	}
+	if c := t.f.cursor(n); c != "" {
+		b.WriteString("next_cursor: ")
+		b.WriteString(c)
+		if !l.compact {
+			b.WriteString("\n(pass next_cursor to next_page to continue after the last row shown)")
+		}
+		b.WriteByte('\n')
+	}
+	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < C)) {
+		b.WriteString(t.hintLine)
+	}
+	return body, b.String()
+}
+
+// shrink cuts layout l, or the n rows, of a text over budget by over
+// tokens: rows first, then statistics, hints, schema entries, and last the
+// full essentials. It returns false when nothing is left to cut.
+func (t *textView) shrink(l *textLayout, n *int, over int) bool {
+	switch {
+	case *n > 0:
+		*n = dropFromEnd(*n, over, t.rowCost)
+	case l.statsN > 0:
+		l.statsN = dropFromEnd(l.statsN, over, t.statCost)
+	case l.hints:
+		l.hints = false
+	case l.schemaN > 0:
+		l.schemaN = dropFromEnd(l.schemaN, over, func(i int) int { return t.schemaItemTok[i] })
+	case !l.compact:
+		l.compact = true
+	default:
+		return false
+	}
+	return true
+}
+
+// hardCut fits the text of layout l (already as small as layouts go) into
+// the budget by cutting its body, keeping the tail (truncation line and
+// cursor) intact when possible.
+func (t *textView) hardCut(l textLayout, n int) string {
+	body, tail := t.renderParts(l, n)
+	tail = strings.TrimRight(tail, "\n")
+	budget := t.f.budget
+	room := budget - CountTokens(tail) - 1
+	for room > 0 {
+		text := strings.TrimRight(cutToTokens(body, room), "\n") + "\n" + tail
+		c := CountTokens(text)
+		if c <= budget {
+			return text
+		}
+		room -= c - budget
+	}
+	return cutToTokens(strings.TrimRight(body+tail, "\n"), budget)
+}
+
+// sourceText says where the fetched rows came from and what they cost.
+func (t *textView) sourceText(compact bool) string {
+	switch {
+	case !t.f.p.FromCache && compact:
+		return fmt.Sprintf("%s fetched (%s datapoints)", commas(t.f.fetched), commas(t.f.p.Datapoints))
+	case !t.f.p.FromCache:
+		return fmt.Sprintf("%s fetched this call (%s datapoints)", commas(t.f.fetched), commas(t.f.p.Datapoints))
+	case compact:
+		return fmt.Sprintf("%s from the page cache (0 datapoints)", commas(t.f.fetched))
+	default:
+		return fmt.Sprintf("%s served from the page cache (0 datapoints)", commas(t.f.fetched))
+	}
+}
+
+// countsLine renders (3): totals, fetched, shown and left.
+func (t *textView) countsLine(n int, compact bool) string {
+	p := t.f.p
+	var b strings.Builder
+	source := func() { b.WriteString(t.sourceText(compact)) }
+	if t.f.sample {
+		fmt.Fprintf(&b, "rows: uniform random sample of ~%s from %s (not a contiguous page) · ",
+			commas(p.SampleCount), commas(p.TotalRowCount))
+		source()
+		fmt.Fprintf(&b, " · %s shown · %s of the sample not shown\n", commas(n), commas(t.f.left(n)))
+		return b.String()
+	}
+	if p.TotalRowCount == 0 && len(p.Rows) == 0 {
+		b.WriteString("rows: the result has 0 rows · ")
+		source()
+		b.WriteByte('\n')
+		return b.String()
+	}
+	fmt.Fprintf(&b, "rows: %s in result · ", commas(p.TotalRowCount))
+	source()
+	fmt.Fprintf(&b, " · %s shown", commas(n))
+	if n > 0 {
+		fmt.Fprintf(&b, " (rows %s–%s)", commas(p.Offset+1), commas(p.Offset+n))
+	}
+	fmt.Fprintf(&b, " · %s left", commas(t.f.left(n)))
+	if p.Offset >= p.TotalRowCount && len(p.Rows) == 0 {
+		fmt.Fprintf(&b, " · offset %s is past the end", commas(p.Offset))
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
