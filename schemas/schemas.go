@@ -69,7 +69,9 @@ func (q *QueryID) UnmarshalJSON(b []byte) error {
 // Budget is the per-call token budget, shared by the three tools.
 type Budget struct {
 	// MaxTokens is clamped to [MinMaxTokens, MaxMaxTokens]; nil means the server default.
-	MaxTokens *int `json:"max_tokens,omitempty" jsonschema:"default=8000" jsonschema_description:"Token budget of this result, 256-25000 (out-of-range values are clamped)."`
+	// Its description and default are set from the constants above when the
+	// schema is generated (inputSchema).
+	MaxTokens *int `json:"max_tokens,omitempty"`
 }
 
 // GetLatestResultParams are the arguments of get_latest_result.
@@ -114,14 +116,25 @@ func (NextPageParams) JSONSchemaExtend(s *jsonschema.Schema) {
 		s.Properties.Set("limit", p)
 	}
 	if p, ok := s.Properties.Get("max_tokens"); ok {
-		p.Default = nil
 		p.Description = NextPageBudgetDescription
 	}
 }
 
+// BudgetRange is the max_tokens range as the model reads it, e.g. "256-25000".
+var BudgetRange = fmt.Sprintf("%d-%d", MinMaxTokens, MaxMaxTokens)
+
+// budgetDescription describes max_tokens of get_latest_result and sample_result.
+var budgetDescription = "Token budget of this result, " + BudgetRange + " (out-of-range values are clamped)."
+
 // NextPageBudgetDescription describes next_page's max_tokens, whose default
 // is the previous page's budget.
-const NextPageBudgetDescription = "Token budget of this page, 256-25000 (out-of-range values are clamped); default: the previous page's."
+var NextPageBudgetDescription = "Token budget of this page, " + BudgetRange + " (out-of-range values are clamped); default: the previous page's."
+
+// ClampMaxTokens brings a max_tokens value into [MinMaxTokens, MaxMaxTokens]:
+// out-of-range budgets are clamped, not rejected.
+func ClampMaxTokens(n int) int {
+	return min(max(n, MinMaxTokens), MaxMaxTokens)
+}
 
 // SampleResultParams are the arguments of sample_result.
 type SampleResultParams struct {
@@ -197,7 +210,8 @@ func inputSchema(tool string, budget int) json.RawMessage {
 	default:
 		return nil
 	}
-	if p, ok := s.Properties.Get("max_tokens"); ok && p.Default != nil {
+	if p, ok := s.Properties.Get("max_tokens"); ok && tool != NextPage {
+		p.Description = budgetDescription
 		p.Default = json.Number(strconv.Itoa(budget))
 	}
 	return marshal(s)

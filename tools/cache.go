@@ -28,6 +28,25 @@ type view struct {
 	KeyFP       keyFP
 }
 
+// newView is the view of an execution's rows that o selects (its columns,
+// filters, sort and partial flag; paging and query parameters are not part
+// of a view), for the caller whose key has fingerprint fp.
+func newView(executionID string, o dune.Options, fp keyFP) view {
+	return view{ExecutionID: executionID, Columns: o.Columns, Filters: o.Filters, SortBy: o.SortBy, Partial: o.AllowPartialResults, KeyFP: fp}
+}
+
+// options are the Dune options that fetch rows [offset, offset+limit) of v.
+func (v view) options(offset, limit int) dune.Options {
+	return dune.Options{
+		Offset:              offset,
+		Limit:               limit,
+		Columns:             v.Columns,
+		Filters:             v.Filters,
+		SortBy:              v.SortBy,
+		AllowPartialResults: v.Partial,
+	}
+}
+
 func (v view) key(start int) pageKey {
 	return pageKey{
 		fp:     v.KeyFP,
@@ -136,6 +155,43 @@ func (p *pageCache) put(v view, ch *chunk) {
 		p.used -= e.weight
 	}
 }
+
+// collect stitches the cached rows of v from row offset on, segment after
+// segment, until it has need rows or reaches the end of the result. It
+// returns nil when no segment starts at offset. The chunk carries the
+// result's metadata; its rows are shared with the cache when one segment
+// suffices, and copied otherwise.
+func (p *pageCache) collect(v view, offset, need int) *chunk {
+	var out *chunk
+	owned := false // out.Rows is a copy this call may append to
+	for out == nil || len(out.Rows) < need && !out.atEnd() {
+		seg, ok := p.get(v, offset+lenRows(out))
+		switch {
+		case !ok:
+			return out
+		case out == nil:
+			c := *seg
+			out = &c
+		case !owned:
+			rows := make([]dune.Row, 0, 2*(len(out.Rows)+len(seg.Rows)))
+			out.Rows, owned = append(append(rows, out.Rows...), seg.Rows...), true
+		default:
+			out.Rows = append(out.Rows, seg.Rows...)
+		}
+	}
+	return out
+}
+
+// lenRows is the number of rows of ch, 0 for nil.
+func lenRows(ch *chunk) int {
+	if ch == nil {
+		return 0
+	}
+	return len(ch.Rows)
+}
+
+// atEnd reports whether ch's rows reach the last row of the result.
+func (ch *chunk) atEnd() bool { return ch.Start+len(ch.Rows) >= ch.Total }
 
 // size returns the number of chunks and their total weight.
 func (p *pageCache) size() (int, int64) {

@@ -110,3 +110,41 @@ func TestWeighRows(t *testing.T) {
 		t.Errorf("weights small %d big %d nested %d", small, big, nested)
 	}
 }
+
+func TestPageCacheCollectStitchesSegments(t *testing.T) {
+	v := view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}
+	all := rowsOf(25, 2)
+	c := newPageCache(1 << 20)
+	for _, seg := range [][2]int{{0, 10}, {10, 20}, {20, 25}} {
+		c.put(v, &chunk{QueryID: 7, Start: seg[0], Rows: all[seg[0]:seg[1]:seg[1]], Total: 25})
+	}
+	rowText := func(rows []dune.Row) string { return fmt.Sprint(rows) }
+
+	// Enough rows: stops after the segment that reaches need.
+	got := c.collect(v, 0, 15)
+	if got == nil || got.Start != 0 || got.QueryID != 7 || got.Total != 25 || rowText(got.Rows) != rowText(all[:20]) {
+		t.Fatalf("collect(0, 15) = %+v", got)
+	}
+	// Asking past the end: every segment up to the last row, and atEnd.
+	got = c.collect(v, 10, 100)
+	if got == nil || got.Start != 10 || !got.atEnd() || rowText(got.Rows) != rowText(all[10:]) {
+		t.Fatalf("collect(10, 100) = %+v", got)
+	}
+	// No segment starts at 5.
+	if got := c.collect(v, 5, 1); got != nil {
+		t.Errorf("collect(5, 1) = %+v, want nil", got)
+	}
+	// Another view misses.
+	if got := c.collect(view{ExecutionID: v.ExecutionID, SortBy: "a"}, 0, 1); got != nil {
+		t.Errorf("collect for another view = %+v, want nil", got)
+	}
+	// Stitching never writes into the cached segments.
+	got = c.collect(v, 0, 25)
+	got.Rows = append(got.Rows, dune.Row{"x", "y"})
+	if seg, _ := c.get(v, 20); len(seg.Rows) != 5 || rowText(seg.Rows) != rowText(all[20:]) {
+		t.Errorf("cached segment changed: %v", seg.Rows)
+	}
+	if rowText(all) != rowText(rowsOf(25, 2)) {
+		t.Error("cached rows were overwritten")
+	}
+}

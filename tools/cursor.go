@@ -82,10 +82,12 @@ func (c cursorCodec) callerFP(ctx context.Context) keyFP {
 	return c.fingerprint(key)
 }
 
-// cursor is where next_page continues.
+// cursor is where next_page continues: a row of a view (its execution,
+// columns, filters, sort, partial flag and key fingerprint) and how big the
+// previous page was.
 type cursor struct {
-	ExecutionID string
-	QueryID     int64
+	view
+	QueryID int64
 	// Offset is the first row not yet shown.
 	Offset int
 	// PageSize is the caller's limit (Explicit) or the rows that fit the
@@ -93,14 +95,7 @@ type cursor struct {
 	PageSize int
 	Explicit bool
 	// Budget is the token budget of the previous page.
-	Budget  int
-	Columns []string
-	Filters string
-	SortBy  string
-	Partial bool
-	// KeyFP binds the cursor to the Dune API key it was issued for; it is
-	// part of the MAC input, not of the encoded cursor.
-	KeyFP keyFP
+	Budget int
 }
 
 // cursorCodec signs and verifies cursors.
@@ -118,7 +113,8 @@ func (c cursorCodec) mac(msg []byte, fp keyFP) []byte {
 	return h.Sum(nil)[:macLen]
 }
 
-// Encode returns the opaque form of cur, bound to cur.KeyFP.
+// Encode returns the opaque form of cur, bound to cur.KeyFP (part of the MAC
+// input, not of the encoded cursor).
 func (c cursorCodec) Encode(cur cursor) string {
 	var flags byte
 	if cur.Partial {
@@ -196,7 +192,7 @@ func parseCursorBody(flags byte, body []byte) (cursor, error) {
 		body = inflated
 	}
 	rd := &reader{b: body}
-	cur := cursor{Partial: flags&flagPartial != 0, Explicit: flags&flagExplicit != 0}
+	cur := cursor{view: view{Partial: flags&flagPartial != 0}, Explicit: flags&flagExplicit != 0}
 	if flags&flagBinaryULID != 0 {
 		var id ulid.ULID
 		copy(id[:], rd.bytes(16))

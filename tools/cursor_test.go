@@ -16,11 +16,11 @@ func testCodec(secret string) cursorCodec { return cursorCodec{secret: []byte(se
 func TestCursorRoundTrip(t *testing.T) {
 	codec := testCodec("s1")
 	cases := []cursor{
-		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1001, Offset: 25, PageSize: 25, Budget: 8000},
-		{ExecutionID: "not-a-ulid", QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Partial: true, Explicit: true, KeyFP: codec.fingerprint("k")},
-		{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 9007199254740993, Offset: 1 << 40, PageSize: 30000, Budget: 25000,
+		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}, QueryID: 1001, Offset: 25, PageSize: 25, Budget: 8000},
+		{view: view{ExecutionID: "not-a-ulid", Partial: true, KeyFP: codec.fingerprint("k")}, QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Explicit: true},
+		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1",
 			Columns: []string{"block_time", "amount_usd", "weird,\"name\""}, Filters: strings.Repeat("amount_usd > 1000 AND ", 150) + "true",
-			SortBy: "amount_usd desc, block_time"},
+			SortBy: "amount_usd desc, block_time"}, QueryID: 9007199254740993, Offset: 1 << 40, PageSize: 30000, Budget: 25000},
 	}
 	for _, c := range cases {
 		s := codec.Encode(c)
@@ -42,7 +42,7 @@ func TestCursorRoundTrip(t *testing.T) {
 }
 
 func TestCursorIsShort(t *testing.T) {
-	s := testCodec("s").Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000})
+	s := testCodec("s").Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}, QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000})
 	if len(s) > 60 {
 		t.Errorf("plain cursor is %d chars (%s), want ≤ 60", len(s), s)
 	}
@@ -50,7 +50,7 @@ func TestCursorIsShort(t *testing.T) {
 
 func TestCursorRejectsTampering(t *testing.T) {
 	codec := testCodec("secret")
-	good := codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 7, Offset: 10, PageSize: 10, Budget: 8000, Filters: "a = 1"})
+	good := codec.Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", Filters: "a = 1"}, QueryID: 7, Offset: 10, PageSize: 10, Budget: 8000})
 	raw, _ := base64.RawURLEncoding.DecodeString(good)
 
 	bad := map[string]string{
@@ -59,7 +59,7 @@ func TestCursorRejectsTampering(t *testing.T) {
 		"truncated":      good[:len(good)-3],
 		"prefix only":    good[:10],
 		"extended":       good + "AA",
-		"foreign secret": testCodec("other").Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 7, Offset: 10}),
+		"foreign secret": testCodec("other").Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}, QueryID: 7, Offset: 10}),
 		"too long":       strings.Repeat("A", maxCursorLen+4),
 	}
 	for i := range raw {
@@ -126,7 +126,7 @@ func TestCursorBoundToAPIKey(t *testing.T) {
 	if testCodec("other secret").fingerprint("key-A") == fpA {
 		t.Error("fingerprint does not depend on the secret")
 	}
-	cur := cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000, KeyFP: fpA}
+	cur := cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", KeyFP: fpA}, QueryID: 3493826, Offset: 12345, PageSize: 40, Budget: 8000}
 	s := codec.Encode(cur)
 	if got, err := codec.Decode(s, fpA); err != nil || !reflect.DeepEqual(got, cur) {
 		t.Fatalf("Decode with the issuing key: %+v, %v", got, err)

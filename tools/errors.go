@@ -176,18 +176,3 @@ func explainResult(e *dune.ResultError) *toolError {
 func stillRunning(executionID string, state dune.State) *toolError {
 	return newToolError("still_running", "Execution %s is still running (%s); its result is not ready. Try again in a few seconds.", executionID, state)
 }
-
-// checkState returns the failure of a result that carries no usable rows.
-func checkState(res *dune.Result) *toolError {
-	switch res.State {
-	case dune.StateCompleted, dune.StateCompletedPartial:
-		return nil
-	case dune.StatePending, dune.StateExecuting:
-		return stillRunning(res.ExecutionID, res.State)
-	}
-	re := &dune.ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
-	if res.Error != nil {
-		re.Type, re.Message, re.Line, re.Column = res.Error.Type, res.Error.Message, res.Error.Line, res.Error.Column
-	}
-	return explainResult(re)
-}

@@ -148,11 +148,11 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 			[]string{"FAILED", "line 1, column 8", "Column 'x' cannot be resolved"}},
 		{"cancelled execution", schemas.GetLatestResult, nil, &dune.ResultError{ExecutionID: "01X", State: dune.StateCancelled}, []string{"CANCELLED", "Re-run"}},
 		{"expired execution", schemas.GetLatestResult, nil, &dune.ResultError{ExecutionID: "01X", State: dune.StateExpired}, []string{"EXPIRED"}},
-		{"executing", schemas.GetLatestResult, &dune.Result{ExecutionID: "01Y", State: dune.StateExecuting}, nil, []string{"still running", "Try again"}},
-		{"pending", schemas.GetLatestResult, &dune.Result{ExecutionID: "01Y", State: dune.StatePending}, nil, []string{"still running"}},
-		{"failed without error value", schemas.GetLatestResult,
-			&dune.Result{ExecutionID: "01Z", State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{Message: "mismatched input 'selecdt'", Line: 10, Column: 73}}, nil,
-			[]string{"line 10, column 73", "selecdt"}},
+		// The Dune client reports every state without rows as a
+		// *dune.ResultError (dune/client.go checkState), unfinished ones too.
+		{"executing", schemas.GetLatestResult, &dune.Result{ExecutionID: "01Y", State: dune.StateExecuting}, &dune.ResultError{ExecutionID: "01Y", State: dune.StateExecuting}, []string{"still running", "Try again"}},
+		{"pending", schemas.GetLatestResult, &dune.Result{ExecutionID: "01Y", State: dune.StatePending}, &dune.ResultError{ExecutionID: "01Y", State: dune.StatePending}, []string{"still running"}},
+		{"unknown state", schemas.GetLatestResult, &dune.Result{ExecutionID: "01Z", State: "QUERY_STATE_THINKING"}, &dune.ResultError{ExecutionID: "01Z", State: "QUERY_STATE_THINKING"}, []string{"QUERY_STATE_THINKING", "without a result"}},
 		{"long upstream message bounded", schemas.GetLatestResult, nil, &dune.APIError{StatusCode: 400, Kind: dune.KindBadRequest, Message: strings.Repeat("very long message ", 100)}, []string{"400"}},
 		{"unknown error", schemas.GetLatestResult, nil, errors.New("connection reset by peer"), []string{"connection reset"}},
 	}
@@ -161,7 +161,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 			ts := newTestToolset(t, &fakeFetcher{res: c.res, err: c.err})
 			args := `{"query_id":77}`
 			if c.tool == schemas.NextPage {
-				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 77, Offset: 5, PageSize: 5, KeyFP: ts.codec.fingerprint("")}))
+				args = fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", KeyFP: ts.codec.fingerprint("")}, QueryID: 77, Offset: 5, PageSize: 5}))
 			}
 			res := callTool(t, ts, c.tool, args)
 			if !res.IsError {
@@ -185,7 +185,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 
 func TestNotFoundOnNextPageNamesExecution(t *testing.T) {
 	ts := newTestToolset(t, &fakeFetcher{err: &dune.APIError{StatusCode: 404, Kind: dune.KindNotFound, Message: "Object not found"}})
-	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 3, Offset: 5, PageSize: 5, KeyFP: ts.codec.fingerprint("")}))
+	args := fmt.Sprintf(`{"cursor":%q}`, ts.codec.Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", KeyFP: ts.codec.fingerprint("")}, QueryID: 3, Offset: 5, PageSize: 5}))
 	msg := resultText(t, callTool(t, ts, schemas.NextPage, args))
 	if !strings.Contains(msg, "01HKZJ2683PHF9Q9PHHQ8FW4Q1") || !strings.Contains(msg, "get_latest_result") {
 		t.Errorf("message %q", msg)

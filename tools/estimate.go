@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"dune-mcp/dune"
+	"dune-mcp/tools/summary"
 )
 
 // Sizing the first fetch of get_latest_result. How many rows fit a budget
@@ -29,9 +30,6 @@ const (
 	minProbe, maxProbe = 5, 1000
 	// walkFactor: next_page fetches this many pages' worth of rows at once.
 	walkFactor = 3
-	// rowsFirstRoom mirrors the summariser's rule: rows may take this much
-	// of a budget before statistics get any.
-	rowsFirstRoom = 700
 	// memoEntries bounds each map of the shape memo.
 	memoEntries = 1024
 )
@@ -216,7 +214,7 @@ func probeSize(budget int, e rowEstimate) int {
 		n := int(float64(budget) * 0.85 / assumedRowTokens * 1.25)
 		return min(max(n, minProbe), maxProbe)
 	}
-	fits := rowsThatFit(budget, e.tokens, e.ncols)
+	fits := summary.RowsThatFit(budget, e.tokens, e.ncols)
 	margin, floor := 1.25, minProbe
 	switch e.how {
 	case measured:
@@ -226,16 +224,4 @@ func probeSize(budget int, e rowEstimate) int {
 	}
 	n := int(math.Ceil(fits*margin)) + 1
 	return min(max(n, floor), maxProbe)
-}
-
-// rowsThatFit models the summariser's layout: essentials and the column
-// list first, statistics up to about 35 tokens a column (at most half the
-// room, none while rows have less than rowsFirstRoom), rows the rest.
-func rowsThatFit(budget int, rowTokens float64, ncols int) float64 {
-	room := float64(budget) - 160 - 11*float64(ncols)
-	if room <= 0 || rowTokens <= 0 {
-		return 0
-	}
-	stats := min(35*float64(ncols), room/2, max(room-rowsFirstRoom, 0))
-	return (room - stats) / rowTokens
 }

@@ -514,7 +514,7 @@ func TestCursorFromAnotherServerRejected(t *testing.T) {
 	e := newEnv(t)
 	e.emu.AddQuery(1, emulator.DEXTrades(1000, 1))
 	other := newTestToolset(t, &fakeFetcher{})
-	foreign := other.codec.Encode(cursor{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", QueryID: 1, Offset: 10, PageSize: 10, KeyFP: other.codec.fingerprint("")})
+	foreign := other.codec.Encode(cursor{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", KeyFP: other.codec.fingerprint("")}, QueryID: 1, Offset: 10, PageSize: 10})
 	before := e.emu.Stats().Requests
 	r := e.call(t, schemas.NextPage, map[string]any{"cursor": foreign})
 	if !r.IsError || !strings.Contains(r.Text, "cursor is invalid: tampered, truncated, signed by another server") {

@@ -3,6 +3,8 @@ package tools
 import (
 	"fmt"
 	"strings"
+
+	"dune-mcp/schemas"
 )
 
 // DemoQuery describes a query served in --demo mode, for the instructions.
@@ -17,12 +19,12 @@ type DemoQuery struct {
 // embedded emulator in --demo mode (nil otherwise).
 func Instructions(demo []DemoQuery) string {
 	var b strings.Builder
-	b.WriteString(`Read results of saved Dune Analytics queries without running them, within a token budget.
-- get_latest_result(query_id): the latest completed result. Each result starts with its source (execution id, state, end time), the schema, counts and per-column stats, then as many rows as fit max_tokens (default set by the server, 256-25000), and says what was left out.
+	b.WriteString(strings.ReplaceAll(`Read results of saved Dune Analytics queries without running them, within a token budget.
+- get_latest_result(query_id): the latest completed result. Each result starts with its source (execution id, state, end time), the schema, counts and per-column stats, then as many rows as fit max_tokens (default set by the server, BUDGET_RANGE), and says what was left out.
 - next_page(cursor): pass next_cursor verbatim to continue exactly after the last row shown, from the same execution (later re-runs do not change it). Rows already fetched come from a cache at no Dune cost.
 - sample_result(query_id, sample_count): a uniform random sample to profile a big result; not pageable.
 Spend fewer tokens and credits: pick columns, narrow with filters (WHERE-like) and sort_by (ORDER BY-like) on Dune's side, and lower max_tokens when stats suffice.
-Errors come back as tool results saying what to do next (e.g. wait N s on a rate limit, allow_partial_results=true for a truncated result).`)
+Errors come back as tool results saying what to do next (e.g. wait N s on a rate limit, allow_partial_results=true for a truncated result).`, "BUDGET_RANGE", schemas.BudgetRange))
 	if len(demo) > 0 {
 		b.WriteString("\nDEMO MODE: data comes from a built-in emulator with synthetic datasets, not from Dune. Queries:")
 		for _, q := range demo {

@@ -1,11 +1,14 @@
 // Package tools implements dune-mcp's MCP tools: get_latest_result,
 // next_page and sample_result.
 //
-// Each tool family has its file (latest.go, next_page.go, sample.go) holding
-// the mcp.Tool definition next to its handler. Shared machinery: page.go
-// (fetch, top-up, render, cache), cursor.go (signed opaque cursors),
-// cache.go (byte-bounded page cache), errors.go (failures explained for the
-// model), instructions.go (the server's initialize instructions).
+// Each tool is one value built by newServerTool (tool.go) from its name,
+// title, description and typed handler; ServerTools lists them. The
+// handlers live in latest.go, next_page.go and sample.go. Shared
+// machinery: call.go (one call's upstream requests, progress and client
+// logs), page.go (top-up, render, cache), cursor.go (signed opaque cursors),
+// cache.go (views and the byte-bounded page cache), estimate.go (sizing the
+// first fetch), errors.go (failures explained for the model),
+// instructions.go (the server's initialize instructions).
 package tools
 
 import (
@@ -15,7 +18,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
@@ -33,7 +35,8 @@ type Fetcher interface {
 type Config struct {
 	Fetcher Fetcher
 	// DefaultMaxTokens is the budget of a result when the call sets none
-	// (default 8000, clamped to [256, 25000]).
+	// (default schemas.DefaultMaxTokens, clamped to [schemas.MinMaxTokens,
+	// schemas.MaxMaxTokens]).
 	DefaultMaxTokens int
 	// CursorSecret signs cursors; random per process when empty.
 	CursorSecret []byte
@@ -85,7 +88,7 @@ func New(cfg Config) (*Toolset, error) {
 	}
 	return &Toolset{
 		cfg:         cfg,
-		budget:      clampBudget(budget),
+		budget:      schemas.ClampMaxTokens(budget),
 		codec:       cursorCodec{secret: append([]byte(nil), secret...)},
 		cache:       newPageCache(cfg.CacheBytes),
 		shapes:      newShapeMemo(),
@@ -97,15 +100,16 @@ func New(cfg Config) (*Toolset, error) {
 // (*server.MCPServer).AddTools.
 func (t *Toolset) ServerTools() []server.ServerTool {
 	return []server.ServerTool{
-		{Tool: t.latestTool(), Handler: t.handle(schemas.GetLatestResult, t.getLatestResult)},
-		{Tool: t.nextPageTool(), Handler: t.handle(schemas.NextPage, t.nextPage)},
-		{Tool: t.sampleTool(), Handler: t.handle(schemas.SampleResult, t.sampleResult)},
+		newServerTool(t, schemas.GetLatestResult, "Get latest Dune query result",
+			"Latest completed result of a saved Dune query (does not run it): schema, counts, column stats and the rows that fit max_tokens, plus next_cursor for next_page.",
+			t.getLatestResult),
+		newServerTool(t, schemas.NextPage, "Next page of a Dune result",
+			"Continue after the last row shown, from the same execution with the same columns, filters and sort, even if the query was re-run since.",
+			t.nextPage),
+		newServerTool(t, schemas.SampleResult, "Sample a Dune query result",
+			"Uniform random sample of a saved query's latest result, with column stats: profile a big result before paging it. No cursor.",
+			t.sampleResult),
 	}
-}
-
-// clampBudget brings a max_tokens value into [256, 25000].
-func clampBudget(n int) int {
-	return min(max(n, schemas.MinMaxTokens), schemas.MaxMaxTokens)
 }
 
 // budgetFor returns the budget of a call: the argument (clamped) or fallback.
@@ -113,27 +117,5 @@ func budgetFor(arg *int, fallback int) int {
 	if arg == nil {
 		return fallback
 	}
-	return clampBudget(*arg)
-}
-
-// newTool builds a read-only tool definition with all four hints explicit.
-func (t *Toolset) newTool(name, title, description string) mcp.Tool {
-	// The title goes in annotations only (read by clients of every protocol
-	// era; a second copy in Tool.Title would cost tokens in tools/list).
-	tool := mcp.Tool{
-		Name:            name,
-		Description:     description,
-		RawInputSchema:  schemas.InputWithDefaultBudget(name, t.budget),
-		RawOutputSchema: schemas.Output(),
-	}
-	for _, opt := range []mcp.ToolOption{
-		mcp.WithTitleAnnotation(title),
-		mcp.WithReadOnlyHintAnnotation(true),
-		mcp.WithDestructiveHintAnnotation(false),
-		mcp.WithIdempotentHintAnnotation(true),
-		mcp.WithOpenWorldHintAnnotation(true),
-	} {
-		opt(&tool)
-	}
-	return tool
+	return schemas.ClampMaxTokens(*arg)
 }
