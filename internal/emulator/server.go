@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultAPIKey is the key the emulator accepts unless WithAPIKey is given.
-const DefaultAPIKey = "emulator-key"
+const DefaultAPIKey = "dunetest-key"
 
 // Dune's error texts (spec section 6.1).
 const (
