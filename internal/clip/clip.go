@@ -10,8 +10,8 @@ import "unicode/utf8"
 const Mark = "…"
 
 // Bytes returns s if it is at most n bytes long. Otherwise it returns the
-// longest prefix of s that ends on a rune boundary and, followed by Mark,
-// fits in n bytes, followed by Mark. When n is too small to hold Mark
+// longest prefix of s that ends on a rune boundary and leaves room for Mark
+// within n bytes, followed by Mark. When n is too small to hold Mark
 // (n < len(Mark)), the result is the longest prefix that fits, unmarked; for
 // n <= 0 it is "".
 //
