@@ -21,6 +21,7 @@ import (
 	"dune-mcp/logging"
 	"dune-mcp/schemas"
 	"dune-mcp/tools"
+	"dune-mcp/transport"
 )
 
 // Environment variable names. They are part of the public interface (README.md
@@ -399,8 +400,8 @@ Environment only:
   %-23s bearer token required on every HTTP MCP endpoint
   %-23s HMAC key for cursors; set it to share cursors across replicas/restarts
 
-Over HTTP, a client may send its own Dune key in the X-Dune-Api-Key header.
-`, EnvAPIKey, KeyURL, EnvAuthToken, EnvCursorSecret)
+Over HTTP, a client may send its own Dune key in the %s header.
+`, EnvAPIKey, KeyURL, EnvAuthToken, EnvCursorSecret, transport.APIKeyHeader)
 }
 
 // Emulator is the configuration of the `dune-mcp emulator` subcommand.
