@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run demo test unit walk lint vet staticcheck evals bench conformance clean
+.PHONY: build run demo test check race walk lint fmt vet staticcheck evals bench conformance clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -13,17 +13,37 @@ build:
 run: build
 	./$(BIN)
 
+# --- checks. `make test` is the everyday command (README "Development");
+# `make check` is what CI runs: everything `make test` checks, plus the slow
+# suites. Both pass -count=1: the e2e and evals tests build and run the
+# binary, which go test's result cache does not see change.
+
+# gofmt, go vet and staticcheck.
+lint: fmt vet staticcheck
+
+# gofmt over the Go files git tracks or would track (new files included).
+fmt:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
 vet:
 	$(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-lint: vet staticcheck
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+# lint, then every unit and e2e test without the race detector, one line per
+# package as it finishes. -short skips the slow suites, which make check runs:
+# the eval scenarios (TestEvals) and the 100,000-row walks.
+test: lint
+	$(GO) test -short -count=1 ./...
 
-unit:
+# make test (the race detector changes some code paths, so it runs without
+# too), then every test, the slow suites included, under the race detector,
+# then the 22-column walk, which skips itself under -race.
+check: test race walk
+
+race:
 	$(GO) test -race -count=1 ./...
 
 # The full 22-column walk of 100,000 rows through the tools (every row once, in
@@ -31,8 +51,6 @@ unit:
 # runs here without it.
 walk:
 	$(GO) test -count=1 -run '^TestFullWalkReturnsEveryRowOnceInOrder$$' ./tools/
-
-test: lint unit walk
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

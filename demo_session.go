@@ -14,6 +14,9 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"dune-mcp/internal/childenv"
+	"dune-mcp/internal/clip"
 )
 
 // demoStep is one scripted tool call of the demo session.
@@ -85,7 +88,7 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 	tr := mcptransport.NewStdioWithOptions(exe, nil, args, mcptransport.WithCommandFunc(
 		func(ctx context.Context, command string, _ []string, args []string) (*exec.Cmd, error) {
 			cmd := exec.CommandContext(ctx, command, args...)
-			cmd.Env = withoutDuneEnv(os.Environ())
+			cmd.Env = childenv.Environ()
 			cmd.Stderr = stderr
 			return cmd, nil
 		}))
@@ -133,7 +136,7 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 				return fmt.Errorf("step %d: the previous result had no next_cursor", i+1)
 			}
 			args["cursor"] = cursor
-			shown["cursor"] = abbreviate(cursor, 24)
+			shown["cursor"] = clip.Bytes(cursor, 24)
 		}
 		var argJSON strings.Builder
 		enc := json.NewEncoder(&argJSON)
@@ -161,17 +164,6 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 	return nil
 }
 
-// withoutDuneEnv returns env without the DUNE_* variables.
-func withoutDuneEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "DUNE_") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 // summaryLine describes the machine-readable part of a result in one line.
 func summaryLine(res *mcp.CallToolResult) string {
 	if res.IsError {
@@ -188,7 +180,7 @@ func summaryLine(res *mcp.CallToolResult) string {
 		}
 	}
 	if c, ok := m["next_cursor"].(string); ok && c != "" {
-		parts = append(parts, "next_cursor="+abbreviate(c, 24))
+		parts = append(parts, "next_cursor="+clip.Bytes(c, 24))
 	}
 	return "  ⇢ structuredContent: " + strings.Join(parts, " ")
 }
@@ -215,11 +207,4 @@ func firstSentence(s string) string {
 		return s[:i+1]
 	}
 	return s
-}
-
-func abbreviate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

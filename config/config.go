@@ -16,11 +16,16 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"dune-mcp/dune"
 	"dune-mcp/internal/loopback"
 	"dune-mcp/logging"
+	"dune-mcp/schemas"
+	"dune-mcp/tools"
+	"dune-mcp/transport"
 )
 
-// Environment variable names (the contract in shared/design.md).
+// Environment variable names. They are part of the public interface (README.md
+// lists them); flags beat them.
 const (
 	EnvTransport      = "DUNE_MCP_TRANSPORT"
 	EnvAddr           = "DUNE_MCP_ADDR"
@@ -36,19 +41,14 @@ const (
 	EnvCallTimeout    = "DUNE_MCP_CALL_TIMEOUT"
 )
 
-// Defaults.
+// Defaults and bounds owned here. The others have one owner each and are
+// used from there: the Dune API host is dune.DefaultBaseURL, the call
+// timeout tools.DefaultCallTimeout, and --max-tokens defaults to
+// schemas.DefaultMaxTokens within [schemas.MinMaxTokens,
+// schemas.MaxMaxTokens], the range a single call's max_tokens is clamped to.
 const (
-	DefaultAddr      = "127.0.0.1:8080"
-	DefaultBaseURL   = "https://api.dune.com"
-	DefaultMaxTokens = 8000
-	// MinMaxTokens and MaxMaxTokens bound --max-tokens: the same range a
-	// single call's max_tokens is clamped to.
-	MinMaxTokens = 256
-	MaxMaxTokens = 25000
-	// DefaultCallTimeout bounds one tool call's wait on Dune, retries
-	// included: under the ~60 s after which desktop clients abandon a call,
-	// so the agent gets an explained timeout instead of a dead call.
-	DefaultCallTimeout = 50 * time.Second
+	// DefaultAddr is the default HTTP listen address.
+	DefaultAddr = "127.0.0.1:8080"
 	// MaxCallTimeout is the largest --call-timeout accepted.
 	MaxCallTimeout = 30 * time.Minute
 )
@@ -63,7 +63,8 @@ const (
 const KeyURL = "https://dune.com/settings/api"
 
 // Secret is a string that never prints itself: fmt, zerolog's Stringer and
-// Interface, and encoding/json all see "[REDACTED]". Reveal returns the value.
+// Interface, and encoding/json all see logging.Redacted ("[REDACTED]", the
+// mark the log redactor writes too). Reveal returns the value.
 type Secret string
 
 // String implements fmt.Stringer.
@@ -71,7 +72,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return "[REDACTED]"
+	return logging.Redacted
 }
 
 // MarshalText implements encoding.TextMarshaler (used by encoding/json).
@@ -142,9 +143,9 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
 	fs.BoolVar(&demo, "demo", false, "serve the embedded Dune emulator's sample datasets: no key, no network ["+EnvDemo+"]")
-	fs.StringVar(&maxTokens, "max-tokens", strconv.Itoa(DefaultMaxTokens), fmt.Sprintf("default token budget of one tool result, `N` in [%d, %d] [%s]", MinMaxTokens, MaxMaxTokens, EnvMaxTokens))
-	fs.StringVar(&callTimeout, "call-timeout", DefaultCallTimeout.String(), "how long one tool call may wait on Dune, retries included, as a Go `duration` (e.g. 50s, 2m) ["+EnvCallTimeout+"]")
-	fs.StringVar(&baseURL, "dune-base-url", DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
+	fs.StringVar(&maxTokens, "max-tokens", strconv.Itoa(schemas.DefaultMaxTokens), fmt.Sprintf("default token budget of one tool result, `N` in [%d, %d] [%s]", schemas.MinMaxTokens, schemas.MaxMaxTokens, EnvMaxTokens))
+	fs.StringVar(&callTimeout, "call-timeout", tools.DefaultCallTimeout.String(), "how long one tool call may wait on Dune, retries included, as a Go `duration` (e.g. 50s, 2m) ["+EnvCallTimeout+"]")
+	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser `origins` allowed besides localhost, e.g. https://app.example.com ["+EnvAllowedOrigins+"]")
@@ -215,8 +216,8 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 
 	v, src = pick("max-tokens", maxTokens, EnvMaxTokens)
 	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < MinMaxTokens || n > MaxMaxTokens {
-		return Config{}, usageErrorf("invalid %s %q: want an integer in [%d, %d]", src, v, MinMaxTokens, MaxMaxTokens)
+	if err != nil || n < schemas.MinMaxTokens || n > schemas.MaxMaxTokens {
+		return Config{}, usageErrorf("invalid %s %q: want an integer in [%d, %d]", src, v, schemas.MinMaxTokens, schemas.MaxMaxTokens)
 	}
 	cfg.MaxTokens = n
 
@@ -399,8 +400,8 @@ Environment only:
   %-23s bearer token required on every HTTP MCP endpoint
   %-23s HMAC key for cursors; set it to share cursors across replicas/restarts
 
-Over HTTP, a client may send its own Dune key in the X-Dune-Api-Key header.
-`, EnvAPIKey, KeyURL, EnvAuthToken, EnvCursorSecret)
+Over HTTP, a client may send its own Dune key in the %s header.
+`, EnvAPIKey, KeyURL, EnvAuthToken, EnvCursorSecret, transport.APIKeyHeader)
 }
 
 // Emulator is the configuration of the `dune-mcp emulator` subcommand.

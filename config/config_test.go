@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"dune-mcp/dune"
 	"dune-mcp/logging"
+	"dune-mcp/schemas"
+	"dune-mcp/tools"
 )
 
 func env(kv ...string) func(string) string {
@@ -29,8 +33,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: 8000, CallTimeout: 50 * time.Second,
-		BaseURL: "https://api.dune.com", LogLevel: zerolog.InfoLevel, LogFormat: logging.FormatJSON,
+		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: schemas.DefaultMaxTokens, CallTimeout: tools.DefaultCallTimeout,
+		BaseURL: dune.DefaultBaseURL, LogLevel: zerolog.InfoLevel, LogFormat: logging.FormatJSON,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -109,9 +113,9 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"--addr", "8080"}, env(), `invalid --addr "8080": want host:port`},
 		{[]string{"--addr", "127.0.0.1:99999"}, env(), "port must be a number"},
 		{nil, env(EnvAddr, "localhost:http"), `invalid DUNE_MCP_ADDR`},
-		{[]string{"--max-tokens", "abc"}, env(), `invalid --max-tokens "abc": want an integer in [256, 25000]`},
-		{[]string{"--max-tokens", "100"}, env(), `invalid --max-tokens "100"`},
-		{[]string{"--max-tokens", "25001"}, env(), `invalid --max-tokens "25001"`},
+		{[]string{"--max-tokens", "abc"}, env(), fmt.Sprintf(`invalid --max-tokens "abc": want an integer in [%d, %d]`, schemas.MinMaxTokens, schemas.MaxMaxTokens)},
+		{[]string{"--max-tokens", strconv.Itoa(schemas.MinMaxTokens - 1)}, env(), fmt.Sprintf(`invalid --max-tokens "%d"`, schemas.MinMaxTokens-1)},
+		{[]string{"--max-tokens", strconv.Itoa(schemas.MaxMaxTokens + 1)}, env(), fmt.Sprintf(`invalid --max-tokens "%d"`, schemas.MaxMaxTokens+1)},
 		{nil, env(EnvMaxTokens, "lots"), `invalid DUNE_MCP_MAX_TOKENS "lots"`},
 		{[]string{"--call-timeout", "50"}, env(), `invalid --call-timeout "50": want a duration from 1s to 30m0s`},
 		{[]string{"--call-timeout", "10ms"}, env(), `invalid --call-timeout "10ms"`},

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"dune-mcp/internal/clip"
 )
 
 // DefaultBaseURL is Dune's API host; the client appends /api/v1/....
@@ -92,7 +94,8 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// redacted replaces a secret in printed configurations.
+// redacted replaces the API key in printed configurations and in
+// server-supplied text (scrub).
 const redacted = "[redacted]"
 
 // configView is Config as printed and marshalled: the key redacted, the
@@ -476,15 +479,13 @@ func (c *Client) apiError(resp *http.Response, body io.Reader, path, key string)
 	return ae
 }
 
-// scrub removes key from s and bounds s to max runes.
+// scrub removes key from s and bounds s to max runes (clip.Runes: a cut
+// ends with "…", counted in max).
 func scrub(s, key string, max int) string {
 	if key != "" {
-		s = strings.ReplaceAll(s, key, "[redacted]")
+		s = strings.ReplaceAll(s, key, redacted)
 	}
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "…"
-	}
-	return s
+	return clip.Runes(s, max)
 }
 
 // isText reports whether b looks like a short human-readable message rather

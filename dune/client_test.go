@@ -218,7 +218,7 @@ func TestAPIErrorKinds(t *testing.T) {
 		{500, `upstream   exploded` + "\n", KindServer, "upstream exploded"},
 		{502, `<html><body>Bad gateway</body></html>`, KindServer, "Bad Gateway"},
 		{400, `{"error":{"code":3}}`, KindBadRequest, "map[code:3]"},
-		{400, `{"error":"` + long + `"}`, KindBadRequest, long[:500] + "…"},
+		{400, `{"error":"` + long + `"}`, KindBadRequest, long[:499] + "…"},
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {

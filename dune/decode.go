@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"dune-mcp/internal/clip"
 )
 
 // Decoding strategy.
@@ -360,10 +361,10 @@ func tokenKind(tok json.Token) string {
 const maxNumberInError = 24
 
 // clipNumber returns a JSON number for an error message, clipped to
-// maxNumberInError bytes (a number holds only digits, signs, '.', 'e').
+// maxNumberInError bytes and then followed by its full length.
 func clipNumber(s string) string {
 	if len(s) > maxNumberInError {
-		return s[:maxNumberInError] + fmt.Sprintf("… (%d characters)", len(s))
+		return clip.Bytes(s, maxNumberInError) + fmt.Sprintf(" (%d characters)", len(s))
 	}
 	return s
 }
@@ -423,10 +424,7 @@ func tokenErr(err error, where string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %s: %w", ErrMalformedResponse, where, errTruncated)
 	}
-	msg := err.Error()
-	if len(msg) > maxJSONErrorText {
-		msg = strings.ToValidUTF8(msg[:maxJSONErrorText], "") + "…"
-	}
+	msg := clip.Bytes(err.Error(), maxJSONErrorText)
 	return fmt.Errorf("%w: %s: %s", ErrMalformedResponse, where, msg)
 }
 

@@ -124,4 +124,4 @@ var ErrMalformedResponse = errors.New("dune: malformed response")
 
 // ErrMissingAPIKey is returned, before any request is sent, when neither the
 // request context (WithAPIKey) nor Config.APIKey provides a Dune API key.
-var ErrMissingAPIKey = errors.New("dune: no API key: set DUNE_API_KEY or send a per-request key")
+var ErrMissingAPIKey = errors.New("dune: no API key configured and none sent with the request")

@@ -25,6 +25,7 @@ import (
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"dune-mcp/internal/childenv"
 	"dune-mcp/internal/emulator"
 	"dune-mcp/internal/testio"
 )
@@ -57,13 +58,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// baseEnv is a clean environment: no DUNE_* leaks in from the caller's.
+// baseEnv is a child's environment by the rule of childenv (ours without
+// any DUNE_* variable, so none leaks in from the developer's shell) plus kv,
+// given as name, value, name, value, ...
 func baseEnv(kv ...string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for i := 0; i+1 < len(kv); i += 2 {
-		env = append(env, kv[i]+"="+kv[i+1])
-	}
-	return env
+	return childenv.Environ(childenv.Pairs(kv...)...)
 }
 
 func newEmulator(t *testing.T) *emulator.Server {

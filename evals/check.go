@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"dune-mcp/internal/clip"
 )
 
 // Check is an assertion on one value. In YAML a scalar or a sequence means
@@ -229,7 +231,7 @@ func render(v any, present bool) string {
 		s = fmt.Sprint(v)
 	}
 	if len(s) > 300 {
-		s = s[:300] + fmt.Sprintf("… (%d bytes)", len(s))
+		s = clip.Bytes(s, 300) + fmt.Sprintf(" (%d bytes)", len(s))
 	}
 	return s
 }

@@ -39,7 +39,12 @@ func binary(t *testing.T) string {
 }
 
 // TestEvals runs every scenario on every transport against the real binary.
+// It takes about a minute on two cores, so -short (make test) skips it; make
+// check and make evals run it.
 func TestEvals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the eval suite takes about a minute: run it with make check, make evals or go test ./evals/")
+	}
 	scs, err := LoadScenarios("")
 	if err != nil {
 		t.Fatal(err)

@@ -14,15 +14,13 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"dune-mcp/internal/clip"
 	"dune-mcp/internal/emulator"
+	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
 )
 
-// Budget bounds of the tools (design.md: max_tokens is clamped to [256, 25000]).
 const (
-	DefaultBudget = 8000
-	MinBudget     = 256
-	MaxBudget     = 25000
 	// maxErrorMessage bounds an isError message ("one short actionable message").
 	maxErrorMessage = 1000
 	defaultMaxIter  = 200
@@ -228,19 +226,16 @@ func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig,
 	if sc.Server.APIKey != nil {
 		key = *sc.Server.APIKey
 	}
+	// The child inherits none of our DUNE_* variables (childenv): these
+	// are all the settings it gets besides the scenario's own.
 	env := []string{
 		"DUNE_API_BASE_URL=" + baseURL,
 		"DUNE_API_KEY=" + key,
 		"DUNE_MCP_LOG_LEVEL=debug",
-		"DUNE_MCP_TRANSPORT=",
-		"DUNE_MCP_ADDR=",
-		"DUNE_MCP_DEMO=",
 		"DUNE_MCP_AUTH_TOKEN=" + sc.Server.AuthToken,
 	}
 	if sc.Server.MaxTokens > 0 {
 		env = append(env, "DUNE_MCP_MAX_TOKENS="+strconv.Itoa(sc.Server.MaxTokens))
-	} else {
-		env = append(env, "DUNE_MCP_MAX_TOKENS=")
 	}
 	for _, k := range sortedKeys(sc.Server.Env) {
 		env = append(env, k+"="+sc.Server.Env[k])
@@ -260,14 +255,17 @@ func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig,
 	return sessionConfig{binary: r.Binary, transport: tr, env: env, args: sc.Server.Args, headers: headers}, secrets
 }
 
+// clampBudget is the budget a call with max_tokens n gets from a server
+// with the default budget: the tools clamp max_tokens to
+// [schemas.MinMaxTokens, schemas.MaxMaxTokens]; 0 means none was given.
 func clampBudget(n int) int {
 	switch {
 	case n <= 0:
-		return DefaultBudget
-	case n < MinBudget:
-		return MinBudget
-	case n > MaxBudget:
-		return MaxBudget
+		return schemas.DefaultMaxTokens
+	case n < schemas.MinMaxTokens:
+		return schemas.MinMaxTokens
+	case n > schemas.MaxMaxTokens:
+		return schemas.MaxMaxTokens
 	}
 	return n
 }
@@ -787,7 +785,8 @@ func callMetrics(rec *CallRecord) map[string]float64 {
 	}
 }
 
-// checkInvariants are promises of design.md that hold for every tool result.
+// checkInvariants are the promises that hold for every tool result (listed
+// under "Invariants checked on every tool result" in evals/README.md).
 func (ru *run) checkInvariants(st *Step, iter int, out *outcome) {
 	rec := out.rec
 	if rec.TextTokens > rec.Budget {
@@ -874,12 +873,9 @@ func toInt(v any) int {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// firstChars returns s without surrounding space, clipped to n bytes.
 func firstChars(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return clip.Bytes(strings.TrimSpace(s), n)
 }
 
 func excerptAround(text, needle string) string {
@@ -904,7 +900,7 @@ func shortArgs(args map[string]any) map[string]any {
 	out := make(map[string]any, len(args))
 	for k, v := range args {
 		if s, ok := v.(string); ok && len(s) > 48 {
-			v = s[:24] + "…" + strconv.Itoa(len(s)) + "B"
+			v = clip.Bytes(s, 24) + strconv.Itoa(len(s)) + "B"
 		}
 		out[k] = v
 	}

@@ -68,7 +68,8 @@ type EmulatorSpec struct {
 
 // ServerSpec configures the dune-mcp process of a scenario.
 type ServerSpec struct {
-	// MaxTokens sets DUNE_MCP_MAX_TOKENS (0: server default 8000).
+	// MaxTokens sets DUNE_MCP_MAX_TOKENS (0: the server default,
+	// schemas.DefaultMaxTokens).
 	MaxTokens int `yaml:"max_tokens"`
 	// APIKey replaces the emulator's key in DUNE_API_KEY; "" unsets it.
 	APIKey *string `yaml:"api_key"`

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"dune-mcp/internal/childenv"
 )
 
 // session is a running dune-mcp process with an initialized MCP client.
@@ -28,7 +29,7 @@ type session struct {
 type sessionConfig struct {
 	binary    string
 	transport string
-	env       []string // appended to the parent's environment
+	env       []string // "NAME=value" entries added to childenv.Environ
 	args      []string
 	headers   map[string]string // HTTP only
 }
@@ -52,7 +53,7 @@ func startStdio(ctx context.Context, cfg sessionConfig) (*session, error) {
 	tr := transport.NewStdioWithOptions(cfg.binary, cfg.env, cfg.args, transport.WithCommandFunc(
 		func(_ context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
 			cmd := exec.Command(command, args...)
-			cmd.Env = append(os.Environ(), env...)
+			cmd.Env = childenv.Environ(env...)
 			cmd.Stderr = stderr
 			return cmd, nil
 		}))
@@ -90,7 +91,7 @@ func tryStartHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
 	}
 	args := append([]string{"--transport", "http", "--addr", addr}, cfg.args...)
 	cmd := exec.Command(cfg.binary, args...)
-	cmd.Env = append(os.Environ(), cfg.env...)
+	cmd.Env = childenv.Environ(cfg.env...)
 	stderr := newTailBuffer(256 << 10)
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr

@@ -57,6 +57,17 @@ type HTTPHandler struct {
 	streamable *server.StreamableHTTPServer
 }
 
+// HTTP endpoint paths.
+const (
+	PathMCP     = "/mcp"     // streamable HTTP
+	PathSSE     = "/sse"     // legacy SSE: the event stream
+	PathMessage = "/message" // legacy SSE: the client's posts
+	PathHealth  = "/healthz" // liveness, without authentication
+)
+
+// endpoints lists the paths served, for the startup log.
+var endpoints = []string{PathMCP, PathSSE, PathMessage, PathHealth}
+
 // NewHTTPHandler builds the HTTP handler of s.
 func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 	if cfg.MaxBodyBytes <= 0 {
@@ -66,9 +77,12 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 		server.WithStateLess(true),
 		server.WithStreamableHTTPLogger(logging.Slog(s.log, false)),
 	)
+	// The SSE server routes by path itself, so it is told the mux's paths.
 	sse := server.NewSSEServer(s.mcp,
 		server.WithKeepAliveInterval(sseKeepAlive),
 		server.WithUseFullURLForMessageEndpoint(false),
+		server.WithSSEEndpoint(PathSSE),
+		server.WithMessageEndpoint(PathMessage),
 	)
 
 	guard := func(h http.Handler) http.Handler {
@@ -80,10 +94,10 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 		return checkOrigin(cfg.AllowedOrigins, h)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", guard(dropCancellations(s.log, streamable)))
-	mux.Handle("/sse", guard(sse))
-	mux.Handle("/message", guard(sse))
-	mux.Handle("/healthz", health(cfg.Health))
+	mux.Handle(PathMCP, guard(dropCancellations(s.log, streamable)))
+	mux.Handle(PathSSE, guard(sse))
+	mux.Handle(PathMessage, guard(sse))
+	mux.Handle(PathHealth, health(cfg.Health))
 	mux.Handle("/", http.NotFoundHandler())
 
 	return &HTTPHandler{
@@ -126,7 +140,7 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info().Str("transport", "http").Str("addr", ln.Addr().String()).
 		Bool("auth", cfg.AuthToken != "").
-		Strs("endpoints", []string{"/mcp", "/sse", "/message", "/healthz"}).
+		Strs("endpoints", endpoints).
 		Msg("listening")
 
 	select {

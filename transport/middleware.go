@@ -209,7 +209,7 @@ func accessLog(l zerolog.Logger, next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		ev := l.Info()
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == PathHealth {
 			ev = l.Debug()
 		}
 		if sw.status == 0 {
