@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"dune-mcp/internal/clip"
 )
 
 // MaxMessageLen bounds the length of an ArgError message.
@@ -29,15 +31,7 @@ type ArgError struct {
 func (e *ArgError) Error() string { return e.Msg }
 
 func argErr(arg, format string, a ...any) *ArgError {
-	msg := fmt.Sprintf(format, a...)
-	if len(msg) > MaxMessageLen {
-		cut := MaxMessageLen - len("…")
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return &ArgError{Arg: arg, Msg: msg}
+	return &ArgError{Arg: arg, Msg: clip.Bytes(fmt.Sprintf(format, a...), MaxMessageLen)}
 }
 
 // prop is the subset of JSON Schema the decoder enforces.
@@ -49,6 +43,7 @@ type prop struct {
 	MinLength            *int             `json:"minLength"`
 	MaxLength            *int             `json:"maxLength"`
 	Pattern              string           `json:"pattern"`
+	Enum                 []string         `json:"enum"`
 	MaxItems             *int             `json:"maxItems"`
 	Items                *prop            `json:"items"`
 	AdditionalProperties *json.RawMessage `json:"additionalProperties"`
@@ -251,6 +246,12 @@ func coerce(name string, p prop, v json.RawMessage) (json.RawMessage, error) {
 			return nil, argErr(name, "%s must be an integer%s, got %d", name, boundsText(ip), n)
 		}
 		return json.RawMessage(strconv.FormatInt(n, 10)), nil
+	case "number":
+		f, ok := toFloat(v)
+		if !ok || (p.Minimum != nil && f < *p.Minimum) || (p.Maximum != nil && f > *p.Maximum) {
+			return nil, argErr(name, "%s must be a number%s, got %s", name, boundsText(p), short(v))
+		}
+		return json.RawMessage(strconv.FormatFloat(f, 'g', -1, 64)), nil
 	case "boolean":
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {
@@ -338,7 +339,24 @@ func checkString(name string, p prop, s string) error {
 			return argErr(name, "%s does not match %s", name, p.Pattern)
 		}
 	}
+	if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
+		return argErr(name, "%s must be one of %s, got %q", name, strings.Join(p.Enum, ", "), s)
+	}
 	return nil
+}
+
+// toFloat accepts a finite JSON number or a string holding one ("2.5").
+func toFloat(v json.RawMessage) (float64, bool) {
+	var n json.Number
+	if err := json.Unmarshal(v, &n); err != nil {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return 0, false
+		}
+		n = json.Number(strings.TrimSpace(s))
+	}
+	f, err := n.Float64()
+	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
 }
 
 // toInt accepts a JSON integer (or an integral float such as 1e3) or a
@@ -374,4 +392,6 @@ func boundsText(p prop) string {
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-func short(v json.RawMessage) string { return truncate(string(bytes.TrimSpace(v)), 40) }
+func short(v json.RawMessage) string {
+	return clip.Bytes(string(bytes.TrimSpace(v)), 40+len(clip.Mark))
+}

@@ -39,3 +39,10 @@ type Partial struct {
 type Parameters struct {
 	QueryParameters map[string]string `json:"query_parameters,omitempty" jsonschema_description:"Query parameter values (name to value) selecting the latest result run with them."`
 }
+
+// Freshness lets get_latest_result run the query when its latest result is
+// too old, missing or failed.
+type Freshness struct {
+	MaxAgeHours *float64 `json:"max_age_hours,omitempty" jsonschema:"minimum=0" jsonschema_description:"Run the query (costs Dune credits) when its latest result ended more than this many hours ago, is missing or failed; then wait for it. Omit to never run it."`
+	Performance string   `json:"performance,omitempty" jsonschema:"enum=medium,enum=large" jsonschema_description:"Engine for a run: large is faster and costs about twice as much. Default: Dune's."`
+}

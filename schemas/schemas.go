@@ -21,6 +21,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clip"
 )
 
 // Tool names, fixed by the design contract.
@@ -60,7 +61,7 @@ func (q *QueryID) UnmarshalJSON(b []byte) error {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return fmt.Errorf("query_id must be a positive integer like 1234, got %s", truncate(string(b), 40))
+		return fmt.Errorf("query_id must be a positive integer like 1234, got %s", clip.Bytes(string(b), 40+len(clip.Mark)))
 	}
 	*q = QueryID(n)
 	return nil
@@ -83,6 +84,7 @@ type GetLatestResultParams struct {
 	Sorting
 	Partial
 	Parameters
+	Freshness
 	Budget
 }
 
@@ -314,11 +316,4 @@ func InputWithDefaultBudget(tool string, budget int) json.RawMessage {
 func Output() json.RawMessage {
 	build()
 	return gen.output
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -107,7 +108,7 @@ func TestInputContract(t *testing.T) {
 		required []string
 	}{
 		GetLatestResult: {
-			props:    []string{"query_id", "limit", "offset", "columns", "filters", "sort_by", "allow_partial_results", "query_parameters", "max_tokens"},
+			props:    []string{"query_id", "limit", "offset", "columns", "filters", "sort_by", "allow_partial_results", "query_parameters", "max_age_hours", "performance", "max_tokens"},
 			required: []string{"query_id"},
 		},
 		NextPage: {
@@ -213,6 +214,26 @@ func TestQueryIDUnmarshal(t *testing.T) {
 		var q QueryID
 		if err := json.Unmarshal([]byte(in), &q); err == nil {
 			t.Errorf("%s: accepted as %d", in, q)
+		}
+	}
+}
+
+// max_age_hours and performance (the fresh-results contract) decode with
+// their bounds: a negative age and an unknown engine are refused.
+func TestFreshnessArguments(t *testing.T) {
+	var p GetLatestResultParams
+	if err := Decode(GetLatestResult, []byte(`{"query_id":1,"max_age_hours":"2.5","performance":"large"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.MaxAgeHours == nil || *p.MaxAgeHours != 2.5 || p.Performance != "large" {
+		t.Errorf("decoded %+v", p.Freshness)
+	}
+	for _, bad := range []string{`{"query_id":1,"max_age_hours":-1}`, `{"query_id":1,"performance":"xl"}`} {
+		var q GetLatestResultParams
+		err := Decode(GetLatestResult, []byte(bad), &q)
+		var ae *ArgError
+		if !errors.As(err, &ae) {
+			t.Errorf("%s: err = %v, want an ArgError", bad, err)
 		}
 	}
 }
