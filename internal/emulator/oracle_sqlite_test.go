@@ -156,6 +156,10 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// cellTimeLayouts are the forms Dune writes timestamp and date cells in,
+// tried first when loading.
+var cellTimeLayouts = []string{"2006-01-02 15:04:05 MST", time.RFC3339}
+
 // timeKey is the instant as fixed-width UTC text (years 0000-9999).
 func timeKey(s string) (string, bool) {
 	t, ok := parseTime(s)
@@ -239,6 +243,11 @@ func cellKey(k okind, v any) (any, error) {
 			return "/", nil
 		}
 	case oTime:
+		for _, l := range cellTimeLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t.UTC().Format("2006-01-02 15:04:05.000000000"), nil
+			}
+		}
 		if key, ok := timeKey(s); ok {
 			return key, nil
 		}
@@ -248,18 +257,16 @@ func cellKey(k okind, v any) (any, error) {
 	return nil, fmt.Errorf("cannot read %q as kind %d", s, k)
 }
 
-// load copies the first ncols columns (all when <= 0) of ds into a table.
-func (o *oracle) load(t testing.TB, name string, ds *emulator.Dataset, ncols int, idCols []string) *otable {
+// load copies ds into a table.
+func (o *oracle) load(t testing.TB, name string, ds *emulator.Dataset, idCols []string) *otable {
 	t.Helper()
-	if ncols <= 0 || ncols > len(ds.Columns) {
-		ncols = len(ds.Columns)
-	}
+	ncols := len(ds.Columns)
 	tb := &otable{name: name, ds: ds, idCols: idCols, index: map[string]int{}}
 	for j, c := range ds.Columns {
 		tb.index[c.Name] = j
 	}
 	defs := []string{"idx INTEGER PRIMARY KEY"}
-	for j, c := range ds.Columns[:ncols] {
+	for j, c := range ds.Columns {
 		k, err := okindOf(c.Type)
 		if err != nil {
 			t.Fatal(err)
@@ -270,46 +277,72 @@ func (o *oracle) load(t testing.TB, name string, ds *emulator.Dataset, ncols int
 		tb.cols = append(tb.cols, oc)
 	}
 	mustExec(t, o.db, fmt.Sprintf("CREATE TABLE %s (%s)", name, strings.Join(defs, ", ")))
-	tx, err := o.db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := strings.TrimSuffix(strings.Repeat("?,", ncols+1), ",")
-	st, err := tx.Prepare(fmt.Sprintf("INSERT INTO %s VALUES (%s)", name, ph))
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := make([]map[string]bool, ncols)
 	for j := range seen {
 		seen[j] = map[string]bool{}
 	}
-	args := make([]any, ncols+1)
+	// Many rows per INSERT: each statement costs far more than a row.
+	const batch = 100
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", ncols+1), ",") + ")"
+	insert := func(rows int) string {
+		return fmt.Sprintf("INSERT INTO %s VALUES %s", name, strings.TrimSuffix(strings.Repeat(tuple+",", rows), ","))
+	}
+	full, err := o.db.Prepare(insert(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var args []any
+	flush := func(rows int) {
+		var err error
+		switch rows {
+		case 0:
+			return
+		case batch:
+			_, err = full.Exec(args...)
+		default:
+			_, err = o.db.Exec(insert(rows), args...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = args[:0]
+	}
 	for i := 0; i < ds.Len(); i++ {
 		row := ds.Row(i)
-		args[0] = i
+		args = append(args, i)
 		for j, oc := range tb.cols {
 			v := row[oc.ds]
 			key, err := cellKey(oc.kind, v)
 			if err != nil {
 				t.Fatalf("%s row %d column %s: %v", name, i, oc.name, err)
 			}
-			args[j+1] = key
+			args = append(args, key)
 			if v == nil {
 				oc.nulls++
-			} else if s := fmt.Sprint(v); !seen[j][s] {
+			} else if s := cellString(v); !seen[j][s] {
 				seen[j][s] = true
 				oc.vals = append(oc.vals, v)
 			}
 		}
-		if _, err := st.Exec(args...); err != nil {
-			t.Fatal(err)
+		if (i+1)%batch == 0 {
+			flush(batch)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	flush(ds.Len() % batch)
 	o.tables = append(o.tables, tb)
 	return tb
+}
+
+// cellString is a scalar cell's text (columns hold one type each).
+func cellString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	}
+	return fmt.Sprint(v)
 }
 
 func mustExec(t testing.TB, db *sql.DB, q string) {
