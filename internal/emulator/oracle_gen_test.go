@@ -74,6 +74,8 @@ func (g *gen) sp() string {
 		return "  "
 	case 2:
 		return "\t"
+	case 3:
+		return "\n "
 	}
 	return " "
 }
@@ -481,7 +483,7 @@ func (g *gen) numLiteral(c *ocol) string {
 	}
 	g.cov["literal:number-constant"]++
 	return g.pick("0", "-1", "+42", "1000", "1e3", "2.5e-3", ".5", "5.", "-123456.789",
-		"18446744073709551616", "1e20", "1.5E+25", "100000000000000000000000000000", "-0")
+		"18446744073709551616", "1e20", "1.5E+25", "100000000000000000000000000000", "-0", "-.5", "+.25e1")
 }
 
 // toExponent rewrites a plain decimal exactly in exponent form:
