@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,16 @@ func NewDataset(name string, cols []dune.Column, rows []dune.Row) *Dataset {
 // len(cols) values on every call.
 func GeneratedDataset(name string, cols []dune.Column, n int, gen func(i int) dune.Row) *Dataset {
 	return &Dataset{Name: name, Columns: cols, n: n, gen: gen}
+}
+
+// columnsOf builds columns from "name type" pairs, e.g. "rank bigint".
+func columnsOf(pairs ...string) []dune.Column {
+	cols := make([]dune.Column, len(pairs))
+	for i, p := range pairs {
+		name, typ, _ := strings.Cut(p, " ")
+		cols[i] = dune.Column{Name: name, Type: typ}
+	}
+	return cols
 }
 
 // Len returns the number of rows.
@@ -296,12 +307,7 @@ func round(f float64, d int) float64 {
 // Tiny returns a 3-row dataset (rank bigint, project varchar, volume_usd
 // double, launched date) with one NULL, for quick tests.
 func Tiny() *Dataset {
-	cols := []dune.Column{
-		{Name: "rank", Type: "bigint"},
-		{Name: "project", Type: "varchar"},
-		{Name: "volume_usd", Type: "double"},
-		{Name: "launched", Type: "date"},
-	}
+	cols := columnsOf("rank bigint", "project varchar", "volume_usd double", "launched date")
 	rows := []dune.Row{
 		{json.Number("1"), "uniswap", json.Number("1523432187.25"), "2018-11-01T00:00:00Z"},
 		{json.Number("2"), "pancakeswap", json.Number("811209334.5"), "2020-09-01T00:00:00Z"},
@@ -313,11 +319,7 @@ func Tiny() *Dataset {
 // Empty returns a dataset with three columns (block_time timestamp, tx_hash
 // varbinary, amount_usd double) and no rows.
 func Empty() *Dataset {
-	cols := []dune.Column{
-		{Name: "block_time", Type: "timestamp"},
-		{Name: "tx_hash", Type: "varbinary"},
-		{Name: "amount_usd", Type: "double"},
-	}
+	cols := columnsOf("block_time timestamp", "tx_hash varbinary", "amount_usd double")
 	return NewDataset("empty", cols, nil)
 }
 

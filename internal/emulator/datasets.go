@@ -73,13 +73,9 @@ func wideCell(kind int, h uint64, i int) any {
 // varchar (1 to 20 KB of text with commas, quotes, newlines and some
 // non-ASCII), word_count bigint, created_at timestamp.
 func LongText(rows int, seed int64) *Dataset {
-	cols := []dune.Column{
-		{Name: "id", Type: "bigint"},
-		{Name: "title", Type: "varchar"},
-		{Name: "body", Type: "varchar"},
-		{Name: "word_count", Type: "bigint"},
-		{Name: "created_at", Type: "timestamp"},
-	}
+	cols := columnsOf(
+		"id bigint", "title varchar", "body varchar", "word_count bigint", "created_at timestamp",
+	)
 	return GeneratedDataset("long_text", cols, rows, func(i int) dune.Row {
 		r := newRnd(seed, i, 3)
 		target := 1024 + r.intn(19*1024)
@@ -117,14 +113,10 @@ func LongText(rows int, seed int64) *Dataset {
 // double, fees_usd double. Metrics grow with a trend, a weekly cycle and
 // noise; about 1% of fees_usd are NULL.
 func DailySeries(days int, seed int64) *Dataset {
-	cols := []dune.Column{
-		{Name: "day", Type: "timestamp"},
-		{Name: "volume_usd", Type: "double"},
-		{Name: "trades", Type: "bigint"},
-		{Name: "active_traders", Type: "bigint"},
-		{Name: "avg_trade_usd", Type: "double"},
-		{Name: "fees_usd", Type: "double"},
-	}
+	cols := columnsOf(
+		"day timestamp", "volume_usd double", "trades bigint", "active_traders bigint",
+		"avg_trade_usd double", "fees_usd double",
+	)
 	start := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
 	return GeneratedDataset("daily_series", cols, days, func(i int) dune.Row {
 		r := newRnd(seed, i, 4)
@@ -159,12 +151,7 @@ func DailySeries(days int, seed int64) *Dataset {
 // topTokens returns a small ranking (rank, symbol, volume_usd, trades) whose
 // values depend on a label, for the parameterised demo queries.
 func topTokens(label string, n int) *Dataset {
-	cols := []dune.Column{
-		{Name: "rank", Type: "bigint"},
-		{Name: "token_symbol", Type: "varchar"},
-		{Name: "volume_usd", Type: "double"},
-		{Name: "trades", Type: "bigint"},
-	}
+	cols := columnsOf("rank bigint", "token_symbol varchar", "volume_usd double", "trades bigint")
 	seed := int64(hashString(label))
 	syms := make([]string, 0, n)
 	for _, c := range dexChains {

@@ -10,30 +10,14 @@ import (
 
 // dexColumns are the 22 columns of Dune's dex.trades in the order of
 // fixtures/results_page_with_next_uri.json's column_names.
-var dexColumns = []dune.Column{
-	{Name: "amount_usd", Type: "double"},
-	{Name: "block_date", Type: "timestamp"},
-	{Name: "token_bought_symbol", Type: "varchar"},
-	{Name: "token_pair", Type: "varchar"},
-	{Name: "block_time", Type: "timestamp"},
-	{Name: "blockchain", Type: "varchar"},
-	{Name: "evt_index", Type: "bigint"},
-	{Name: "block_month", Type: "date"},
-	{Name: "maker", Type: "varbinary"},
-	{Name: "project", Type: "varchar"},
-	{Name: "project_contract_address", Type: "varbinary"},
-	{Name: "taker", Type: "varbinary"},
-	{Name: "token_bought_address", Type: "varbinary"},
-	{Name: "token_bought_amount", Type: "double"},
-	{Name: "token_bought_amount_raw", Type: "uint256"},
-	{Name: "token_sold_address", Type: "varbinary"},
-	{Name: "token_sold_amount", Type: "double"},
-	{Name: "token_sold_amount_raw", Type: "uint256"},
-	{Name: "token_sold_symbol", Type: "varchar"},
-	{Name: "tx_from", Type: "varbinary"},
-	{Name: "tx_hash", Type: "varbinary"},
-	{Name: "tx_to", Type: "varbinary"},
-}
+var dexColumns = columnsOf(
+	"amount_usd double", "block_date timestamp", "token_bought_symbol varchar", "token_pair varchar",
+	"block_time timestamp", "blockchain varchar", "evt_index bigint", "block_month date",
+	"maker varbinary", "project varchar", "project_contract_address varbinary", "taker varbinary",
+	"token_bought_address varbinary", "token_bought_amount double", "token_bought_amount_raw uint256",
+	"token_sold_address varbinary", "token_sold_amount double", "token_sold_amount_raw uint256",
+	"token_sold_symbol varchar", "tx_from varbinary", "tx_hash varbinary", "tx_to varbinary",
+)
 
 // Column positions in dexColumns.
 const (

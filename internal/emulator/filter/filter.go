@@ -134,12 +134,11 @@ type comparison struct {
 	lit  lit
 }
 
+// A NULL cell reads as clsNull, which compares with no literal, and has no
+// text: the predicates below are false for NULLs without a test of their own.
+
 func (m *comparison) match(row dune.Row) bool {
-	v := cell(row, m.col)
-	if v == nil {
-		return false
-	}
-	k := readKey(m.kind, v)
+	k := readKey(m.kind, cell(row, m.col))
 	c, ok := m.lit.compare(&k)
 	return ok && m.op.test(c)
 }
@@ -156,9 +155,6 @@ type inList struct {
 
 func (m *inList) match(row dune.Row) bool {
 	v := cell(row, m.col)
-	if v == nil {
-		return false
-	}
 	if m.set != nil {
 		s, ok := cellText(v)
 		if !ok {
@@ -186,9 +182,6 @@ type likeTest struct {
 
 func (m *likeTest) match(row dune.Row) bool {
 	v := cell(row, m.col)
-	if v == nil {
-		return false
-	}
 	if _, isBool := v.(bool); isBool {
 		return false
 	}
@@ -209,18 +202,15 @@ func (b *binder) errAt(t token, k ErrorKind, col, msg, hint string) error {
 
 func (b *binder) bind(e expr) (matcher, error) {
 	switch x := e.(type) {
-	case *orExpr:
+	case *chainExpr:
 		m, err := b.bindAll(x.kids)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
+		case x.and:
+			return allOf(m), nil
 		}
 		return anyOf(m), nil
-	case *andExpr:
-		m, err := b.bindAll(x.kids)
-		if err != nil {
-			return nil, err
-		}
-		return allOf(m), nil
 	case *predExpr:
 		return b.bindPred(x)
 	}
@@ -386,13 +376,8 @@ func (b *binder) coerce(t token, col dune.Column, k kind) (lit, error) {
 
 // describeLiteral names a literal token in an error message.
 func describeLiteral(t token) string {
-	switch t.kind {
-	case tString:
-		return "the string " + quoteString(t.text)
-	case tNumber:
-		return "the number " + clip(t.text)
-	case tHex:
-		return "the hex literal " + clip(t.text)
+	if s, ok := literalPhrase(t); ok {
+		return "the " + s
 	}
 	return "the boolean " + strings.ToUpper(t.text)
 }

@@ -282,8 +282,25 @@ func (l *lexer) badNumber(start, i int, msg, hint string) token {
 	return l.errAt(start, fmt.Sprintf("%s %q", msg, clip(l.src[start:end])), hint)
 }
 
+// literalPhrase names a string, number or hex literal token ("string
+// 'x'", "number 42", "hex literal 0x6a"); ok is false for other tokens.
+func literalPhrase(t token) (s string, ok bool) {
+	switch t.kind {
+	case tString:
+		return "string " + quoteString(t.text), true
+	case tNumber:
+		return "number " + clip(t.text), true
+	case tHex:
+		return "hex literal " + clip(t.text), true
+	}
+	return "", false
+}
+
 // describe names a token for an "unexpected …" message.
 func describe(t token) string {
+	if s, ok := literalPhrase(t); ok {
+		return "unexpected " + s
+	}
 	switch t.kind {
 	case tEOF:
 		return "unexpected end of input"
@@ -294,12 +311,6 @@ func describe(t token) string {
 		return fmt.Sprintf("unexpected identifier %q", clip(t.text))
 	case tQIdent:
 		return "unexpected column name " + quoteIdent(t.text)
-	case tString:
-		return "unexpected string " + quoteString(t.text)
-	case tNumber:
-		return "unexpected number " + clip(t.text)
-	case tHex:
-		return "unexpected hex literal " + clip(t.text)
 	}
 	return fmt.Sprintf("unexpected %q", t.text)
 }

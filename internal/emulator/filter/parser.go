@@ -68,9 +68,12 @@ func (o op) test(c int) bool {
 
 // Syntax tree produced by the parser, before columns are resolved.
 type (
-	expr     interface{ isExpr() }
-	orExpr   struct{ kids []expr }
-	andExpr  struct{ kids []expr }
+	expr interface{ isExpr() }
+	// chainExpr is a chain of two or more operands of AND (and) or OR.
+	chainExpr struct {
+		and  bool
+		kids []expr
+	}
 	predExpr struct {
 		col   token // tIdent or tQIdent
 		op    op
@@ -79,9 +82,8 @@ type (
 	}
 )
 
-func (*orExpr) isExpr()   {}
-func (*andExpr) isExpr()  {}
-func (*predExpr) isExpr() {}
+func (*chainExpr) isExpr() {}
+func (*predExpr) isExpr()  {}
 
 type parser struct {
 	lx    lexer
@@ -164,44 +166,29 @@ func parseFilterExpr(src string) (expr, error) {
 	return nil, p.unexpected(`expected AND, OR or the end of the filter`)
 }
 
-func (p *parser) parseOr() (expr, error) {
-	first, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	if !p.isKw(kwOr) {
-		return first, nil
-	}
-	or := &orExpr{kids: []expr{first}}
-	for p.isKw(kwOr) {
-		p.advance()
-		e, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		or.kids = append(or.kids, e)
-	}
-	return or, nil
-}
+// parseOr parses and_expr { OR and_expr }.
+func (p *parser) parseOr() (expr, error) { return p.parseChain(kwOr, p.parseAnd) }
 
-func (p *parser) parseAnd() (expr, error) {
-	first, err := p.parseTerm()
-	if err != nil {
-		return nil, err
+// parseAnd parses term { AND term }.
+func (p *parser) parseAnd() (expr, error) { return p.parseChain(kwAnd, p.parseTerm) }
+
+// parseChain parses operand { kw operand }: the operand itself when there
+// is one, else a chainExpr.
+func (p *parser) parseChain(kw keyword, operand func() (expr, error)) (expr, error) {
+	first, err := operand()
+	if err != nil || !p.isKw(kw) {
+		return first, err
 	}
-	if !p.isKw(kwAnd) {
-		return first, nil
-	}
-	and := &andExpr{kids: []expr{first}}
-	for p.isKw(kwAnd) {
+	c := &chainExpr{and: kw == kwAnd, kids: []expr{first}}
+	for p.isKw(kw) {
 		p.advance()
-		e, err := p.parseTerm()
+		e, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		and.kids = append(and.kids, e)
+		c.kids = append(c.kids, e)
 	}
-	return and, nil
+	return c, nil
 }
 
 func (p *parser) isKw(k keyword) bool { return p.tok.kind == tIdent && p.tok.kw == k }

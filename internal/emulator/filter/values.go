@@ -451,26 +451,28 @@ func readKey(k kind, v any) key {
 		return key{cls: clsOther}
 	}
 	switch k {
-	case kindNumeric:
-		if d, ok := readNumber(s); ok {
-			return key{cls: clsNum, num: d}
+	case kindNumeric, kindTemporal, kindUnknown:
+		// numeric: a number (Infinity included); temporal: an instant;
+		// unknown: a plain decimal, else an instant.
+		if k != kindTemporal {
+			read := parseDecimal
+			if k == kindNumeric {
+				read = readNumber
+			}
+			if d, ok := read(s); ok {
+				return key{cls: clsNum, num: d}
+			}
 		}
-	case kindTemporal:
-		if t, ok := parseInstant(s); ok {
-			return key{cls: clsTime, ts: t}
+		if k != kindNumeric {
+			if t, ok := parseInstant(s); ok {
+				return key{cls: clsTime, ts: t}
+			}
 		}
 	case kindBinary:
 		return key{cls: clsHex, text: s}
 	case kindBoolean:
 		if b, ok := parseBool(s); ok {
 			return key{cls: clsBool, b: b}
-		}
-	case kindUnknown:
-		if d, ok := parseDecimal(s); ok {
-			return key{cls: clsNum, num: d}
-		}
-		if t, ok := parseInstant(s); ok {
-			return key{cls: clsTime, ts: t}
 		}
 	case kindComplex:
 		return key{cls: clsOther}
