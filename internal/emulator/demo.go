@@ -34,6 +34,7 @@ const (
 	DemoCancelled   int64 = 1012
 	DemoExpired     int64 = 1013
 	DemoPending     int64 = 1014
+	DemoWallet      int64 = 1015
 )
 
 // DemoQueries are the queries WithDemoData registers, with fixed ids.
@@ -43,15 +44,16 @@ var DemoQueries = []DemoQuery{
 	{DemoLongText, "Forum posts", "60 posts whose body column holds 1-20 KB of text each."},
 	{DemoDailySeries, "Daily DEX volume", "3 years (1,096 days from 2022-01-01) of daily volume_usd, trades, active_traders, avg_trade_usd and fees_usd."},
 	{DemoTiny, "Top DEX projects", "3 rows: rank, project, volume_usd (one NULL), launched."},
-	{DemoFailed, "Broken query", "Latest execution FAILED: line 1:8: Column 'x' cannot be resolved."},
+	{DemoFailed, "Broken query", "Latest execution FAILED: line 1:8: Column 'x' cannot be resolved. A new execution fails the same way."},
 	{DemoPartial, "Large trades export", "Result truncated by Dune for size (QUERY_STATE_COMPLETED_PARTIAL): needs allow_partial_results=true; 5,000 rows."},
 	{DemoEmpty, "No matching trades", "Completed with 0 rows (columns block_time, tx_hash, amount_usd)."},
-	{DemoExecuting, "Long-running query", "Still executing: no result yet."},
-	{DemoByChain, "Daily volume by chain", "Parameter chain (ethereum or base): one year of daily metrics per chain; latest run: base."},
-	{DemoTopTokens, "Top tokens", "Parameters chain (ethereum, arbitrum) and period (7d, 30d): a 15-row token ranking per combination; latest run: arbitrum/30d."},
-	{DemoCancelled, "Cancelled query", "Latest execution was CANCELLED."},
-	{DemoExpired, "Old report", "Latest result EXPIRED (older than 90 days)."},
-	{DemoPending, "Queued query", "Latest execution is PENDING in the queue."},
+	{DemoExecuting, "Long-running query", "Still executing: no result yet. A new execution never finishes: it fails at Dune's 30-minute execution timeout."},
+	{DemoByChain, "Daily volume by chain", "Parameter chain (ethereum or base; default ethereum): one year of daily metrics per chain; latest run: base. Executing with another chain generates another year."},
+	{DemoTopTokens, "Top tokens", "Parameters chain (ethereum, arbitrum; default ethereum) and period (7d, 30d; default 7d): a 15-row token ranking per combination; latest run: arbitrum/30d."},
+	{DemoCancelled, "Cancelled query", "Latest execution was CANCELLED. A new execution completes with 3 rows."},
+	{DemoExpired, "Old report", "Latest result EXPIRED (older than 90 days). A new execution completes with a fresh 365-day daily series."},
+	{DemoPending, "Queued query", "Latest execution is PENDING in the queue. A new execution waits at queue positions 3, 2, 1 (3 s), runs 2 s and completes with 30 daily rows."},
+	{DemoWallet, "Wallet activity", "Required parameter wallet (a 0x address, no default): the wallet's DEX trades, 20 to 119 rows x 22 columns depending on the address; latest run: wallet=" + DemoWalletAddress + " (53 rows)."},
 }
 
 // Demo datasets are shared by every demo server so their lazily computed
@@ -87,11 +89,8 @@ func addDemoData(s *Server) {
 	s.AddQuery(DemoLongText, d["long"])
 	s.AddQuery(DemoDailySeries, d["daily"])
 	s.AddQuery(DemoTiny, d["tiny"])
-	id := s.AddExecution(DemoFailed, Execution{State: dune.StateFailed, Error: &dune.ExecutionErrorInfo{
-		Type:    "FAILED_TYPE_EXECUTION_FAILED",
-		Message: "line 1:8: Column 'x' cannot be resolved at line 1, position 8. Please verify that this column exists using the data explorer.",
-		Line:    1, Column: 8,
-	}})
+	colErr := demoColumnError
+	id := s.AddExecution(DemoFailed, Execution{State: dune.StateFailed, Error: &colErr})
 	s.mu.Lock()
 	s.execs[id].errInfo.Message += " [Execution ID: " + id + "]"
 	s.mu.Unlock()
@@ -109,6 +108,8 @@ func addDemoData(s *Server) {
 	s.AddExecution(DemoCancelled, Execution{State: dune.StateCancelled})
 	s.AddExecution(DemoExpired, Execution{State: dune.StateExpired})
 	s.AddExecution(DemoPending, Execution{State: dune.StatePending})
+	s.AddExecution(DemoWallet, Execution{Dataset: WalletActivity(DemoWalletAddress), Params: map[string]string{"wallet": DemoWalletAddress}})
+	addDemoProfiles(s)
 }
 
 // Describe lists the demo queries, one per line ("1001  DEX trades: ..."),

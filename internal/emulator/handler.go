@@ -57,7 +57,7 @@ func parseRoute(path string) route {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := parseRoute(r.URL.Path)
+	rt := routeOf(r.URL.Path)
 	s.mu.Lock()
 	s.stats.Requests++
 	if rt.endpoint != "" {
@@ -90,7 +90,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case f.Truncate:
 			rec := newRecorder()
-			s.serveResults(rec, r, rt)
+			s.serve(rec, r, rt)
 			truncateResponse(w, rec)
 			return
 		case f.Status != 0:
@@ -98,7 +98,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.serveResults(w, r, rt)
+	s.serve(w, r, rt)
 }
 
 // clipRawQuery bounds q to MaxRawQueryBytes (on a UTF-8 boundary).
@@ -133,17 +133,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(b)
 }
 
-// serveResults answers a results request after faults: auth, routing,
-// lookup, parameters, then the page.
+// serveResults answers a results request after faults and auth (serve):
+// routing, lookup, parameters, then the page.
 func (s *Server) serveResults(w http.ResponseWriter, r *http.Request, rt route) {
-	key := r.Header.Get("X-Dune-Api-Key")
-	if key == "" {
-		key = r.URL.Query().Get("api_key")
-	}
-	if !s.checkKey(key) {
-		writeError(w, http.StatusUnauthorized, MsgInvalidKey)
-		return
-	}
 	if rt.endpoint == "" {
 		writeError(w, http.StatusNotFound, "Object not found")
 		return
@@ -225,7 +217,7 @@ func (s *Server) lookup(rt route, q url.Values) (*execution, int, string) {
 		if x == nil {
 			return nil, http.StatusNotFound, "Object not found"
 		}
-		return x, 0, ""
+		return s.view(x), 0, ""
 	}
 	qid, err := strconv.ParseInt(rt.id, 10, 64)
 	execs := s.queries[qid]
@@ -260,7 +252,7 @@ func (s *Server) lookup(rt route, q url.Values) (*execution, int, string) {
 			}
 		}
 		if match {
-			return x, 0, ""
+			return s.view(x), 0, ""
 		}
 	}
 	return nil, http.StatusNotFound, "Query not found: no result for these parameter values"

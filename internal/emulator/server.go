@@ -47,6 +47,7 @@ type config struct {
 	seed          int64
 	demo          bool
 	maxDatapoints int
+	clock         func() time.Time // nil: time.Now
 }
 
 // WithAPIKey sets an accepted API key (header X-Dune-Api-Key or ?api_key=).
@@ -95,8 +96,9 @@ type Execution struct {
 	// Partial marks a COMPLETED_PARTIAL result (same as State ==
 	// dune.StateCompletedPartial).
 	Partial bool
-	// EndedAt is when the execution ended (default: now; for EXPIRED 91
-	// days ago); execution_started_at and submitted_at are derived from it.
+	// EndedAt is when the execution ended (default: now on the emulator's
+	// clock, see WithClock; for EXPIRED 91 days ago); execution_started_at
+	// and submitted_at are derived from it.
 	// For PENDING it is the submission time, for EXECUTING the reference
 	// the start time is derived from.
 	EndedAt time.Time
@@ -117,6 +119,9 @@ type execution struct {
 	expiresAt   time.Time
 	pendingMS   int64
 	execMS      int64
+	run         *timeline // started with POST /execute; nil: static, from AddExecution
+	queuePos    int       // queue_position, set by at for PENDING
+	credits     int       // execution_cost_credits of a run
 }
 
 // Fault is an injected misbehaviour applied to the next Count matching
@@ -146,8 +151,9 @@ type Fault struct {
 	Drop bool
 	// Body is the error message for Status (e.g. MsgPerRequestCredits).
 	Body string
-	// Path restricts the fault: "" matches every results endpoint; an
-	// endpoint name (EndpointQueryResults, ...) matches that endpoint;
+	// Path restricts the fault: "" matches every API endpoint (results,
+	// execute, status, cancel); an endpoint name (EndpointQueryResults,
+	// EndpointExecute, ...) matches that endpoint;
 	// anything else matches request paths starting with it.
 	Path string
 }
@@ -164,8 +170,13 @@ const MaxRawQueryBytes = 4096
 type Stats struct {
 	// Requests counts every request received, faulted and rejected ones included.
 	Requests int
-	// ByEndpoint counts requests per endpoint name (EndpointQueryResults, ...).
+	// ByEndpoint counts requests per endpoint name (EndpointQueryResults,
+	// EndpointExecute, ...).
 	ByEndpoint map[string]int
+	// Executions counts the executions started with POST /execute, and
+	// Credits the credits they cost (CreditsMedium or CreditsLarge each).
+	Executions int
+	Credits    int
 	// RowsServed and DatapointsServed sum row_count and datapoint_count of
 	// the pages answered (JSON and CSV).
 	RowsServed       int
@@ -195,6 +206,9 @@ type Server struct {
 	rng     *mrand.Rand
 	entropy *ulid.MonotonicEntropy
 	seq     int64
+
+	profiles map[int64]Profile // SetProfile
+	declared map[int64][]Param // SetParams
 
 	cache orderCache
 }
@@ -332,7 +346,7 @@ func (s *Server) Rerun(queryID int64, ds *Dataset) string {
 func (s *Server) AddExecution(queryID int64, e Execution) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	state := e.State
 	switch {
 	case e.Partial && (state == "" || state == dune.StateCompleted):

@@ -287,7 +287,7 @@ func TestDemoQueries(t *testing.T) {
 		1001: "QUERY_STATE_COMPLETED", 1002: "QUERY_STATE_COMPLETED", 1003: "QUERY_STATE_COMPLETED", 1004: "QUERY_STATE_COMPLETED",
 		1005: "QUERY_STATE_COMPLETED", 1006: "QUERY_STATE_FAILED", 1007: "QUERY_STATE_COMPLETED_PARTIAL", 1008: "QUERY_STATE_COMPLETED",
 		1009: "QUERY_STATE_EXECUTING", 1010: "QUERY_STATE_COMPLETED", 1011: "QUERY_STATE_COMPLETED", 1012: "QUERY_STATE_CANCELLED",
-		1013: "QUERY_STATE_EXPIRED", 1014: "QUERY_STATE_PENDING",
+		1013: "QUERY_STATE_EXPIRED", 1014: "QUERY_STATE_PENDING", 1015: "QUERY_STATE_COMPLETED",
 	}
 	if len(emulator.DemoQueries) != len(want) {
 		t.Fatalf("%d demo queries, want %d", len(emulator.DemoQueries), len(want))
@@ -302,7 +302,7 @@ func TestDemoQueries(t *testing.T) {
 			t.Errorf("%d: name/description missing from Describe", q.ID)
 		}
 	}
-	sizes := map[int64][2]int{1001: {100000, 22}, 1002: {2000, 300}, 1004: {1096, 6}, 1005: {3, 4}, 1008: {0, 3}}
+	sizes := map[int64][2]int{1001: {100000, 22}, 1002: {2000, 300}, 1004: {1096, 6}, 1005: {3, 4}, 1008: {0, 3}, 1015: {53, 22}}
 	for id, sz := range sizes {
 		p := get(t, s, "/api/v1/query/"+itoa(id)+"/results?limit=1").page(t)
 		if p.Result.Metadata.TotalRowCount != sz[0] || len(p.Result.Metadata.ColumnNames) != sz[1] {
