@@ -273,23 +273,35 @@ func (m *metadataJSON) validate() error {
 	return nil
 }
 
-// decodeExecError reads Dune's in-band execution error
-// {"type","message","metadata":{"line","column"}}.
+// decodeExecError reads Dune's in-band execution error.
 func decodeExecError(dec *json.Decoder) (*ExecutionErrorInfo, error) {
-	var e *struct {
-		Type     string         `json:"type"`
-		Message  string         `json:"message"`
-		Metadata map[string]any `json:"metadata"`
-	}
-	if err := decodeField(dec, "error", &e); err != nil || e == nil {
+	var e *execErrorJSON
+	if err := decodeField(dec, "error", &e); err != nil {
 		return nil, err
+	}
+	return e.info(), nil
+}
+
+// execErrorJSON is the wire form of Dune's in-band execution error
+// {"type","message","metadata":{"line","column"}}, on results and status
+// answers alike. Decode it with UseNumber (intFrom reads json.Number).
+type execErrorJSON struct {
+	Type     string         `json:"type"`
+	Message  string         `json:"message"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// info returns e with the position taken out of its metadata; nil for nil.
+func (e *execErrorJSON) info() *ExecutionErrorInfo {
+	if e == nil {
+		return nil
 	}
 	return &ExecutionErrorInfo{
 		Type:    e.Type,
 		Message: e.Message,
 		Line:    intFrom(e.Metadata["line"]),
 		Column:  intFrom(e.Metadata["column"]),
-	}, nil
+	}
 }
 
 // intFrom converts a decoded JSON number (or numeric string) to int, 0 if it
@@ -384,27 +396,53 @@ func skipValue(dec *json.Decoder, name string) error {
 // t unchanged: timestamps are informative and must not cost the caller the
 // rows.
 func decodeTime(dec *json.Decoder, name string, t *time.Time) error {
-	var s *string
-	if err := decodeField(dec, name, &s); err != nil {
+	var v lenientTime
+	if err := decodeField(dec, name, &v); err != nil {
 		return err
 	}
-	if s != nil {
-		if v, err := time.Parse(time.RFC3339Nano, *s); err == nil {
-			*t = v
-		}
+	if !v.IsZero() {
+		*t = v.Time
 	}
 	return nil
 }
 
 func decodeTimePtr(dec *json.Decoder, name string, t **time.Time) error {
-	var v time.Time
-	if err := decodeTime(dec, name, &v); err != nil {
+	var v lenientTime
+	if err := decodeField(dec, name, &v); err != nil {
 		return err
 	}
-	if !v.IsZero() {
-		*t = &v
+	if p := v.ptr(); p != nil {
+		*t = p
 	}
 	return nil
+}
+
+// lenientTime is an RFC 3339 timestamp member: a string that does not
+// parse, and null, leave it zero. Anything but a string or null is an
+// error.
+type lenientTime struct{ time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *lenientTime) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s != nil {
+		if v, err := time.Parse(time.RFC3339Nano, *s); err == nil {
+			t.Time = v
+		}
+	}
+	return nil
+}
+
+// ptr returns the time, nil when zero.
+func (t lenientTime) ptr() *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.Time
+	return &v
 }
 
 // errTruncated marks a body that ended in the middle of the JSON document.
