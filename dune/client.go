@@ -2,22 +2,22 @@
 // of a saved query and the results of one execution, with every
 // post-processing parameter (limit, offset, columns, filters, sort_by,
 // sample_count, allow_partial_results, query parameters), typed errors,
-// retries and a streaming decoder that keeps numbers exact.
+// retries and a streaming decoder that keeps numbers exact; and for its
+// execution endpoints (execute.go): run a saved query, read an execution's
+// status, cancel it.
 //
 // It knows nothing about MCP.
 //
-// What the Get methods return:
+// What the result methods (GetLatestResult, GetExecutionResult) return:
 //   - COMPLETED and COMPLETED_PARTIAL: a *Result with HasResult, Columns
 //     (column_names order, column_types when Dune sends them) and Rows; a
 //     missing result object is ErrMalformedResponse.
-//   - PENDING and EXECUTING: a *Result with HasResult false and no error.
-//   - FAILED, CANCELLED and EXPIRED: the *Result (state, timestamps and, for
-//     FAILED, Result.Error) together with a non-nil *ResultError, so callers
-//     that only check err stop there and callers that want the details have
-//     them.
-//   - any other state: a *Result carrying that State (see State.Known) and
-//     whatever result object came with it; no error. Callers decide how to
-//     report it.
+//   - any other state (PENDING, EXECUTING, FAILED, CANCELLED, EXPIRED, or
+//     one this client does not know, see State.Known): the *Result (state,
+//     timestamps, whatever result object came with it and, for FAILED,
+//     Result.Error) together with a non-nil *ResultError naming the state,
+//     so callers that only check err stop there and callers that want the
+//     details have them. Status.Err applies the same rule to a status.
 //   - non-2xx answers: *APIError (errors.As); options the client refuses:
 //     *ValidationError, no request sent; no key: ErrMissingAPIKey, no
 //     request sent; a cancelled context: an error wrapping ctx.Err().
@@ -31,7 +31,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -144,7 +143,7 @@ type RetryPolicy struct {
 	MaxElapsed time.Duration
 }
 
-// Client talks to Dune's results API. It is safe for concurrent use.
+// Client talks to Dune's API. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
 	base string
@@ -201,8 +200,8 @@ func NewClient(cfg Config) *Client {
 // query: GET /api/v1/query/{queryID}/results. It does not run the query.
 // Options.QueryParameters select the latest result run with those values.
 func (c *Client) GetLatestResult(ctx context.Context, queryID int64, opts Options) (*Result, error) {
-	if queryID < 1 {
-		return nil, &ValidationError{Field: "query_id", Reason: "must be a positive integer"}
+	if err := checkQueryID(queryID); err != nil {
+		return nil, err
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -214,11 +213,8 @@ func (c *Client) GetLatestResult(ctx context.Context, queryID int64, opts Option
 // GET /api/v1/execution/{executionID}/results. Query parameters are refused
 // (Dune only honours them on the latest-result endpoint).
 func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opts Options) (*Result, error) {
-	if strings.TrimSpace(executionID) == "" {
-		return nil, &ValidationError{Field: "execution_id", Reason: "is empty"}
-	}
-	if !validExecutionID(executionID) {
-		return nil, &ValidationError{Field: "execution_id", Reason: "must be a Dune execution id such as 01HPFJ7VSFXPTA8WPMDKBXE167 (letters and digits)"}
+	if err := checkExecutionID(executionID); err != nil {
+		return nil, err
 	}
 	if len(opts.QueryParameters) > 0 {
 		return nil, &ValidationError{Field: "query_parameters", Reason: "only the latest result of a query can be selected by parameters, not an execution's"}
@@ -229,158 +225,37 @@ func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opt
 	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts.values())
 }
 
-// get runs the retry loop for one logical request.
+// get fetches one results page with the retry loop.
 func (c *Client) get(ctx context.Context, path string, q url.Values) (*Result, error) {
-	key, ok := APIKeyFrom(ctx)
-	if !ok {
-		key = c.cfg.APIKey
-	}
-	if key == "" {
-		return nil, ErrMissingAPIKey
-	}
-	u := c.base + path
-	if enc := q.Encode(); enc != "" {
-		u += "?" + enc
-	}
-	pol := c.cfg.Retry
-	start := c.now()
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("dune: GET %s: %w", path, err)
-		}
-		timeout := min(c.cfg.RequestTimeout, pol.MaxElapsed-c.now().Sub(start))
-		if timeout <= 0 && lastErr != nil { // the wait used up the budget
-			return nil, giveUp(lastErr, path, attempt-1, "retry budget spent")
-		}
-		res, retry, err := c.attempt(ctx, u, path, key, timeout)
-		if err == nil || !retry.ok {
-			return res, err
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
-		}
-		if attempt >= pol.MaxAttempts {
-			return nil, giveUp(err, path, attempt, "no attempts left")
-		}
-		wait := c.backoffFor(attempt)
-		if retry.hasAfter {
-			if retry.after > pol.MaxBackoff {
-				return nil, giveUp(err, path, attempt, "Retry-After exceeds the longest wait")
+	cl := call{method: http.MethodGet, path: path, query: q, maxBody: c.cfg.MaxBodyBytes, tooLarge: "; ask for fewer rows or columns"}
+	return do(ctx, c, cl, c.resultDecoder(path))
+}
+
+// resultDecoder reads a results page: rows counted in the usage, strings
+// scrubbed, states checked.
+func (c *Client) resultDecoder(path string) decoder[*Result] {
+	return decoder[*Result]{
+		decode: func(r io.Reader) (*Result, error) {
+			res := &Result{}
+			notes, err := decodeResultNotes(r, res)
+			if err != nil {
+				return nil, err
 			}
-			wait = max(wait, retry.after)
-		}
-		if elapsed := c.now().Sub(start); elapsed+wait > pol.MaxElapsed {
-			return nil, giveUp(err, path, attempt, "retry budget spent")
-		}
-		c.log.Debug().Str("endpoint", path).Int("attempt", attempt).Dur("wait", wait).AnErr("reason", err).Msg("dune retry")
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("dune: GET %s: %w", path, err)
-		}
+			if notes.declaredRowCount >= 0 {
+				c.log.Debug().Str("endpoint", path).Int("row_count", notes.declaredRowCount).Int("rows", len(res.Rows)).Msg("dune row_count disagrees with the rows; using the rows")
+			}
+			return res, nil
+		},
+		check: func(ctx context.Context, res *Result, key string, bodyBytes int64) error {
+			res.BodyBytes = bodyBytes
+			if usage := UsageFrom(ctx); usage != nil {
+				usage.Rows.Add(int64(len(res.Rows)))
+				usage.Datapoints.Add(int64(res.Metadata.DatapointCount))
+			}
+			scrubResult(res, key)
+			return checkState(res)
+		},
 	}
-}
-
-// giveUp returns the last error of a retry loop. An *APIError is returned as
-// is (its RetryAfter tells the caller when to come back); other errors say
-// how many attempts were made.
-func giveUp(err error, path string, attempts int, why string) error {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return err
-	}
-	if attempts == 1 {
-		return err
-	}
-	return fmt.Errorf("dune: GET %s failed after %d attempts (%s): %w", path, attempts, why, err)
-}
-
-type retryInfo struct {
-	ok       bool
-	hasAfter bool
-	after    time.Duration
-}
-
-// attempt sends one request, with its own timeout, and decodes its answer.
-func (c *Client) attempt(ctx context.Context, u, path, key string, timeout time.Duration) (*Result, retryInfo, error) {
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
-	if err != nil {
-		// Only a bad BaseURL gets here; the message names the base, not the query.
-		return nil, retryInfo{}, fmt.Errorf("dune: bad base URL %q: %w", c.base, errors.Unwrap(err))
-	}
-	req.Header.Set("X-Dune-Api-Key", key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-
-	usage := UsageFrom(ctx)
-	if usage != nil {
-		usage.Requests.Add(1)
-	}
-	began := time.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
-		}
-		if actx.Err() != nil {
-			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s: %w", path, timeout, actx.Err())
-		}
-		inner := err
-		var ue *url.Error
-		if errors.As(err, &ue) { // its text repeats the whole URL
-			inner = ue.Err
-		}
-		c.log.Debug().Str("endpoint", path).Err(inner).Dur("duration", time.Since(began)).Msg("dune request failed")
-		return nil, retryInfo{ok: transientNetError(inner)}, fmt.Errorf("dune: GET %s: %w", path, inner)
-	}
-	body := &bodyReader{r: resp.Body, max: c.cfg.MaxBodyBytes}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10)) // let the connection be reused
-		resp.Body.Close()
-		if usage != nil {
-			usage.Bytes.Add(body.n)
-		}
-		c.log.Debug().Str("endpoint", path).Int("status", resp.StatusCode).Int64("bytes", body.n).Dur("duration", time.Since(began)).Msg("dune request")
-	}()
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		after, hasAfter := parseRetryAfter(resp.Header, c.now())
-		ae := c.apiError(resp, body, path, key)
-		ae.RetryAfter = after
-		return nil, retryInfo{ok: retryableStatus(resp.StatusCode), hasAfter: hasAfter, after: after}, ae
-	}
-
-	res := &Result{}
-	notes, err := decodeResultNotes(body, res)
-	res.BodyBytes = body.n
-	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w", path, ctx.Err())
-		case errors.Is(body.err, ErrBodyTooLarge):
-			return nil, retryInfo{}, fmt.Errorf("dune: GET %s: %w (limit %d bytes; ask for fewer rows or columns)", path, ErrBodyTooLarge, c.cfg.MaxBodyBytes)
-		case actx.Err() != nil:
-			return nil, retryInfo{ok: true}, fmt.Errorf("dune: GET %s: attempt timed out after %s while reading the body: %w", path, timeout, actx.Err())
-		case body.err != nil:
-			return nil, retryInfo{ok: transientNetError(body.err)}, fmt.Errorf("dune: GET %s: reading body after %d bytes: %w", path, body.n, body.err)
-		default:
-			return nil, retryInfo{ok: errors.Is(err, errTruncated)}, fmt.Errorf("dune: GET %s: %w", path, err)
-		}
-	}
-	if notes.declaredRowCount >= 0 {
-		c.log.Debug().Str("endpoint", path).Int("row_count", notes.declaredRowCount).Int("rows", len(res.Rows)).Msg("dune row_count disagrees with the rows; using the rows")
-	}
-	if usage != nil {
-		usage.Rows.Add(int64(len(res.Rows)))
-		usage.Datapoints.Add(int64(res.Metadata.DatapointCount))
-	}
-	scrubResult(res, key)
-	if err := checkState(res); err != nil {
-		return res, retryInfo{}, err
-	}
-	return res, retryInfo{}, nil
 }
 
 // Bounds (runes) of server-supplied strings kept in a Result and its errors.
@@ -395,11 +270,17 @@ const (
 // the request must not leak the key through them. Rows are data and are
 // left alone.
 func scrubResult(res *Result, key string) {
-	res.ExecutionID = scrub(res.ExecutionID, key, maxIDText)
-	if !res.State.Known() {
-		res.State = State(scrub(string(res.State), key, maxIDText))
+	scrubExecution(&res.ExecutionID, &res.State, res.Error, key)
+}
+
+// scrubExecution is scrubResult for the fields every execution answer
+// (results, status, execute) shares.
+func scrubExecution(id *string, state *State, e *ExecutionErrorInfo, key string) {
+	*id = scrub(*id, key, maxIDText)
+	if !state.Known() {
+		*state = State(scrub(string(*state), key, maxIDText))
 	}
-	if e := res.Error; e != nil {
+	if e != nil {
 		e.Type = scrub(e.Type, key, maxErrorTypeText)
 		e.Message = scrub(e.Message, key, maxExecErrorText)
 	}
@@ -408,17 +289,27 @@ func scrubResult(res *Result, key string) {
 // checkState applies Dune's presence rules to a decoded 2xx answer, whose
 // strings scrubResult has cleaned: a result is usable only when COMPLETED
 // (or COMPLETED_PARTIAL) with a result; any other state, finished or not, is a
-// *ResultError that says which.
+// *ResultError that says which (stateError).
 func checkState(res *Result) error {
-	switch res.State {
+	if err := stateError(res.ExecutionID, res.QueryID, res.State, res.Error); err != nil {
+		return err
+	}
+	if !res.HasResult {
+		return fmt.Errorf("%w: state %s without a result", ErrMalformedResponse, res.State)
+	}
+	return nil
+}
+
+// stateError is the one state rule, shared by results (checkState) and
+// Status.Err: nil for COMPLETED and COMPLETED_PARTIAL, else a *ResultError
+// naming the state, with Dune's error details when it sent some.
+func stateError(executionID string, queryID int64, state State, e *ExecutionErrorInfo) error {
+	switch state {
 	case StateCompleted, StateCompletedPartial:
-		if !res.HasResult {
-			return fmt.Errorf("%w: state %s without a result", ErrMalformedResponse, res.State)
-		}
 		return nil
 	}
-	re := &ResultError{ExecutionID: res.ExecutionID, QueryID: res.QueryID, State: res.State}
-	if e := res.Error; e != nil {
+	re := &ResultError{ExecutionID: executionID, QueryID: queryID, State: state}
+	if e != nil {
 		re.Type, re.Message, re.Line, re.Column = e.Type, e.Message, e.Line, e.Column
 	}
 	return re

@@ -26,6 +26,7 @@ type Usage struct {
 	Rows       atomic.Int64 // rows decoded
 	Datapoints atomic.Int64 // Dune datapoint_count summed over successful pages
 	Bytes      atomic.Int64 // response body bytes read
+	Executions atomic.Int64 // executions started: ExecuteQuery answers with an execution id
 }
 
 type usageCtxKey struct{}

@@ -51,10 +51,35 @@ func (o Options) Validate() error {
 			return &ValidationError{Field: "columns", Reason: fmt.Sprintf("column %d (%q) contains a comma, which the columns parameter cannot carry", i+1, c)}
 		}
 	}
-	for name := range o.QueryParameters {
+	return checkParamNames(o.QueryParameters)
+}
+
+// checkParamNames refuses empty or blank query parameter names.
+func checkParamNames(params map[string]string) error {
+	for name := range params {
 		if strings.TrimSpace(name) == "" {
 			return &ValidationError{Field: "query_parameters", Reason: "parameter name is empty"}
 		}
+	}
+	return nil
+}
+
+// checkQueryID refuses query ids Dune cannot have.
+func checkQueryID(id int64) error {
+	if id < 1 {
+		return &ValidationError{Field: "query_id", Reason: "must be a positive integer"}
+	}
+	return nil
+}
+
+// checkExecutionID refuses execution ids that are empty or that
+// validExecutionID would not put in a URL path.
+func checkExecutionID(id string) error {
+	if strings.TrimSpace(id) == "" {
+		return &ValidationError{Field: "execution_id", Reason: "is empty"}
+	}
+	if !validExecutionID(id) {
+		return &ValidationError{Field: "execution_id", Reason: "must be a Dune execution id such as 01HPFJ7VSFXPTA8WPMDKBXE167 (letters and digits)"}
 	}
 	return nil
 }

@@ -1,23 +1,27 @@
 package dune
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// Retry design. A small loop (Client.get) rather than cenkalti/backoff: the
-// decision to wait depends on the answer itself (a Retry-After longer than
-// MaxBackoff or than the time left must end the loop at once and hand the
-// caller the 429 with RetryAfter set, not sleep it off), every attempt has
-// its own timeout and usage accounting, and tests need an injectable sleep.
+// Retry design. A small loop (do, shared by every endpoint, each with its
+// own decoder) rather than cenkalti/backoff: the decision to wait depends on
+// the answer itself (a Retry-After longer than MaxBackoff or than the time
+// left must end the loop at once and hand the caller the 429 with
+// RetryAfter set, not sleep it off), every attempt has its own timeout and
+// usage accounting, and tests need an injectable sleep.
 // Those fit in forty lines; backoff's RetryAfterError (whole seconds) and
 // notify hooks would not make them shorter.
 //
@@ -27,6 +31,213 @@ import (
 // 500 (Dune's 500s are deterministic answers to the request, e.g. a query id
 // it cannot handle; repeating them only burns the rate limit), malformed
 // bodies, the body-size guard, and DNS/TLS/refused-connection errors.
+// A request marked once (ExecuteQuery) retries only 429: see execute.go.
+
+// call is one logical request to Dune.
+type call struct {
+	method string
+	// path has no query string; it names the endpoint in errors and logs.
+	path  string
+	query url.Values
+	// body is the JSON request body, nil for none.
+	body []byte
+	// maxBody is the size guard of the answer; tooLarge is advice appended
+	// to the error when it trips.
+	maxBody  int64
+	tooLarge string
+	// once marks a request that must not run twice (it starts an
+	// execution): only a 429, which Dune answers before doing anything, is
+	// retried, and an error after which Dune may have acted on the request
+	// wraps ErrMayHaveStarted.
+	once bool
+}
+
+// where names the request in errors: "GET /api/v1/query/1/results".
+func (cl *call) where() string { return cl.method + " " + cl.path }
+
+// decoder reads a 2xx answer. decode parses the body; attempt classifies
+// its errors (a body cut short is retried, a malformed one is not). check
+// then accounts, scrubs and validates the value; its error is returned
+// with the value and never retried.
+type decoder[T any] struct {
+	decode func(r io.Reader) (T, error)
+	check  func(ctx context.Context, v T, key string, bodyBytes int64) error
+}
+
+// do runs the retry loop for one logical request.
+func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, error) {
+	var zero T
+	key, ok := APIKeyFrom(ctx)
+	if !ok {
+		key = c.cfg.APIKey
+	}
+	if key == "" {
+		return zero, ErrMissingAPIKey
+	}
+	u := c.base + cl.path
+	if enc := cl.query.Encode(); enc != "" {
+		u += "?" + enc
+	}
+	pol := c.cfg.Retry
+	start := c.now()
+	var lastErr error
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return zero, fmt.Errorf("dune: %s: %w", cl.where(), err)
+		}
+		timeout := min(c.cfg.RequestTimeout, pol.MaxElapsed-c.now().Sub(start))
+		if timeout <= 0 && lastErr != nil { // the wait used up the budget
+			return zero, giveUp(lastErr, &cl, n-1, "retry budget spent")
+		}
+		v, retry, err := attempt(ctx, c, &cl, dec, u, key, timeout)
+		if cl.once {
+			retry.ok = retry.ok && retry.status == http.StatusTooManyRequests
+			if err != nil && !retry.ok && !retry.nothingRan() {
+				err = fmt.Errorf("%w (%w)", err, ErrMayHaveStarted)
+			}
+		}
+		if err == nil || !retry.ok {
+			return v, err
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return zero, fmt.Errorf("dune: %s: %w", cl.where(), ctx.Err())
+		}
+		if n >= pol.MaxAttempts {
+			return zero, giveUp(err, &cl, n, "no attempts left")
+		}
+		wait := c.backoffFor(n)
+		if retry.hasAfter {
+			if retry.after > pol.MaxBackoff {
+				return zero, giveUp(err, &cl, n, "Retry-After exceeds the longest wait")
+			}
+			wait = max(wait, retry.after)
+		}
+		if elapsed := c.now().Sub(start); elapsed+wait > pol.MaxElapsed {
+			return zero, giveUp(err, &cl, n, "retry budget spent")
+		}
+		c.log.Debug().Str("method", cl.method).Str("endpoint", cl.path).Int("attempt", n).Dur("wait", wait).AnErr("reason", err).Msg("dune retry")
+		if err := c.sleep(ctx, wait); err != nil {
+			return zero, fmt.Errorf("dune: %s: %w", cl.where(), err)
+		}
+	}
+}
+
+// giveUp returns the last error of a retry loop. An *APIError is returned as
+// is (its RetryAfter tells the caller when to come back); other errors say
+// how many attempts were made.
+func giveUp(err error, cl *call, attempts int, why string) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	if attempts == 1 {
+		return err
+	}
+	return fmt.Errorf("dune: %s failed after %d attempts (%s): %w", cl.where(), attempts, why, err)
+}
+
+// retryInfo is what one attempt tells the loop.
+type retryInfo struct {
+	ok       bool          // worth another attempt
+	hasAfter bool          // the answer said how long to wait
+	after    time.Duration // that wait
+	status   int           // the HTTP status, 0 without an answer
+	unsent   bool          // the request never left: a bad URL or a failed dial
+}
+
+// nothingRan reports whether the request certainly had no effect: it never
+// left, or Dune refused it (4xx).
+func (r retryInfo) nothingRan() bool {
+	return r.unsent || (r.status >= 400 && r.status < 500)
+}
+
+// attempt sends one request, with its own timeout, and decodes its answer.
+func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u, key string, timeout time.Duration) (T, retryInfo, error) {
+	var zero T
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var reqBody io.Reader
+	if cl.body != nil {
+		reqBody = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, u, reqBody)
+	if err != nil {
+		// Only a bad BaseURL gets here; the message names the base, not the query.
+		return zero, retryInfo{unsent: true}, fmt.Errorf("dune: bad base URL %q: %w", c.base, errors.Unwrap(err))
+	}
+	req.Header.Set("X-Dune-Api-Key", key)
+	req.Header.Set("Accept", "application/json")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+
+	where := cl.where()
+	usage := UsageFrom(ctx)
+	if usage != nil {
+		usage.Requests.Add(1)
+	}
+	began := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		unsent := dialFailed(err)
+		if ctx.Err() != nil {
+			return zero, retryInfo{unsent: unsent}, fmt.Errorf("dune: %s: %w", where, ctx.Err())
+		}
+		if actx.Err() != nil {
+			return zero, retryInfo{ok: true, unsent: unsent}, fmt.Errorf("dune: %s: attempt timed out after %s: %w", where, timeout, actx.Err())
+		}
+		inner := err
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text repeats the whole URL
+			inner = ue.Err
+		}
+		c.log.Debug().Str("method", cl.method).Str("endpoint", cl.path).Err(inner).Dur("duration", time.Since(began)).Msg("dune request failed")
+		return zero, retryInfo{ok: transientNetError(inner), unsent: unsent}, fmt.Errorf("dune: %s: %w", where, inner)
+	}
+	body := &bodyReader{r: resp.Body, max: cl.maxBody}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10)) // let the connection be reused
+		resp.Body.Close()
+		if usage != nil {
+			usage.Bytes.Add(body.n)
+		}
+		c.log.Debug().Str("method", cl.method).Str("endpoint", cl.path).Int("status", resp.StatusCode).Int64("bytes", body.n).Dur("duration", time.Since(began)).Msg("dune request")
+	}()
+	status := resp.StatusCode
+
+	if status < 200 || status > 299 {
+		after, hasAfter := parseRetryAfter(resp.Header, c.now())
+		ae := c.apiError(resp, body, cl.path, key)
+		ae.RetryAfter = after
+		return zero, retryInfo{ok: retryableStatus(status), hasAfter: hasAfter, after: after, status: status}, ae
+	}
+
+	v, err := dec.decode(body)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return zero, retryInfo{status: status}, fmt.Errorf("dune: %s: %w", where, ctx.Err())
+		case errors.Is(body.err, ErrBodyTooLarge):
+			return zero, retryInfo{status: status}, fmt.Errorf("dune: %s: %w (limit %d bytes%s)", where, ErrBodyTooLarge, cl.maxBody, cl.tooLarge)
+		case actx.Err() != nil:
+			return zero, retryInfo{ok: true, status: status}, fmt.Errorf("dune: %s: attempt timed out after %s while reading the body: %w", where, timeout, actx.Err())
+		case body.err != nil:
+			return zero, retryInfo{ok: transientNetError(body.err), status: status}, fmt.Errorf("dune: %s: reading body after %d bytes: %w", where, body.n, body.err)
+		default:
+			return zero, retryInfo{ok: errors.Is(err, errTruncated), status: status}, fmt.Errorf("dune: %s: %w", where, err)
+		}
+	}
+	return v, retryInfo{status: status}, dec.check(ctx, v, key, body.n)
+}
+
+// dialFailed reports whether err says the connection was never made, so
+// nothing was sent.
+func dialFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
 
 // retryableStatus reports whether an HTTP status is worth another attempt.
 func retryableStatus(code int) bool {
