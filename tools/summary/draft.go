@@ -273,6 +273,8 @@ func (d *Draft) render() (Output, error) {
 		if !hard && budget < growBudget {
 			d.grow(&out, tl, sl)
 		}
+		// Laid out with ageSlot for the age: the real one goes in last.
+		out.Text, out.TextTokens = t.withAge(out.Text, tl.compact, out.TextTokens)
 		out.RowTokens = d.meanRowTokens(out.ShownRows)
 		return out, nil
 	}

@@ -57,8 +57,11 @@ func cellBound(p Page, budget int) (limit, keep int) {
 }
 
 // commas formats n with thousands separators: 1234567 → "1,234,567".
-func commas(n int) string {
-	s := strconv.Itoa(n)
+func commas(n int) string { return commas64(int64(n)) }
+
+// commas64 is commas of an int64.
+func commas64(n int64) string {
+	s := strconv.FormatInt(n, 10)
 	sign := ""
 	if n < 0 {
 		sign, s = "-", s[1:]
@@ -141,21 +144,33 @@ func quoteName(s string) string {
 	return strconv.Quote(s)
 }
 
-// ago renders the age of a timestamp relative to now.
+// ago renders the age of a timestamp relative to now. The phrases are few
+// and short: none costs more tokens than ageSlot (tests check each).
 func ago(t, now time.Time) string {
+	const day = 24 * time.Hour
 	d := now.Sub(t)
 	switch {
 	case d < -time.Minute:
-		return "in the future: clock skew?"
+		return "in the future"
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
 		return strconv.Itoa(int(d/time.Minute)) + " min ago"
 	case d < 48*time.Hour:
 		return strconv.Itoa(int(d/time.Hour)) + " h ago"
-	default:
-		return strconv.Itoa(int(d/(24*time.Hour))) + " days ago"
+	case d < 1000*day:
+		return strconv.Itoa(int(d/day)) + " days ago"
 	}
+	// Durations end at 292 years: count calendar years.
+	t, now = t.UTC(), now.UTC()
+	y := now.Year() - t.Year()
+	if now.YearDay() < t.YearDay() {
+		y--
+	}
+	if y > 999 {
+		return "ages ago"
+	}
+	return strconv.Itoa(y) + " years ago"
 }
 
 // fmtFloat renders a mean compactly with 6 significant digits.

@@ -217,6 +217,17 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
+	if !p.ExpiresAt.IsZero() {
+		st.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
+	st.Executed = p.Executed
+	if c, ok := s.f.cost(); ok {
+		st.ExecutionCostCredits = &c
+	}
+	if u := p.Budget; u != nil {
+		spent, left := u.Spent, u.Left
+		st.DatapointsSpent, st.DatapointsLeft = &spent, &left
+	}
 	if !l.minimal {
 		st.Filters, st.SortBy = p.Filters, p.SortBy
 		for _, note := range s.f.notes {

@@ -3,14 +3,21 @@
 // with the o200k_base tokenizer, saying what was left out.
 //
 // The text holds, in order of priority: provenance (query, execution, state,
-// freshness), the schema, row counts, per-column statistics, the rows as a
-// CSV table (NULL rendered as ∅, cells longer than CellLimit characters
-// shortened with a visible …[+N of M chars] marker), and what to do next (the
-// cursor and hints). When the budget is short, rows go first, then statistics,
-// then schema entries; whatever is cut is said, in the text and in
-// Structured.Omitted. Text and Structured always carry the same rows. When
-// the page has rows and not one fits, a note in both says that max_tokens
-// is too small for one row of these columns.
+// freshness and expiry, whether this call ran the query and what that cost,
+// the caller's datapoint budget), the schema, row counts, per-column
+// statistics, the rows as a CSV table (NULL rendered as ∅, cells longer than
+// CellLimit characters shortened with a visible …[+N of M chars] marker),
+// and what to do next (the cursor and hints). When the budget is short, rows
+// go first, then statistics, then schema entries; whatever is cut is said,
+// in the text and in Structured.Omitted. Text and Structured always carry
+// the same rows. When the page has rows and not one fits, a note in both
+// says that max_tokens is too small for one row of these columns. The age
+// of the result ("3 h ago") is the only part that depends on the time of
+// the call: it never changes which rows are shown or what is cut.
+//
+// A page of an execution that has not finished (state pending or
+// executing, no columns, no rows) says so, with the cursor to come back
+// with, instead of row counts.
 //
 // Small budgets (under 1,500 tokens) change two things, so that rows show
 // whenever a few can fit: rows may take the first ~700 tokens of room before
@@ -53,7 +60,19 @@ type Page struct {
 	State       dune.State
 	SubmittedAt time.Time
 	EndedAt     *time.Time
-	Demo        bool // data comes from the embedded emulator, say so loudly
+	// ExpiresAt is when Dune deletes the result (zero: unknown).
+	ExpiresAt time.Time
+	// Executed: this call ran the query, so the rows come from a fresh
+	// execution (or, while State is pending or executing, none have come
+	// yet).
+	Executed bool
+	// ExecutionCostCredits is what the execution this call ran cost, in
+	// Dune credits, when known (shown only when Executed).
+	ExecutionCostCredits *float64
+	// Budget is the caller's cumulative datapoint budget after this call;
+	// nil when no budget is configured.
+	Budget *BudgetUse
+	Demo   bool // data comes from the embedded emulator, say so loudly
 
 	Columns []dune.Column
 	// Rows are the rows available to show, Rows[0] being row Offset of the result.
@@ -78,8 +97,17 @@ type Page struct {
 	// Notes are extra one-line explanations (limit capped by Dune, partial
 	// result, offset past the end, served from cache, ...).
 	Notes []string
-	// Now is the reference time for freshness ("2 h ago"); zero means time.Now().
+	// Now is the reference time for freshness ("2 h ago"); zero means
+	// time.Now(). It changes the age phrase only: the rows shown, and all
+	// that is cut, do not depend on it.
 	Now time.Time
+}
+
+// BudgetUse is a caller's cumulative use of a datapoint budget.
+type BudgetUse struct {
+	Spent int64 // datapoints spent so far, this call included
+	Left  int64 // datapoints that may still be spent
+	Limit int64 // the budget
 }
 
 // CursorFunc returns the opaque cursor that continues after the first

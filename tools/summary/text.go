@@ -33,6 +33,8 @@ type textView struct {
 
 	head          string
 	headCompact   string // terse provenance + the same filters and notes
+	ageAt         [2]int // offset of ageSlot in head, headCompact; -1: none
+	age           string // the real age phrase that replaces ageSlot
 	schemaItems   []string
 	schemaItemTok []int
 	schemaAllTok  [2]int // listing every column instead of none, indexed by compact
@@ -86,67 +88,6 @@ func newTextView(f *frame) *textView {
 	}
 	t.hintLine = hints
 	return t
-}
-
-// prepareHead renders (1), the provenance, with the filters and the
-// frame's notes, in full and terse form.
-func (t *textView) prepareHead() {
-	p := t.f.p
-	var b strings.Builder
-
-	// (1) provenance
-	if p.Tool != "" {
-		b.WriteString(p.Tool)
-		b.WriteString(" · ")
-	}
-	fmt.Fprintf(&b, "query %d · execution %s · %s", p.QueryID, orDash(p.ExecutionID), orDash(string(p.State)))
-	b.WriteByte('\n')
-	switch {
-	case p.EndedAt != nil && !p.EndedAt.IsZero():
-		fmt.Fprintf(&b, "ended %s (%s)\n", p.EndedAt.UTC().Format("2006-01-02 15:04:05 UTC"), ago(*p.EndedAt, t.f.now))
-	case !p.SubmittedAt.IsZero():
-		fmt.Fprintf(&b, "ended: not reported (submitted %s, %s)\n", p.SubmittedAt.UTC().Format("2006-01-02 15:04:05 UTC"), ago(p.SubmittedAt, t.f.now))
-	default:
-		b.WriteString("ended: not reported\n")
-	}
-	if p.Demo {
-		b.WriteString("⚠ DEMO DATA from the embedded emulator, not Dune: synthetic rows for trying the tools.\n")
-	}
-	var c strings.Builder // terse provenance: one line, a short demo mark
-	fmt.Fprintf(&c, "query %d · execution %s · %s", p.QueryID, orDash(p.ExecutionID), orDash(strings.TrimPrefix(string(p.State), "QUERY_STATE_")))
-	switch {
-	case p.EndedAt != nil && !p.EndedAt.IsZero():
-		fmt.Fprintf(&c, " · ended %s (%s)\n", p.EndedAt.UTC().Format("2006-01-02 15:04 UTC"), ago(*p.EndedAt, t.f.now))
-	case !p.SubmittedAt.IsZero():
-		fmt.Fprintf(&c, " · end not reported (submitted %s)\n", ago(p.SubmittedAt, t.f.now))
-	default:
-		c.WriteString(" · end not reported\n")
-	}
-	if p.Demo {
-		c.WriteString("⚠ DEMO DATA (emulator, not Dune)\n")
-	}
-	provLen := b.Len()
-	if p.Filters != "" || p.SortBy != "" {
-		var parts []string
-		if p.Filters != "" {
-			f, _ := shorten(p.Filters, noteLimit, noteLimit-20)
-			parts = append(parts, "filters: "+f)
-		}
-		if p.SortBy != "" {
-			f, _ := shorten(p.SortBy, noteLimit, noteLimit-20)
-			parts = append(parts, "sort_by: "+f)
-		}
-		b.WriteString(strings.Join(parts, " · "))
-		b.WriteByte('\n')
-	}
-	for _, n := range t.f.notes {
-		n, _ = shorten(strings.TrimSpace(n), noteLimit, noteLimit-20)
-		b.WriteString("note: ")
-		b.WriteString(n)
-		b.WriteByte('\n')
-	}
-	t.head = b.String()
-	t.headCompact = c.String() + t.head[provLen:]
 }
 
 // prepareStats renders (4), one statistics line per column.
@@ -328,6 +269,8 @@ func (t *textView) schemaLine(k int, compact bool) string {
 	C := len(t.f.cols)
 	var b strings.Builder
 	switch {
+	case C == 0 && t.f.waiting():
+		// nothing known yet: the counts line says why
 	case C == 0:
 		b.WriteString("schema: no columns\n")
 	case k == 0 && compact:
@@ -458,7 +401,11 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	if c := t.f.cursor(n); c != "" {
 		b.WriteString("next_cursor: ")
 		b.WriteString(c)
-		if !l.compact {
+		switch {
+		case l.compact:
+		case t.f.waiting():
+			b.WriteString("\n(pass next_cursor to next_page to get the rows once the execution has finished)")
+		default:
 			b.WriteString("\n(pass next_cursor to next_page to continue after the last row shown)")
 		}
 		b.WriteByte('\n')
@@ -496,6 +443,19 @@ func (t *textView) shrink(l *textLayout, n *int, over int) bool {
 func (t *textView) hardCut(l textLayout, n int) string {
 	body, tail := t.renderParts(l, n)
 	tail = strings.TrimRight(tail, "\n")
+	text := t.cutBody(body, tail)
+	if at := t.ageAt[b2i(l.compact)]; at >= 0 && len(text) > at && !strings.HasPrefix(text[at:], ageSlot) {
+		// The cut is not after the whole age slot: cut the body with the
+		// real age instead, lest a piece of the slot show.
+		body, _ = t.withAge(body, l.compact, 0)
+		text = t.cutBody(body, tail)
+	}
+	return text
+}
+
+// cutBody cuts body so that body and tail fit the budget, keeping the
+// tail whole when possible.
+func (t *textView) cutBody(body, tail string) string {
 	budget := t.f.budget
 	room := budget - CountTokens(tail) - 1
 	for room > 0 {
@@ -534,6 +494,12 @@ func (t *textView) countsLine(n int, compact bool) string {
 		source()
 		fmt.Fprintf(&b, " · %s shown · %s of the sample not shown\n", commas(n), commas(t.f.left(n)))
 		return b.String()
+	}
+	if t.f.waiting() {
+		if compact {
+			return fmt.Sprintf("rows: none yet (still running; %s datapoints)\n", commas(p.Datapoints))
+		}
+		return fmt.Sprintf("rows: none yet, the execution has not finished (%s datapoints this call)\n", commas(p.Datapoints))
 	}
 	if p.TotalRowCount == 0 && len(p.Rows) == 0 {
 		b.WriteString("rows: the result has 0 rows · ")
