@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run demo test check race walk lint fmt vet staticcheck evals bench conformance clean
+.PHONY: build run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -40,8 +40,9 @@ test: lint
 
 # make test (the race detector changes some code paths, so it runs without
 # too), then every test, the slow suites included, under the race detector,
-# then the 22-column walk, which skips itself under -race.
-check: test race walk
+# then the 22-column walk, which skips itself under -race, then the official
+# TypeScript client against the emulator.
+check: test race walk sdk-compat
 
 race:
 	$(GO) test -race -count=1 ./...
@@ -63,6 +64,12 @@ demo: build
 # installed into .cache/conformance on first use) against `dune-mcp --demo --transport http`.
 conformance: build
 	.ci/conformance ./$(BIN)
+
+# Dune's official TypeScript client (@duneanalytics/client-sdk, from npm,
+# installed into .ci/sdk-compat/node_modules) runs its execute/poll/results
+# flows unchanged against `dune-mcp emulator`.
+sdk-compat: build
+	.ci/sdk-compat/run ./$(BIN)
 
 clean:
 	rm -f $(BIN)

@@ -100,12 +100,15 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 
 	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version})
 	toolset, err := tools.New(tools.Config{
-		Fetcher:          client,
-		DefaultMaxTokens: cfg.MaxTokens,
-		CursorSecret:     []byte(cfg.CursorSecret.Reveal()),
-		Demo:             cfg.Demo,
-		Logger:           log,
-		CallTimeout:      cfg.CallTimeout,
+		Fetcher:              client,
+		DefaultMaxTokens:     cfg.MaxTokens,
+		CursorSecret:         []byte(cfg.CursorSecret.Reveal()),
+		Demo:                 cfg.Demo,
+		Logger:               log,
+		CallTimeout:          cfg.CallTimeout,
+		NoExecute:            cfg.NoExecute,
+		MaxDatapointsPerCall: cfg.MaxDatapointsPerCall,
+		DatapointBudget:      cfg.DatapointBudget,
 	})
 	if err != nil {
 		return fmt.Errorf("building tools: %w", err)

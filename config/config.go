@@ -39,6 +39,9 @@ const (
 	EnvLogFormat      = "DUNE_MCP_LOG_FORMAT"
 	EnvAllowedOrigins = "DUNE_MCP_ALLOWED_ORIGINS"
 	EnvCallTimeout    = "DUNE_MCP_CALL_TIMEOUT"
+	EnvNoExecute      = "DUNE_MCP_NO_EXECUTE"
+	EnvMaxDatapoints  = "DUNE_MCP_MAX_DATAPOINTS_PER_CALL"
+	EnvBudget         = "DUNE_MCP_DATAPOINT_BUDGET"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -91,6 +94,9 @@ type Config struct {
 	Demo                 bool
 	MaxTokens            int
 	CallTimeout          time.Duration // bound of one tool call's wait on Dune
+	NoExecute            bool          // never run a query (max_age_hours is refused)
+	MaxDatapointsPerCall int64         // cap of one call's reads, in datapoints
+	DatapointBudget      int64         // reads allowed per Dune key over the process's life (0: unlimited)
 	APIKey               Secret
 	BaseURL              string
 	AuthToken            Secret
@@ -137,14 +143,17 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 
 	var (
 		transport, addr, baseURL, logLevel, logFormat, origins string
-		demo, allowUnauth, version                             bool
-		maxTokens, callTimeout                                 string
+		demo, allowUnauth, version, noExecute                  bool
+		maxTokens, callTimeout, maxDatapoints, dpBudget        string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
 	fs.BoolVar(&demo, "demo", false, "serve the embedded Dune emulator's sample datasets: no key, no network ["+EnvDemo+"]")
 	fs.StringVar(&maxTokens, "max-tokens", strconv.Itoa(schemas.DefaultMaxTokens), fmt.Sprintf("default token budget of one tool result, `N` in [%d, %d] [%s]", schemas.MinMaxTokens, schemas.MaxMaxTokens, EnvMaxTokens))
 	fs.StringVar(&callTimeout, "call-timeout", tools.DefaultCallTimeout.String(), "how long one tool call may wait on Dune, retries included, as a Go `duration` (e.g. 50s, 2m) ["+EnvCallTimeout+"]")
+	fs.BoolVar(&noExecute, "no-execute", false, "never run a query: get_latest_result refuses max_age_hours ["+EnvNoExecute+"]")
+	fs.StringVar(&maxDatapoints, "max-datapoints-per-call", strconv.Itoa(tools.DefaultMaxDatapointsPerCall), "most Dune datapoints (rows × columns) one tool call may read, `N` ≥ 1 ["+EnvMaxDatapoints+"]")
+	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -227,6 +236,25 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		return Config{}, usageErrorf("invalid %s %q: want a duration from 1s to %s, e.g. 50s", src, v, MaxCallTimeout)
 	}
 	cfg.CallTimeout = d
+
+	if set["no-execute"] {
+		cfg.NoExecute = noExecute
+	} else if s, ok := lookup(getenv, EnvNoExecute); ok {
+		b, err := parseBool(s)
+		if err != nil {
+			return Config{}, usageErrorf("invalid %s %q: want true or false", EnvNoExecute, s)
+		}
+		cfg.NoExecute = b
+	}
+
+	v, src = pick("max-datapoints-per-call", maxDatapoints, EnvMaxDatapoints)
+	if cfg.MaxDatapointsPerCall, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.MaxDatapointsPerCall < 1 {
+		return Config{}, usageErrorf("invalid %s %q: want a whole number of datapoints ≥ 1", src, v)
+	}
+	v, src = pick("datapoint-budget", dpBudget, EnvBudget)
+	if cfg.DatapointBudget, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.DatapointBudget < 0 {
+		return Config{}, usageErrorf("invalid %s %q: want a whole number of datapoints ≥ 0 (0: unlimited)", src, v)
+	}
 
 	v, src = pick("dune-base-url", baseURL, EnvBaseURL)
 	u, err := checkBaseURL(v)

@@ -6,7 +6,7 @@ package schemas
 // Paging selects a window of rows. Zero values mean "not set": the page size
 // comes from the token budget and the window starts at the first row.
 type Paging struct {
-	Limit  int `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Rows to fetch from Dune for this page (Dune may lower it). Omit for a size chosen from the token budget."`
+	Limit  int `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Rows to fetch for this page (Dune may lower it); omit to size it from max_tokens."`
 	Offset int `json:"offset,omitempty" jsonschema:"minimum=0,default=0" jsonschema_description:"Index of the first row to return (0-based)."`
 }
 
@@ -22,7 +22,7 @@ type Sorting struct {
 
 // Filtering narrows rows with Dune's WHERE-like filter language.
 type Filtering struct {
-	Filters string `json:"filters,omitempty" jsonschema:"maxLength=4000" jsonschema_description:"WHERE-like filter, e.g. \"blockchain IN ('ethereum', 'base') AND amount_usd IS NOT NULL\". Comparisons (=, !=, less/greater than, or equal), IN, LIKE, IS [NOT] NULL, AND/OR, parentheses; strings in single quotes; NOT IN/NOT LIKE unsupported."`
+	Filters string `json:"filters,omitempty" jsonschema:"maxLength=4000" jsonschema_description:"WHERE-like filter, e.g. \"blockchain IN ('ethereum', 'base') AND amount_usd IS NOT NULL\": =, !=, less/greater (or equal), IN, LIKE, IS [NOT] NULL, AND/OR, parentheses; single-quoted strings; no NOT IN/NOT LIKE."`
 }
 
 // Sampling asks Dune for a uniform random sample instead of a page.
@@ -37,12 +37,12 @@ type Partial struct {
 
 // Parameters selects the latest result run with these query parameter values.
 type Parameters struct {
-	QueryParameters map[string]string `json:"query_parameters,omitempty" jsonschema_description:"Query parameter values (name to value) selecting the latest result run with them."`
+	QueryParameters map[string]string `json:"query_parameters,omitempty" jsonschema_description:"Query parameter values, name to value: the result run with them (and a run's values)."`
 }
 
 // Freshness lets get_latest_result run the query when its latest result is
 // too old, missing or failed.
 type Freshness struct {
-	MaxAgeHours *float64 `json:"max_age_hours,omitempty" jsonschema:"minimum=0" jsonschema_description:"Run the query (costs Dune credits) when its latest result ended more than this many hours ago, is missing or failed; then wait for it. Omit to never run it."`
-	Performance string   `json:"performance,omitempty" jsonschema:"enum=medium,enum=large" jsonschema_description:"Engine for a run: large is faster and costs about twice as much. Default: Dune's."`
+	MaxAgeHours *float64 `json:"max_age_hours,omitempty" jsonschema:"minimum=0" jsonschema_description:"Run the query (costs credits) if its latest result is older than this, missing or failed, and wait for it. Omit: never run."`
+	Performance string   `json:"performance,omitempty" jsonschema:"enum=medium,enum=large" jsonschema_description:"Engine of a run: large is faster, ~2x credits."`
 }

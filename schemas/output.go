@@ -8,7 +8,7 @@ type Structured struct {
 	ExecutionID          string        `json:"execution_id" jsonschema_description:"Dune execution id the rows come from; results of an execution never change."`
 	State                string        `json:"state" jsonschema_description:"Execution state, e.g. QUERY_STATE_COMPLETED or QUERY_STATE_COMPLETED_PARTIAL."`
 	ExecutionEndedAt     string        `json:"execution_ended_at,omitempty" jsonschema_description:"When the execution ended (RFC 3339, UTC); absent when Dune did not say."`
-	ExpiresAt            string        `json:"expires_at,omitempty" jsonschema_description:"When Dune deletes this result (RFC 3339, UTC); absent when Dune did not say."`
+	ExpiresAt            string        `json:"expires_at,omitempty" jsonschema_description:"When Dune deletes this result (RFC 3339, UTC); absent when Dune did not say, and in a compact result (small max_tokens)."`
 	Demo                 bool          `json:"demo,omitempty" jsonschema_description:"True when the data is synthetic demo data from the embedded emulator, not from Dune."`
 	Filters              string        `json:"filters,omitempty" jsonschema_description:"Filter expression applied by Dune to this result."`
 	SortBy               string        `json:"sort_by,omitempty" jsonschema_description:"Sort expression applied by Dune to this result."`

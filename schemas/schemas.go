@@ -126,11 +126,11 @@ func (NextPageParams) JSONSchemaExtend(s *jsonschema.Schema) {
 var BudgetRange = fmt.Sprintf("%d-%d", MinMaxTokens, MaxMaxTokens)
 
 // budgetDescription describes max_tokens of get_latest_result and sample_result.
-var budgetDescription = "Token budget of this result, " + BudgetRange + " (out-of-range values are clamped)."
+var budgetDescription = "Token budget of this result, " + BudgetRange + " (clamped)."
 
 // NextPageBudgetDescription describes next_page's max_tokens, whose default
 // is the previous page's budget.
-var NextPageBudgetDescription = "Token budget of this page, " + BudgetRange + " (out-of-range values are clamped); default: the previous page's."
+var NextPageBudgetDescription = "Token budget of this page, " + BudgetRange + " (clamped); default: the previous page's."
 
 // ClampMaxTokens brings a max_tokens value into [MinMaxTokens, MaxMaxTokens]:
 // out-of-range budgets are clamped, not rejected.

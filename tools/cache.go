@@ -78,6 +78,7 @@ type chunk struct {
 	State       dune.State
 	SubmittedAt time.Time
 	EndedAt     *time.Time
+	ExpiresAt   time.Time
 	Columns     []dune.Column
 	Total       int
 	Start       int

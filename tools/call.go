@@ -19,6 +19,7 @@ type call struct {
 	tool     string
 	req      mcp.CallToolRequest
 	usage    *dune.Usage
+	caller   keyFP // fingerprint of the Dune key the call uses
 	progress float64
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ import (
 // binding costs no byte. The cursor appears twice in every result (text and
 // structuredContent), so every byte saved is worth ~2.6 tokens a page.
 const (
-	cursorVersion = 3
+	cursorVersion = 4
 	macLen        = 12
 	// maxCursorLen bounds what we try to decode (a filter of 4000 characters
 	// deflates well below this).
@@ -46,7 +47,9 @@ const (
 	flagExplicit                 // PageSize was set by the caller's limit
 	flagBinaryULID               // execution id stored as 16 ULID bytes
 	flagDeflate                  // body is deflated
-	flagKnownFlags   = flagPartial | flagExplicit | flagBinaryULID | flagDeflate
+	flagWaiting                  // the execution was still running: next_page waits for it
+	flagExecuted                 // the call that issued the cursor ran the query
+	flagKnownFlags   = flagPartial | flagExplicit | flagBinaryULID | flagDeflate | flagWaiting | flagExecuted
 	compressMinBytes = 96
 )
 
@@ -96,7 +99,28 @@ type cursor struct {
 	Explicit bool
 	// Budget is the token budget of the previous page.
 	Budget int
+	// Width is the number of columns of the rows (0: unknown), for
+	// estimating what the next read costs.
+	Width int
+	// Waiting: the execution was still running when the cursor was issued;
+	// next_page waits for it and then shows the first page (at Offset).
+	Waiting bool
+	// Executed: the call that issued the cursor ran the query.
+	Executed bool
 }
+
+// explicitLimit is the caller's limit the cursor carries, 0 when the page
+// size came from the budget.
+func (c cursor) explicitLimit() int {
+	if c.Explicit {
+		return c.PageSize
+	}
+	return 0
+}
+
+// String is a fingerprint's hex form (for keys of in-process maps; it is no
+// more secret than the fingerprint).
+func (fp keyFP) String() string { return hex.EncodeToString(fp[:]) }
 
 // cursorCodec signs and verifies cursors.
 type cursorCodec struct {
@@ -123,6 +147,12 @@ func (c cursorCodec) Encode(cur cursor) string {
 	if cur.Explicit {
 		flags |= flagExplicit
 	}
+	if cur.Waiting {
+		flags |= flagWaiting
+	}
+	if cur.Executed {
+		flags |= flagExecuted
+	}
 	var body []byte
 	if id, err := ulid.ParseStrict(cur.ExecutionID); err == nil && id.String() == cur.ExecutionID {
 		flags |= flagBinaryULID
@@ -130,7 +160,7 @@ func (c cursorCodec) Encode(cur cursor) string {
 	} else {
 		body = appendString(body, cur.ExecutionID)
 	}
-	for _, n := range []int64{cur.QueryID, int64(cur.Offset), int64(cur.PageSize), int64(cur.Budget)} {
+	for _, n := range []int64{cur.QueryID, int64(cur.Offset), int64(cur.PageSize), int64(cur.Budget), int64(cur.Width)} {
 		body = binary.AppendUvarint(body, uint64(max(n, 0)))
 	}
 	body = binary.AppendUvarint(body, uint64(len(cur.Columns)))
@@ -192,7 +222,12 @@ func parseCursorBody(flags byte, body []byte) (cursor, error) {
 		body = inflated
 	}
 	rd := &reader{b: body}
-	cur := cursor{view: view{Partial: flags&flagPartial != 0}, Explicit: flags&flagExplicit != 0}
+	cur := cursor{
+		view:     view{Partial: flags&flagPartial != 0},
+		Explicit: flags&flagExplicit != 0,
+		Waiting:  flags&flagWaiting != 0,
+		Executed: flags&flagExecuted != 0,
+	}
 	if flags&flagBinaryULID != 0 {
 		var id ulid.ULID
 		copy(id[:], rd.bytes(16))
@@ -200,12 +235,12 @@ func parseCursorBody(flags byte, body []byte) (cursor, error) {
 	} else {
 		cur.ExecutionID = rd.string()
 	}
-	nums := make([]int64, 4)
+	nums := make([]int64, 5)
 	for i := range nums {
 		nums[i] = rd.int()
 	}
 	cur.QueryID = nums[0]
-	cur.Offset, cur.PageSize, cur.Budget = int(nums[1]), int(nums[2]), int(nums[3])
+	cur.Offset, cur.PageSize, cur.Budget, cur.Width = int(nums[1]), int(nums[2]), int(nums[3]), int(nums[4])
 	n := rd.int()
 	if n > 500 {
 		rd.err = errInvalidCursor

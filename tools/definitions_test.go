@@ -119,7 +119,12 @@ func TestToolsListInvariants(t *testing.T) {
 		if title, _ := ann["title"].(string); title == "" {
 			t.Errorf("%s: no title", name)
 		}
-		for hint, want := range map[string]bool{"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": true} {
+		// With execution allowed (the default), get_latest_result may run
+		// the query (max_age_hours): it spends credits and replaces the
+		// query's latest result, so it is neither read-only nor idempotent.
+		// It deletes nothing.
+		runs := name == schemas.GetLatestResult
+		for hint, want := range map[string]bool{"readOnlyHint": !runs, "destructiveHint": false, "idempotentHint": !runs, "openWorldHint": true} {
 			if got, ok := ann[hint].(bool); !ok || got != want {
 				t.Errorf("%s: %s = %v, want %v", name, hint, ann[hint], want)
 			}
@@ -149,6 +154,31 @@ func TestToolsListInvariants(t *testing.T) {
 	}
 	if strings.Join(names, ",") != strings.Join(schemas.Names(), ",") {
 		t.Errorf("tools = %v, want %v", names, schemas.Names())
+	}
+}
+
+// With --no-execute no tool runs a query: all three are read-only and
+// idempotent, and none is offered as a task.
+func TestNoExecuteToolsAreReadOnly(t *testing.T) {
+	ts, err := New(Config{Fetcher: &fakeFetcher{}, NoExecute: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range ts.ServerTools() {
+		a := st.Tool.Annotations
+		if a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.IdempotentHint == nil || !*a.IdempotentHint || st.Tool.Execution != nil {
+			t.Errorf("%s: readOnly %v idempotent %v execution %+v", st.Tool.Name, a.ReadOnlyHint, a.IdempotentHint, st.Tool.Execution)
+		}
+		if st.Tool.Name == schemas.GetLatestResult && !strings.Contains(st.Tool.Description, "never runs it") {
+			t.Errorf("description: %s", st.Tool.Description)
+		}
+	}
+	// With execution allowed, the tools that may wait for a run can be tasks.
+	for _, st := range newTestToolset(t, &fakeFetcher{}).ServerTools() {
+		task := st.Tool.Execution != nil && st.Tool.Execution.TaskSupport == mcp.TaskSupportOptional
+		if task != (st.Tool.Name != schemas.SampleResult) {
+			t.Errorf("%s: task support %+v", st.Tool.Name, st.Tool.Execution)
+		}
 	}
 }
 

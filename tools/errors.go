@@ -8,9 +8,9 @@ import (
 	"net"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clip"
 	"dune-mcp/schemas"
 )
 
@@ -30,17 +30,10 @@ func newToolError(kind, format string, a ...any) *toolError {
 	return &toolError{Kind: kind, Msg: bound(fmt.Sprintf(format, a...), maxErrorLen)}
 }
 
-// bound cuts s to at most n bytes on a rune boundary, marking the cut.
+// bound folds the white space of s and cuts it to at most n bytes on a rune
+// boundary, marking the cut.
 func bound(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return clip.Bytes(strings.Join(strings.Fields(s), " "), n)
 }
 
 // callSite tells explain which call failed, to phrase the advice.
@@ -56,6 +49,9 @@ type callSite struct {
 	// requestKey is set when the call used a per-request Dune key (the
 	// X-Dune-Api-Key header over HTTP) instead of the server's own.
 	requestKey bool
+	// executing is set when the request that failed was the one that runs
+	// the query (POST …/execute).
+	executing bool
 }
 
 // explain turns any failure of a tool call into a short actionable message.
@@ -64,12 +60,26 @@ func explain(err error, at callSite) *toolError {
 	if errors.As(err, &te) {
 		return te
 	}
+	var ws *waitStopped
+	if errors.As(err, &ws) {
+		return newToolError("cancelled", "Stopped waiting for the query's run: the call was cancelled. The run goes on on Dune (it is already paid for): call next_page with cursor %s to pick up its result.", ws.cursor)
+	}
+	var ee *executeError
+	if errors.As(err, &ee) {
+		at.executing = true
+		err = ee.err
+	}
 	var ae *schemas.ArgError
 	if errors.As(err, &ae) {
 		return newToolError("bad_argument", "%s", ae.Msg)
 	}
 	var api *dune.APIError
 	if errors.As(err, &api) {
+		if at.executing {
+			if te := explainExecute(api); te != nil {
+				return te
+			}
+		}
 		return explainAPI(api, at)
 	}
 	var re *dune.ResultError
@@ -155,6 +165,28 @@ func explainAPI(e *dune.APIError, at callSite) *toolError {
 	return newToolError(kind, "Dune answered HTTP %d: %s.", e.StatusCode, msg)
 }
 
+// explainExecute explains a refused run (POST …/execute); nil when the
+// generic advice of explainAPI fits.
+func explainExecute(e *dune.APIError) *toolError {
+	msg := bound(e.Message, 110)
+	kind := "execute_" + string(e.Kind)
+	switch e.Kind {
+	case dune.KindPayment, dune.KindCreditsPerRequest:
+		return newToolError(kind, "Dune refused to run the query for credits (HTTP 402): %s. A run costs ~10 credits (medium) or 20 (large). Read the existing result without max_age_hours, or raise your limits on dune.com.", msg)
+	case dune.KindRateLimited:
+		wait := "about a minute"
+		if e.RetryAfter > 0 {
+			wait = fmt.Sprintf("%d s", int(math.Ceil(e.RetryAfter.Seconds())))
+		}
+		return newToolError(kind, "Dune's rate limit for running queries was reached (HTTP 429; the write class allows 15 runs a minute on the Free plan). Retry after %s; reading the existing result (without max_age_hours) is not affected.", wait)
+	case dune.KindBadRequest:
+		return newToolError(kind, "Dune refused to run the query (HTTP 400): %s. Check query_parameters: names must be the query's own, and parameters without a default must be given.", msg)
+	case dune.KindForbidden:
+		return newToolError(kind, "Dune does not allow running this query (HTTP 403): %s. The query may be archived, unsaved or not yours; read its latest result without max_age_hours.", msg)
+	}
+	return nil
+}
+
 func explainResult(e *dune.ResultError) *toolError {
 	switch e.State {
 	case dune.StateFailed:
@@ -162,15 +194,25 @@ func explainResult(e *dune.ResultError) *toolError {
 		if e.Line > 0 {
 			where = fmt.Sprintf(" at line %d, column %d", e.Line, e.Column)
 		}
-		return newToolError("execution_failed", "The query's latest execution %s FAILED%s: %s. Fix the query's SQL on dune.com and re-run it.", e.ExecutionID, where, bound(e.Message, 170))
+		if timedOut(e) {
+			return newToolError("execution_timeout", "Execution %s FAILED: it hit Dune's 30-minute execution limit (%s). Make the query cheaper on dune.com (a shorter time range, fewer joins, pre-aggregated tables) before running it again.", e.ExecutionID, bound(e.Message, 120))
+		}
+		return newToolError("execution_failed", "Execution %s of the query FAILED%s: %s. Fix the query's SQL on dune.com and run it again.", e.ExecutionID, where, bound(e.Message, 170))
 	case dune.StateCancelled:
-		return newToolError("execution_cancelled", "Execution %s was CANCELLED and has no result. Re-run the query on dune.com, then call get_latest_result.", e.ExecutionID)
+		return newToolError("execution_cancelled", "Execution %s was CANCELLED and has no result. Run the query again: get_latest_result with max_age_hours=0 (costs credits), or on dune.com.", e.ExecutionID)
 	case dune.StateExpired:
-		return newToolError("execution_expired", "The result of execution %s has EXPIRED on Dune. Re-run the query on dune.com, then call get_latest_result.", e.ExecutionID)
+		return newToolError("execution_expired", "The result of execution %s has EXPIRED on Dune. Run the query again: get_latest_result with max_age_hours=0 (costs credits), or on dune.com.", e.ExecutionID)
 	case dune.StatePending, dune.StateExecuting:
 		return stillRunning(e.ExecutionID, e.State)
 	}
 	return newToolError("no_result", "Execution %s ended in state %s without a result.", e.ExecutionID, e.State)
+}
+
+// timedOut reports whether a FAILED execution hit Dune's execution time
+// limit rather than an error in its SQL.
+func timedOut(e *dune.ResultError) bool {
+	text := strings.ToLower(e.Type + " " + e.Message)
+	return strings.Contains(text, "timeout") || strings.Contains(text, "timed out") || strings.Contains(text, "maximum execution time")
 }
 
 func stillRunning(executionID string, state dune.State) *toolError {

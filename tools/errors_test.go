@@ -33,6 +33,17 @@ func (f *fakeFetcher) GetExecutionResult(ctx context.Context, executionID string
 	return f.res, f.err
 }
 
+// The fake never runs queries: tests of runs use the emulator.
+func (f *fakeFetcher) ExecuteQuery(ctx context.Context, queryID int64, params map[string]string, performance string) (*dune.Execution, error) {
+	f.calls.Add(1)
+	return nil, f.err
+}
+
+func (f *fakeFetcher) GetExecutionStatus(ctx context.Context, executionID string) (*dune.Status, error) {
+	f.calls.Add(1)
+	return nil, f.err
+}
+
 func newTestToolset(t *testing.T, f Fetcher) *Toolset {
 	t.Helper()
 	ts, err := New(Config{Fetcher: f, CursorSecret: []byte("test-secret")})
@@ -146,7 +157,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 			&dune.Result{ExecutionID: "01K85QHSS0RBGW4BHDM0RFCG9C", State: dune.StateFailed, ExecutionEndedAt: &ended},
 			&dune.ResultError{ExecutionID: "01K85QHSS0RBGW4BHDM0RFCG9C", State: dune.StateFailed, Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 1:8: Column 'x' cannot be resolved", Line: 1, Column: 8},
 			[]string{"FAILED", "line 1, column 8", "Column 'x' cannot be resolved"}},
-		{"cancelled execution", schemas.GetLatestResult, nil, &dune.ResultError{ExecutionID: "01X", State: dune.StateCancelled}, []string{"CANCELLED", "Re-run"}},
+		{"cancelled execution", schemas.GetLatestResult, nil, &dune.ResultError{ExecutionID: "01X", State: dune.StateCancelled}, []string{"CANCELLED", "max_age_hours=0"}},
 		{"expired execution", schemas.GetLatestResult, nil, &dune.ResultError{ExecutionID: "01X", State: dune.StateExpired}, []string{"EXPIRED"}},
 		// The Dune client reports every state without rows as a
 		// *dune.ResultError (dune/client.go checkState), unfinished ones too.

@@ -40,13 +40,23 @@ func newEnv(t *testing.T, emuOpts ...emulator.Option) *env {
 
 func newEnvWith(t *testing.T, emu *emulator.Server, key string) *env {
 	t.Helper()
+	return newEnvConfig(t, emu, key, nil)
+}
+
+// newEnvConfig is newEnvWith with the Toolset's Config adjusted by set.
+func newEnvConfig(t *testing.T, emu *emulator.Server, key string, set func(*Config)) *env {
+	t.Helper()
 	dc := dune.NewClient(dune.Config{
 		BaseURL: emu.URL,
 		APIKey:  key,
 		Retry:   dune.RetryPolicy{MaxAttempts: 1},
 	})
 	logs := &testio.SyncBuffer{}
-	ts, err := New(Config{Fetcher: dc, CursorSecret: []byte("in-process"), Logger: zerolog.New(logs)})
+	cfg := Config{Fetcher: dc, CursorSecret: []byte("in-process"), Logger: zerolog.New(logs)}
+	if set != nil {
+		set(&cfg)
+	}
+	ts, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +107,11 @@ type structured struct {
 	Datapoints     int              `json:"datapoints"`
 	ShortenedCells int              `json:"shortened_cells"`
 	Notes          []string         `json:"notes"`
+	ExpiresAt      string           `json:"expires_at"`
+	Executed       bool             `json:"executed"`
+	Credits        *float64         `json:"execution_cost_credits"`
+	Spent          *int64           `json:"datapoints_spent"`
+	Left           *int64           `json:"datapoints_left"`
 	raw            []byte
 }
 

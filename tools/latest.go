@@ -3,22 +3,68 @@ package tools
 import (
 	"context"
 
+	"dune-mcp/dune"
 	"dune-mcp/schemas"
 	"dune-mcp/tools/summary"
 )
 
+// pageQuery is a first page to read: of the query's latest result, or of
+// one execution of it, with the options, budget and freshness of the call.
+type pageQuery struct {
+	queryID int64
+	// executionID pins the page to one execution; "" reads the latest.
+	executionID string
+	opts        dune.Options
+	// explicitLimit is the caller's limit (0: sized from the budget).
+	explicitLimit int
+	budget        int
+	caller        keyFP
+	fresh         freshness
+}
+
+// view is the row sequence q reads.
+func (q pageQuery) view() view { return newView(q.executionID, q.opts, q.caller) }
+
 // getLatestResult serves get_latest_result: one page of the query's latest
-// execution, sized from the budget unless limit is given.
+// execution, sized from the budget unless limit is given; with
+// max_age_hours, of a fresh one (refresh.go).
 func (t *Toolset) getLatestResult(ctx context.Context, c *call, p schemas.GetLatestResultParams) (*summary.Output, report, error) {
 	rep := report{ids: ids{queryID: int64(p.QueryID)}}
-	budget := budgetFor(p.MaxTokens, t.budget)
-	opts := p.Options()
-	explicit := opts.Limit > 0
-	qk := queryKey(rep.queryID, opts.QueryParameters)
-	if !explicit {
-		opts.Limit = probeSize(budget, t.shapes.estimate(qk, opts.Columns))
+	q := pageQuery{
+		queryID:       rep.queryID,
+		opts:          p.Options(),
+		explicitLimit: p.Limit,
+		budget:        budgetFor(p.MaxTokens, t.budget),
+		caller:        t.codec.callerFP(ctx),
 	}
-	res, err := t.fetchLatest(ctx, c, rep.queryID, opts)
+	if p.MaxAgeHours != nil {
+		return t.refresh(ctx, c, rep, p, q)
+	}
+	return t.firstPage(ctx, c, rep, q)
+}
+
+// firstPage reads and presents the first page of q: one request sized from
+// the budget (what the query's rows cost is remembered per query), topped up
+// when the rows turned out cheaper than expected.
+func (t *Toolset) firstPage(ctx context.Context, c *call, rep report, q pageQuery) (*summary.Output, report, error) {
+	opts := q.opts
+	explicit := q.explicitLimit > 0
+	qk := queryKey(q.queryID, opts.QueryParameters)
+	est := t.shapes.estimate(qk, opts.Columns)
+	if !explicit {
+		opts.Limit = probeSize(q.budget, est)
+	}
+	limit, err := t.admit(c, opts.Limit, est.ncols, explicit)
+	if err != nil {
+		return nil, rep, err
+	}
+	opts.Limit = limit
+	var res *dune.Result
+	if q.executionID == "" {
+		res, err = t.fetchLatest(ctx, c, q.queryID, opts)
+	} else {
+		res, err = t.fetchRows(ctx, c, q.queryID, q.view(), opts.Offset, opts.Limit)
+	}
 	if res != nil {
 		rep.executionID = res.ExecutionID
 	}
@@ -26,13 +72,14 @@ func (t *Toolset) getLatestResult(ctx context.Context, c *call, p schemas.GetLat
 		return nil, rep, err
 	}
 	out, rep, err := t.present(ctx, c, rep, pageReq{
-		view:     newView(res.ExecutionID, opts, t.codec.callerFP(ctx)),
+		view:     newView(res.ExecutionID, opts, q.caller),
 		ch:       chunkOf(res, opts.Offset),
-		budget:   budget,
+		budget:   q.budget,
 		explicit: explicit,
-		limit:    p.Limit,
+		limit:    q.explicitLimit,
 		topUp:    !explicit,
 		notes:    fetchNotes(res, opts.Offset, opts.Limit, explicit),
+		fresh:    q.fresh,
 	})
 	if err == nil {
 		t.shapes.record(qk, opts.Columns, res.Columns, out.RowTokens)

@@ -28,6 +28,19 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, p schemas.NextPageParam
 		budget = schemas.ClampMaxTokens(cur.Budget)
 	}
 	budget = budgetFor(p.MaxTokens, budget)
+	if cur.Waiting {
+		// The execution was still running: wait again, then show its first page.
+		q := pageQuery{
+			queryID:       cur.QueryID,
+			executionID:   cur.ExecutionID,
+			opts:          cur.view.options(cur.Offset, 0),
+			explicitLimit: max(p.Limit, cur.explicitLimit()),
+			budget:        budget,
+			caller:        cur.KeyFP,
+			fresh:         freshness{executed: cur.Executed},
+		}
+		return t.await(ctx, c, rep, q, cur.ExecutionID)
+	}
 
 	explicit := p.Limit > 0 || cur.Explicit
 	need := p.Limit
@@ -70,7 +83,10 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, p schemas.NextPageParam
 		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("reused %d rows from the page cache; fetching the rest from Dune", have),
 			rep.with(map[string]any{"rows": have, "from_cache": true}))
 	}
-	asked := min(max(want-have, 1), maxFetch)
+	asked, err := t.admit(c, min(max(want-have, 1), maxFetch), cur.Width, p.Limit > 0)
+	if err != nil {
+		return nil, rep, err
+	}
 	res, err := t.fetchRows(ctx, c, cur.QueryID, cur.view, from, asked)
 	if err != nil {
 		return nil, rep, err

@@ -28,6 +28,8 @@ type pageReq struct {
 	// sample is the sample_count of a sample_result page (no cursor, no cache).
 	sample int
 	notes  []string
+	// fresh says whether the call ran the query for this page.
+	fresh freshness
 }
 
 // present turns a page into the call's output. Data goes down and comes
@@ -84,24 +86,29 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 		notes = append(notes[:len(notes):len(notes)], "Partial result: Dune truncated this result for size, so rows past the cut are missing and total_row_count covers only what Dune kept.")
 	}
 	return summary.Page{
-		Tool:          c.tool,
-		QueryID:       ch.QueryID,
-		ExecutionID:   ch.ExecutionID,
-		State:         ch.State,
-		SubmittedAt:   ch.SubmittedAt,
-		EndedAt:       ch.EndedAt,
-		Demo:          t.cfg.Demo,
-		Columns:       ch.Columns,
-		Rows:          rows,
-		Offset:        ch.Start,
-		TotalRowCount: ch.Total,
-		StatsRows:     rows,
-		Datapoints:    int(c.usage.Datapoints.Load()),
-		FromCache:     pr.fromCache,
-		SampleCount:   pr.sample,
-		Filters:       pr.view.Filters,
-		SortBy:        pr.view.SortBy,
-		Notes:         notes,
+		Tool:                 c.tool,
+		QueryID:              ch.QueryID,
+		ExecutionID:          ch.ExecutionID,
+		State:                ch.State,
+		SubmittedAt:          ch.SubmittedAt,
+		EndedAt:              ch.EndedAt,
+		Demo:                 t.cfg.Demo,
+		Columns:              ch.Columns,
+		Rows:                 rows,
+		Offset:               ch.Start,
+		TotalRowCount:        ch.Total,
+		StatsRows:            rows,
+		Datapoints:           int(c.usage.Datapoints.Load()),
+		FromCache:            pr.fromCache,
+		SampleCount:          pr.sample,
+		Filters:              pr.view.Filters,
+		SortBy:               pr.view.SortBy,
+		Notes:                notes,
+		ExpiresAt:            ch.ExpiresAt,
+		Executed:             pr.fresh.executed,
+		ExecutionCostCredits: pr.fresh.credits,
+		Budget:               t.budgetUse(c),
+		Now:                  t.now(),
 	}
 }
 
@@ -138,6 +145,7 @@ func (t *Toolset) cursorFunc(pr pageReq) summary.CursorFunc {
 			PageSize: max(size, 1),
 			Explicit: pr.explicit,
 			Budget:   pr.budget,
+			Width:    len(ch.Columns),
 		})
 	}
 }
@@ -157,6 +165,11 @@ func (t *Toolset) topUp(ctx context.Context, c *call, pr pageReq, d *summary.Dra
 	if extra < max(2, shown/5) {
 		return nil
 	}
+	n, err := t.admit(c, extra, len(pr.ch.Columns), false)
+	if err != nil || n < max(2, shown/5) {
+		return nil // the call's datapoint allowance does not stretch that far
+	}
+	extra = n
 	res, err := t.fetchRows(ctx, c, pr.ch.QueryID, pr.view, end, extra)
 	if err != nil || len(res.Rows) == 0 {
 		t.cfg.Logger.Debug().Err(err).Str("tool", c.tool).Msg("top-up fetch skipped")
@@ -173,6 +186,7 @@ func chunkOf(res *dune.Result, start int) *chunk {
 		State:       res.State,
 		SubmittedAt: res.SubmittedAt,
 		EndedAt:     res.ExecutionEndedAt,
+		ExpiresAt:   res.ExpiresAt,
 		Columns:     res.Columns,
 		Total:       res.Metadata.TotalRowCount,
 		Start:       start,

@@ -53,7 +53,7 @@ type handlerFunc[P any] func(ctx context.Context, c *call, p P) (*summary.Output
 // written once, the input schema is reflected from P (package schemas), and
 // one adapter decodes P with schemas.Decode (lenient coercions, did-you-mean
 // errors) for every tool.
-func newServerTool[P any](t *Toolset, name, title, description string, fn handlerFunc[P]) server.ServerTool {
+func newServerTool[P any](t *Toolset, name, title, description string, h hints, fn handlerFunc[P]) server.ServerTool {
 	// The title goes in annotations only (read by clients of every protocol
 	// era; a second copy in Tool.Title would cost tokens in tools/list).
 	def := mcp.Tool{
@@ -64,12 +64,15 @@ func newServerTool[P any](t *Toolset, name, title, description string, fn handle
 	}
 	for _, opt := range []mcp.ToolOption{
 		mcp.WithTitleAnnotation(title),
-		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithReadOnlyHintAnnotation(h.readOnly),
 		mcp.WithDestructiveHintAnnotation(false),
-		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithIdempotentHintAnnotation(h.idempotent),
 		mcp.WithOpenWorldHintAnnotation(true),
 	} {
 		opt(&def)
+	}
+	if h.task {
+		def.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
 	}
 	decoded := func(ctx context.Context, c *call, raw []byte) (*summary.Output, report, error) {
 		var p P
@@ -79,6 +82,12 @@ func newServerTool[P any](t *Toolset, name, title, description string, fn handle
 		return fn(ctx, c, p)
 	}
 	return server.ServerTool{Tool: def, Handler: t.adapt(name, decoded)}
+}
+
+// hints are a tool's annotations (ServerTools says why each tool has its
+// own) and whether it may run as an MCP task.
+type hints struct {
+	readOnly, idempotent, task bool
 }
 
 // errCallTimeout is the cause of a call's context when the per-call deadline
@@ -91,14 +100,19 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 	return func(parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
 		ctx := parent
-		if t.callTimeout > 0 {
+		timeout := t.callTimeout
+		if req.Params.Task != nil {
+			timeout = taskWait // the client polls the task instead of waiting on the call
+		}
+		if timeout > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(parent, t.callTimeout, errCallTimeout)
+			ctx, cancel = context.WithTimeoutCause(parent, timeout, errCallTimeout)
 			defer cancel()
 		}
 		ctx, usage := dune.WithUsage(ctx)
-		c := &call{tool: tool, req: req, usage: usage}
+		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx)}
 		out, rep, err := fn(ctx, c, rawArguments(req))
+		t.spend.Spend(c.caller.String(), usage.Datapoints.Load())
 
 		var res *mcp.CallToolResult
 		errKind := ""
@@ -109,7 +123,7 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 			case parent.Err() != nil:
 				site.clientGone = true
 			case errors.Is(context.Cause(ctx), errCallTimeout):
-				site.deadline = t.callTimeout
+				site.deadline = timeout
 			}
 			te := explain(err, site)
 			errKind = te.Kind

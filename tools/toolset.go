@@ -16,19 +16,24 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
+	"dune-mcp/credits"
 	"dune-mcp/dune"
+	"dune-mcp/execution"
 	"dune-mcp/schemas"
 )
 
-// Fetcher is the part of *dune.Client the tools use.
+// Fetcher is the part of *dune.Client the tools use: reading results, and
+// running a query and following its execution (package execution).
 type Fetcher interface {
 	GetLatestResult(ctx context.Context, queryID int64, opts dune.Options) (*dune.Result, error)
 	GetExecutionResult(ctx context.Context, executionID string, opts dune.Options) (*dune.Result, error)
+	execution.Client
 }
 
 // Config configures a Toolset.
@@ -50,9 +55,23 @@ type Config struct {
 	// included (default 50s: under the ~60s after which desktop clients give
 	// up on a call). Negative disables the bound.
 	CallTimeout time.Duration
+	// NoExecute refuses every call that would run a query (max_age_hours).
+	NoExecute bool
+	// MaxDatapointsPerCall caps what one call may read from Dune, in
+	// datapoints (default DefaultMaxDatapointsPerCall; negative: no cap).
+	MaxDatapointsPerCall int64
+	// DatapointBudget is what this process may read per Dune API key over
+	// its lifetime, in datapoints (0: unlimited).
+	DatapointBudget int64
+	// Clock is the time runs are waited in and results aged by (nil: the
+	// wall clock). Tests pass one that jumps instead of sleeping.
+	Clock execution.Clock
 }
 
-// DefaultCallTimeout is Config.CallTimeout's default.
+// DefaultCallTimeout is Config.CallTimeout's default. It bounds one tool
+// call's wait on Dune, retries included: under the ~60 s after which desktop
+// clients abandon a call, so the agent gets an explained timeout instead of a
+// dead call.
 const DefaultCallTimeout = 50 * time.Second
 
 // Toolset holds the three tools and their shared state (cursor key, page cache).
@@ -64,6 +83,10 @@ type Toolset struct {
 	shapes *shapeMemo
 	// callTimeout bounds each call's wait on Dune; ≤ 0: unbounded.
 	callTimeout time.Duration
+	runner      *execution.Runner
+	maxPerCall  int64
+	spend       *credits.Budget
+	now         func() time.Time
 }
 
 // New builds a Toolset.
@@ -86,6 +109,17 @@ func New(cfg Config) (*Toolset, error) {
 	if timeout == 0 {
 		timeout = DefaultCallTimeout
 	}
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
+	maxPerCall := cfg.MaxDatapointsPerCall
+	switch {
+	case maxPerCall == 0:
+		maxPerCall = DefaultMaxDatapointsPerCall
+	case maxPerCall < 0:
+		maxPerCall = math.MaxInt64
+	}
 	return &Toolset{
 		cfg:         cfg,
 		budget:      schemas.ClampMaxTokens(budget),
@@ -93,23 +127,44 @@ func New(cfg Config) (*Toolset, error) {
 		cache:       newPageCache(cfg.CacheBytes),
 		shapes:      newShapeMemo(),
 		callTimeout: timeout,
+		runner:      execution.NewRunner(cfg.Fetcher, cfg.Clock),
+		maxPerCall:  maxPerCall,
+		spend:       credits.NewBudget(cfg.DatapointBudget),
+		now:         now,
 	}, nil
 }
 
 // ServerTools returns the tools with their handlers, ready for
 // (*server.MCPServer).AddTools.
+//
+// Annotations are honest about side effects. With execution allowed,
+// get_latest_result is not read-only: max_age_hours may run the query,
+// which spends the user's credits and replaces the query's latest result for
+// everyone who reads it (nothing is deleted, so it is not destructive), and
+// running it twice runs it twice (not idempotent). With --no-execute it only
+// reads. next_page and sample_result only read; next_page may wait for a run
+// a get_latest_result call started, which costs nothing more. Tools that may
+// wait for a run can also run as MCP tasks.
 func (t *Toolset) ServerTools() []server.ServerTool {
+	reads := hints{readOnly: true, idempotent: true}
+	latest := hints{readOnly: t.cfg.NoExecute, idempotent: t.cfg.NoExecute, task: !t.cfg.NoExecute}
 	return []server.ServerTool{
-		newServerTool(t, schemas.GetLatestResult, "Get latest Dune query result",
-			"Latest completed result of a saved Dune query (does not run it): schema, counts, column stats and the rows that fit max_tokens, plus next_cursor for next_page.",
-			t.getLatestResult),
+		newServerTool(t, schemas.GetLatestResult, "Get latest Dune query result", latestDescription(t.cfg.NoExecute), latest, t.getLatestResult),
 		newServerTool(t, schemas.NextPage, "Next page of a Dune result",
-			"Continue after the last row shown, from the same execution with the same columns, filters and sort, even if the query was re-run since.",
-			t.nextPage),
+			"Continue after the last row shown (same execution, columns, filters and sort, even if the query was re-run), or keep waiting for a run.",
+			hints{readOnly: true, idempotent: true, task: !t.cfg.NoExecute}, t.nextPage),
 		newServerTool(t, schemas.SampleResult, "Sample a Dune query result",
 			"Uniform random sample of a saved query's latest result, with column stats: profile a big result before paging it. No cursor.",
-			t.sampleResult),
+			reads, t.sampleResult),
 	}
+}
+
+// latestDescription is get_latest_result's description.
+func latestDescription(noExecute bool) string {
+	if noExecute {
+		return "Latest completed result of a saved Dune query (never runs it): schema, counts, column stats and the rows that fit max_tokens, plus next_cursor for next_page."
+	}
+	return "Latest result of a saved Dune query: schema, counts, stats and the rows that fit max_tokens, with next_cursor for next_page. Runs the query only with max_age_hours."
 }
 
 // budgetFor returns the budget of a call: the argument (clamped) or fallback.

@@ -21,7 +21,6 @@ const (
 	stampFull    = "2006-01-02 15:04:05 UTC"
 	stampCompact = "2006-01-02 15:04 UTC"
 	expiryFull   = "2006-01-02 15:04 UTC"
-	expiryTerse  = "2006-01-02"
 )
 
 // running reports whether the page's execution has not finished yet.
@@ -95,7 +94,6 @@ func (t *textView) prepareHead() {
 	}
 	if !p.ExpiresAt.IsZero() {
 		fmt.Fprintf(&b, " · result expires %s", p.ExpiresAt.UTC().Format(expiryFull))
-		fmt.Fprintf(&c, " · expires %s", p.ExpiresAt.UTC().Format(expiryTerse))
 	}
 	b.WriteByte('\n')
 	c.WriteByte('\n')

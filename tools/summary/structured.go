@@ -217,7 +217,10 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	if !p.ExpiresAt.IsZero() {
+	if !p.ExpiresAt.IsZero() && !l.minimal {
+		// Dune keeps results for 90 days: a compact result leaves the
+		// expiry out (as its text does), which is worth a row at the
+		// smallest budgets.
 		st.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339)
 	}
 	st.Executed = p.Executed

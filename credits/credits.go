@@ -1,0 +1,62 @@
+// Package credits estimates what Dune reads cost and keeps the spending of
+// this process within its limits: a cap per tool call and a cumulative
+// budget per caller (a fingerprint of the Dune API key, never the key).
+//
+// Dune bills reads by datapoints: about max(rows × columns, bytes / 100) per
+// page, 1 credit per 1,000 (Free), 5,000 (Plus) or 25,000 (Premium)
+// datapoints. Executions are billed separately, in credits (about 10 on a
+// medium engine, 20 on a large one), and are reported, not budgeted here.
+package credits
+
+import (
+	"sync"
+)
+
+// Estimate is the datapoints a page of rows × columns costs, at least the
+// bytes/100 Dune bills for wide values when the size is known (0 if not).
+func Estimate(rows, columns int, bytes int64) int64 {
+	return max(int64(max(rows, 0))*int64(max(columns, 0)), bytes/100)
+}
+
+// Budget is a cumulative datapoint budget per caller. The zero limit means
+// unlimited. It is safe for concurrent use.
+type Budget struct {
+	limit int64
+
+	mu    sync.Mutex
+	spent map[string]int64
+}
+
+// NewBudget returns a budget of limit datapoints per caller (0: unlimited).
+func NewBudget(limit int64) *Budget {
+	return &Budget{limit: max(limit, 0), spent: map[string]int64{}}
+}
+
+// Limited reports whether the budget has a limit.
+func (b *Budget) Limited() bool { return b.limit > 0 }
+
+// Limit is the budget per caller, 0 when unlimited.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// Left returns what caller may still spend (meaningless when unlimited).
+func (b *Budget) Left(caller string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.limit-b.spent[caller], 0)
+}
+
+// Spend records n datapoints spent by caller and returns the caller's total.
+// Spending is recorded even past the limit: Dune has billed it.
+func (b *Budget) Spend(caller string, n int64) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.spent[caller] += max(n, 0)
+	return b.spent[caller]
+}
+
+// Spent returns what caller has spent so far.
+func (b *Budget) Spent(caller string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spent[caller]
+}

@@ -1,0 +1,260 @@
+// Package execution runs saved Dune queries and waits for them: at most one
+// execution in flight per query, parameters and caller in this process, and
+// status polling (free of charge on Dune) with progress reports and a wait
+// bounded by the caller's deadline.
+//
+// It knows nothing of MCP: package tools decides when a result is too old,
+// and turns a wait that ended early into a cursor.
+package execution
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"dune-mcp/dune"
+)
+
+// Client is the part of *dune.Client a Runner uses.
+type Client interface {
+	ExecuteQuery(ctx context.Context, queryID int64, params map[string]string, performance string) (*dune.Execution, error)
+	GetExecutionStatus(ctx context.Context, executionID string) (*dune.Status, error)
+}
+
+// Polling intervals: the first status check comes after MinPoll, each next
+// one after 1.5× the previous wait, at most MaxPoll. Status checks are free
+// but count against Dune's read rate limit (40 requests a minute on Free), so
+// long waits slow down.
+const (
+	MinPoll = time.Second
+	MaxPoll = 5 * time.Second
+)
+
+// Reserve is the part of a deadline a wait leaves for what follows it (the
+// first page's request), at most a fifth of the time left.
+const Reserve = 8 * time.Second
+
+// Key identifies executions that must not run twice at once: the query, its
+// parameters and the caller (a fingerprint of the Dune API key, never the
+// key itself).
+type Key struct {
+	QueryID int64
+	Params  string
+	Caller  string
+}
+
+// NewKey builds the Key of a query run with params by caller.
+func NewKey(queryID int64, params map[string]string, caller string) Key {
+	names := make([]string, 0, len(params))
+	for name := range params {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, "%d:%s=%d:%s;", len(name), name, len(params[name]), params[name])
+	}
+	return Key{QueryID: queryID, Params: b.String(), Caller: caller}
+}
+
+// Runner starts executions and waits for them. It is safe for concurrent use.
+type Runner struct {
+	client Client
+
+	mu       sync.Mutex
+	inflight map[Key]*flight // executions of this process, until seen finished
+
+	clock Clock
+}
+
+// Clock is the time a Runner waits in. Tests pass one that jumps instead of
+// sleeping (and drive the emulator's executions with the same time).
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx ends (returning its error).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NewRunner returns a Runner that talks to Dune through client and waits
+// on clock (nil: the wall clock).
+func NewRunner(client Client, clock Clock) *Runner {
+	if clock == nil {
+		clock = realClock{}
+	}
+	return &Runner{client: client, inflight: map[Key]*flight{}, clock: clock}
+}
+
+// flight is one execution of a key: its id once Dune answered the execute
+// request (done is closed then), or the error of that request; when it was
+// submitted, and whether it has been seen finished.
+type flight struct {
+	done     chan struct{}
+	id       string
+	err      error
+	started  time.Time
+	finished bool
+}
+
+// keepFinished is how long a finished execution stays known: a caller that
+// decided to run the query before it was submitted takes its result instead
+// of running the query again.
+const keepFinished = 10 * time.Minute
+
+// Start returns the execution to wait for: the one this process has in
+// flight for key, or one it submitted for key since since (the caller
+// decided to run the query at since, so a run submitted later is as fresh
+// as it asked), or a new one (started reports which). Concurrent calls with
+// the same key share one execute request. A new execution costs credits; the
+// caller has checked that it may spend them.
+func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map[string]string, performance string) (id string, started bool, err error) {
+	r.mu.Lock()
+	r.prune()
+	if f, ok := r.inflight[key]; ok && (!f.finished || !f.started.Before(since)) {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.id, false, f.err
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{}), started: r.clock.Now()}
+	r.inflight[key] = f
+	r.mu.Unlock()
+
+	ex, err := r.client.ExecuteQuery(ctx, key.QueryID, params, performance)
+	if err == nil {
+		f.id = ex.ExecutionID
+	}
+	f.err = err
+	close(f.done)
+	if err != nil {
+		r.mu.Lock()
+		if r.inflight[key] == f {
+			delete(r.inflight, key)
+		}
+		r.mu.Unlock()
+		return "", false, err
+	}
+	return f.id, true, nil
+}
+
+// Track records id, an execution found running on Dune (started by another
+// process, or before a restart), as in flight for key, and returns the
+// execution to wait for: the one this process already has in flight for
+// key, if any, else id.
+func (r *Runner) Track(key Key, id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f, ok := r.inflight[key]; ok && !f.finished {
+		select {
+		case <-f.done:
+			if f.err == nil {
+				return f.id
+			}
+		default: // its execute request is still out: follow the one Dune reported
+		}
+	}
+	f := &flight{done: make(chan struct{}), id: id, started: r.clock.Now()}
+	close(f.done)
+	r.inflight[key] = f
+	return id
+}
+
+// finish marks id finished.
+func (r *Runner) finish(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.inflight {
+		select {
+		case <-f.done:
+			if f.id == id {
+				f.finished = true
+			}
+		default:
+		}
+	}
+}
+
+// prune forgets executions finished long ago. Callers hold r.mu.
+func (r *Runner) prune() {
+	for k, f := range r.inflight {
+		if f.finished && r.clock.Now().Sub(f.started) > keepFinished {
+			delete(r.inflight, k)
+		}
+	}
+}
+
+// Progress is what a wait reports after each status check.
+type Progress struct {
+	Status  *dune.Status
+	Elapsed time.Duration
+	Polls   int
+}
+
+// Wait polls id's status until the execution finishes, the wait bound
+// passes or ctx ends. The bound is ctx's deadline minus a reserve for what
+// follows (see Reserve); without a deadline it is maxWait. It returns the
+// last status seen: finished (Status.IsExecutionFinished or a final state)
+// or not (the bound passed: the caller can wait again later). A Dune error
+// or ctx's end is returned as an error, with the last status seen; the
+// execution itself goes on.
+func (r *Runner) Wait(ctx context.Context, id string, maxWait time.Duration, report func(Progress)) (*dune.Status, error) {
+	start := r.clock.Now()
+	wait := maxWait
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl) // a deadline is wall-clock time
+		wait = min(wait, left-min(Reserve, left/5))
+	}
+	bound := start.Add(wait)
+	pause := MinPoll
+	var last *dune.Status
+	for polls := 1; ; polls++ {
+		st, err := r.client.GetExecutionStatus(ctx, id)
+		if err != nil {
+			return last, err
+		}
+		last = st
+		if Finished(st.State) {
+			r.finish(id)
+			return st, nil
+		}
+		if report != nil {
+			report(Progress{Status: st, Elapsed: r.clock.Now().Sub(start), Polls: polls})
+		}
+		left := bound.Sub(r.clock.Now())
+		if left <= 0 {
+			return st, nil
+		}
+		if err := r.clock.Sleep(ctx, min(pause, left)); err != nil {
+			return st, err
+		}
+		pause = min(time.Duration(float64(pause)*1.5), MaxPoll)
+	}
+}
+
+// Finished reports whether an execution in state s has ended: every
+// documented state but PENDING and EXECUTING. An unknown state counts as
+// finished, so a wait never spins on a state it cannot read.
+func Finished(s dune.State) bool {
+	return s != dune.StatePending && s != dune.StateExecuting
+}

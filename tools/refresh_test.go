@@ -1,0 +1,270 @@
+package tools
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"dune-mcp/dune"
+	"dune-mcp/internal/emulator"
+	"dune-mcp/schemas"
+)
+
+// jumpClock is the one clock of a refresh test: the emulator's executions
+// follow it and the toolset's waits jump it forward instead of sleeping.
+type jumpClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *jumpClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.advance(d)
+	return nil
+}
+
+func (c *jumpClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// refreshEnv serves query 7, whose latest result ended 30 hours ago.
+func refreshEnv(t *testing.T, set func(*Config)) (*env, *jumpClock) {
+	t.Helper()
+	clock := &jumpClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	emu := emulator.NewServer(emulator.WithClock(clock.Now))
+	t.Cleanup(emu.Close)
+	emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clock.Now().Add(-30 * time.Hour)})
+	emu.SetProfile(7, emulator.Profile{Queue: 4 * time.Second, QueuePositions: 2, Run: 10 * time.Second,
+		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) {
+		c.Clock = clock
+		if set != nil {
+			set(c)
+		}
+	})
+	return e, clock
+}
+
+func endpoint(e *env, name string) int { return e.emu.Stats().ByEndpoint[name] }
+
+func TestFreshEnoughIsNotRun(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 48})
+	if r.IsError || r.S.Executed || r.S.Total != 500 || r.S.ReturnedRows == 0 {
+		t.Fatalf("fresh enough: %+v\n%s", r.S, r.Text)
+	}
+	if n := endpoint(e, emulator.EndpointExecute); n != 0 {
+		t.Errorf("%d execute requests for a fresh-enough result", n)
+	}
+	// Without max_age_hours nothing is ever run, however old the result.
+	if r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7}); r.IsError || endpoint(e, emulator.EndpointExecute) != 0 {
+		t.Errorf("plain call ran the query: %v", r.Text)
+	}
+}
+
+func TestStaleResultIsRefreshed(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24, "performance": "large", "max_tokens": 4000})
+	if r.IsError {
+		t.Fatal(r.Text)
+	}
+	st := e.emu.Stats()
+	if st.Executions != 1 || st.Credits != emulator.CreditsLarge || st.ByEndpoint[emulator.EndpointStatus] < 2 {
+		t.Errorf("emulator: %d executions, %d credits, %d status polls", st.Executions, st.Credits, st.ByEndpoint[emulator.EndpointStatus])
+	}
+	if !r.S.Executed || r.S.Credits == nil || *r.S.Credits != emulator.CreditsLarge || r.S.Total != 300 || r.S.State != string(dune.StateCompleted) || r.S.ExpiresAt == "" {
+		t.Errorf("structured: %+v", r.S)
+	}
+	if !strings.Contains(r.Text, "ran the query now") || !strings.Contains(r.Text, "20 credits") {
+		t.Errorf("text does not say the run and its cost:\n%s", r.Text)
+	}
+	// The page is pinned to the new execution: next_page continues it.
+	if r.S.NextCursor == "" {
+		t.Fatal("no cursor")
+	}
+	n := e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
+	if n.IsError || n.S.ExecutionID != r.S.ExecutionID || n.S.Offset != r.S.ReturnedRows {
+		t.Errorf("next page: %+v", n.S)
+	}
+}
+
+func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
+	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, QueuePositions: 3, Run: 40 * time.Second})
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
+	if r.IsError || r.S.State != string(dune.StatePending) || r.S.ReturnedRows != 0 || !r.S.HasMore || r.S.NextCursor == "" || r.S.ExecutionID == "" || !r.S.Executed {
+		t.Fatalf("still running: %+v\n%s", r.S, r.Text)
+	}
+	if !strings.Contains(r.Text, "still running") || !strings.Contains(r.Text, "next_page") {
+		t.Errorf("text:\n%s", r.Text)
+	}
+	id := r.S.ExecutionID
+	for range 40 {
+		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
+		if r.IsError {
+			t.Fatal(r.Text)
+		}
+		if r.S.ReturnedRows > 0 {
+			break
+		}
+	}
+	if r.S.ExecutionID != id || r.S.ReturnedRows == 0 || r.S.Offset != 0 || r.S.State != string(dune.StateCompleted) {
+		t.Fatalf("resumed: %+v", r.S)
+	}
+	if n := e.emu.Stats().Executions; n != 1 {
+		t.Errorf("executions = %d, want 1", n)
+	}
+}
+
+func TestConcurrentRefreshesRunOnce(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	var wg sync.WaitGroup
+	res := make([]result, 4)
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
+		}()
+	}
+	wg.Wait()
+	for i, r := range res {
+		if r.IsError || r.S.ExecutionID != res[0].S.ExecutionID || r.S.Total != 300 {
+			t.Errorf("call %d: error %v, execution %s (call 0: %s), total %d", i, r.IsError, r.S.ExecutionID, res[0].S.ExecutionID, r.S.Total)
+		}
+	}
+	if n := e.emu.Stats().Executions; n != 1 {
+		t.Errorf("executions = %d, want 1", n)
+	}
+}
+
+func TestRunningExecutionOnDuneIsJoined(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	// Another process started a run: the latest execution is EXECUTING.
+	e.emu.AddExecution(7, emulator.Execution{State: dune.StateExecuting})
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
+	if n := endpoint(e, emulator.EndpointExecute); n != 0 {
+		t.Errorf("%d execute requests while Dune had one running", n)
+	}
+	if r.S.Executed {
+		t.Errorf("joined run reported as this call's: %+v", r.S)
+	}
+}
+
+func TestRefreshErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(*env)
+		args  map[string]any
+		want  []string
+	}{
+		{"failed run", func(e *env) {
+			e.emu.SetProfile(7, emulator.Profile{Run: time.Second, Outcome: emulator.OutcomeFailed,
+				Error: &dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "line 3:14: Column 'amount' cannot be resolved", Line: 3, Column: 14}})
+		}, nil, []string{"FAILED", "line 3, column 14", "cannot be resolved"}},
+		{"30-minute timeout", func(e *env) {
+			e.emu.SetProfile(7, emulator.Profile{Outcome: emulator.OutcomeTimeout})
+		}, nil, []string{"30-minute"}},
+		{"402 on execute", func(e *env) {
+			e.emu.InjectFault(emulator.Fault{Status: 402, Path: emulator.EndpointExecute})
+		}, nil, []string{"credits", "402", "without max_age_hours"}},
+		{"429 on execute", func(e *env) {
+			e.emu.InjectFault(emulator.Fault{Status: 429, RetryAfter: 40 * time.Second, Path: emulator.EndpointExecute})
+		}, nil, []string{"429", "40 s", "without max_age_hours"}},
+		{"unknown parameter", nil, map[string]any{"query_parameters": map[string]any{"chain": "base"}}, []string{"400", "query_parameters"}},
+		{"required parameter", func(e *env) {
+			e.emu.SetParams(7, emulator.Param{Name: "wallet", Required: true})
+		}, nil, []string{"wallet", "query_parameters"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, _ := refreshEnv(t, func(cfg *Config) { cfg.CallTimeout = time.Hour })
+			if c.setup != nil {
+				c.setup(e)
+			}
+			args := map[string]any{"query_id": 7, "max_age_hours": 24}
+			for k, v := range c.args {
+				args[k] = v
+			}
+			r := e.call(t, schemas.GetLatestResult, args)
+			if !r.IsError {
+				t.Fatalf("not an error: %+v", r.S)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.Text, w) {
+					t.Errorf("%q lacks %q", r.Text, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNoExecuteRefusesMaxAge(t *testing.T) {
+	e, _ := refreshEnv(t, func(c *Config) { c.NoExecute = true })
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
+	if !r.IsError || !strings.Contains(r.Text, "--no-execute") || e.emu.Stats().Requests != 0 {
+		t.Errorf("no-execute: %v %q, %d requests", r.IsError, r.Text, e.emu.Stats().Requests)
+	}
+}
+
+func TestProgressWhileWaiting(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	var mu sync.Mutex
+	var msgs []string
+	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == "notifications/progress" {
+			mu.Lock()
+			msgs = append(msgs, n.Params.AdditionalFields["message"].(string))
+			mu.Unlock()
+		}
+	})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = schemas.GetLatestResult
+	req.Params.Arguments = map[string]any{"query_id": 7, "max_age_hours": 24}
+	req.Params.Meta = &mcp.Meta{ProgressToken: "p1"}
+	if res, err := e.cli.CallTool(context.Background(), req); err != nil || res.IsError {
+		t.Fatalf("%v %+v", err, res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(msgs, "\n")
+	if !strings.Contains(all, "QUERY_STATE_PENDING") || !strings.Contains(all, "queue position 2") ||
+		!strings.Contains(all, "QUERY_STATE_EXECUTING") || !strings.Contains(all, "s elapsed") {
+		t.Errorf("progress:\n%s", all)
+	}
+}
+
+func TestCancelledWaitLeavesTheRun(t *testing.T) {
+	e, _ := refreshEnv(t, nil)
+	e.emu.SetProfile(7, emulator.Profile{Run: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
+		if msg, _ := n.Params.AdditionalFields["message"].(string); strings.Contains(msg, "s elapsed") {
+			cancel() // the wait for the run has begun
+		}
+	})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = schemas.GetLatestResult
+	req.Params.Arguments = map[string]any{"query_id": 7, "max_age_hours": 24}
+	req.Params.Meta = &mcp.Meta{ProgressToken: "p1"}
+	_, _ = e.cli.CallTool(ctx, req)
+	// The handler notices; give it a moment, then check Dune was left alone.
+	time.Sleep(100 * time.Millisecond)
+	if n := endpoint(e, emulator.EndpointCancel); n != 0 || e.emu.Stats().Executions != 1 {
+		t.Errorf("cancel requests %d, executions %d", n, e.emu.Stats().Executions)
+	}
+}
