@@ -213,14 +213,27 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	}
 	cfg.Addr = v
 
-	if set["demo"] {
-		cfg.Demo = demo
-	} else if s, ok := lookup(getenv, EnvDemo); ok {
+	// pickBool is pick for a boolean flag, whose environment value is parsed.
+	pickBool := func(name string, flagVal bool, env string) (bool, error) {
+		if set[name] {
+			return flagVal, nil
+		}
+		s, ok := lookup(getenv, env)
+		if !ok {
+			return flagVal, nil
+		}
 		b, err := parseBool(s)
 		if err != nil {
-			return Config{}, usageErrorf("invalid %s %q: want true or false", EnvDemo, s)
+			return false, usageErrorf("invalid %s %q: want true or false", env, s)
 		}
-		cfg.Demo = b
+		return b, nil
+	}
+	var err error
+	if cfg.Demo, err = pickBool("demo", demo, EnvDemo); err != nil {
+		return Config{}, err
+	}
+	if cfg.NoExecute, err = pickBool("no-execute", noExecute, EnvNoExecute); err != nil {
+		return Config{}, err
 	}
 
 	v, src = pick("max-tokens", maxTokens, EnvMaxTokens)
@@ -236,16 +249,6 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		return Config{}, usageErrorf("invalid %s %q: want a duration from 1s to %s, e.g. 50s", src, v, MaxCallTimeout)
 	}
 	cfg.CallTimeout = d
-
-	if set["no-execute"] {
-		cfg.NoExecute = noExecute
-	} else if s, ok := lookup(getenv, EnvNoExecute); ok {
-		b, err := parseBool(s)
-		if err != nil {
-			return Config{}, usageErrorf("invalid %s %q: want true or false", EnvNoExecute, s)
-		}
-		cfg.NoExecute = b
-	}
 
 	v, src = pick("max-datapoints-per-call", maxDatapoints, EnvMaxDatapoints)
 	if cfg.MaxDatapointsPerCall, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.MaxDatapointsPerCall < 1 {

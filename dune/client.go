@@ -43,6 +43,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"dune-mcp/internal/clip"
+	"dune-mcp/internal/clock"
 )
 
 // DefaultBaseURL is Dune's API host; the client appends /api/v1/....
@@ -186,7 +187,7 @@ func NewClient(cfg Config) *Client {
 		http:  hc,
 		log:   cfg.Logger,
 		now:   time.Now,
-		sleep: sleepCtx,
+		sleep: clock.Sleep,
 		jitter: func(d time.Duration) time.Duration {
 			if d <= 0 {
 				return 0

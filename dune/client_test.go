@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"dune-mcp/internal/clock"
 )
 
 const okEmpty = `{"execution_id":"01HPF1299EV69Z08DBKW1B6MJR","query_id":7,"state":"QUERY_STATE_COMPLETED","is_execution_finished":true,
@@ -719,7 +721,7 @@ func TestCancelStopsRetryLoop(t *testing.T) {
 	c.sleep = func(sctx context.Context, d time.Duration) error {
 		waits = append(waits, d)
 		cancel() // the caller gives up while we wait
-		return sleepCtx(sctx, d)
+		return clock.Sleep(sctx, d)
 	}
 	_, err := c.GetLatestResult(ctx, 1, Options{})
 	if !errors.Is(err, context.Canceled) {

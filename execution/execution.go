@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clock"
 )
 
 // Client is the part of *dune.Client a Runner uses.
@@ -67,40 +68,16 @@ type Runner struct {
 	mu       sync.Mutex
 	inflight map[Key]*flight // executions of this process, until seen finished
 
-	clock Clock
-}
-
-// Clock is the time a Runner waits in. Tests pass one that jumps instead of
-// sleeping (and drive the emulator's executions with the same time).
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d, or until ctx ends (returning its error).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// realClock is the wall clock.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	clock clock.Clock
 }
 
 // NewRunner returns a Runner that talks to Dune through client and waits
 // on clock (nil: the wall clock).
-func NewRunner(client Client, clock Clock) *Runner {
-	if clock == nil {
-		clock = realClock{}
+func NewRunner(client Client, c clock.Clock) *Runner {
+	if c == nil {
+		c = clock.Wall{}
 	}
-	return &Runner{client: client, inflight: map[Key]*flight{}, clock: clock}
+	return &Runner{client: client, inflight: map[Key]*flight{}, clock: c}
 }
 
 // flight is one execution of a key: its id once Dune answered the execute

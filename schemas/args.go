@@ -16,7 +16,8 @@ import (
 	"dune-mcp/internal/clip"
 )
 
-// MaxMessageLen bounds the length of an ArgError message.
+// MaxMessageLen bounds, in bytes, every message meant for the model: an
+// ArgError's, and the tools' isError results.
 const MaxMessageLen = 300
 
 // ArgError is a rejected tool argument. Its message is short, names the

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
-	"time"
 
 	"dune-mcp/dune"
 )
@@ -73,16 +72,12 @@ type pageKey struct {
 
 // chunk is a run of consecutive rows of a view, Rows[0] being row Start.
 type chunk struct {
-	QueryID     int64
-	ExecutionID string
-	State       dune.State
-	SubmittedAt time.Time
-	EndedAt     *time.Time
-	ExpiresAt   time.Time
-	Columns     []dune.Column
-	Total       int
-	Start       int
-	Rows        []dune.Row
+	// head is the answer the rows came from, without its rows: ids, state,
+	// times and columns.
+	head  *dune.Result
+	Total int
+	Start int
+	Rows  []dune.Row
 }
 
 // pageCache is a byte-bounded LRU of chunks, weighted by the estimated

@@ -116,13 +116,13 @@ func TestPageCacheCollectStitchesSegments(t *testing.T) {
 	all := rowsOf(25, 2)
 	c := newPageCache(1 << 20)
 	for _, seg := range [][2]int{{0, 10}, {10, 20}, {20, 25}} {
-		c.put(v, &chunk{QueryID: 7, Start: seg[0], Rows: all[seg[0]:seg[1]:seg[1]], Total: 25})
+		c.put(v, &chunk{head: &dune.Result{QueryID: 7}, Start: seg[0], Rows: all[seg[0]:seg[1]:seg[1]], Total: 25})
 	}
 	rowText := func(rows []dune.Row) string { return fmt.Sprint(rows) }
 
 	// Enough rows: stops after the segment that reaches need.
 	got := c.collect(v, 0, 15)
-	if got == nil || got.Start != 0 || got.QueryID != 7 || got.Total != 25 || rowText(got.Rows) != rowText(all[:20]) {
+	if got == nil || got.Start != 0 || got.head.QueryID != 7 || got.Total != 25 || rowText(got.Rows) != rowText(all[:20]) {
 		t.Fatalf("collect(0, 15) = %+v", got)
 	}
 	// Asking past the end: every segment up to the last row, and atEnd.

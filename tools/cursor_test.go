@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dune-mcp/dune"
+	"dune-mcp/schemas"
 )
 
 func testCodec(secret string) cursorCodec { return cursorCodec{secret: []byte(secret)} }
@@ -107,7 +108,7 @@ func TestInvalidCursorMessage(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
-	if len(msg) > maxErrorLen {
+	if len(msg) > schemas.MaxMessageLen {
 		t.Errorf("message is %d bytes", len(msg))
 	}
 }

@@ -14,11 +14,9 @@ import (
 	"dune-mcp/schemas"
 )
 
-// maxErrorLen bounds every error message shown to the model.
-const maxErrorLen = 300
-
 // toolError is a failure explained for the model: Msg is the whole text of
-// the isError result, Kind a stable label for logs.
+// the isError result (at most schemas.MaxMessageLen bytes, the bound of
+// every message meant for the model), Kind a stable label for logs.
 type toolError struct {
 	Kind string
 	Msg  string
@@ -27,7 +25,7 @@ type toolError struct {
 func (e *toolError) Error() string { return e.Msg }
 
 func newToolError(kind, format string, a ...any) *toolError {
-	return &toolError{Kind: kind, Msg: bound(fmt.Sprintf(format, a...), maxErrorLen)}
+	return &toolError{Kind: kind, Msg: bound(fmt.Sprintf(format, a...), schemas.MaxMessageLen)}
 }
 
 // bound folds the white space of s and cuts it to at most n bytes on a rune

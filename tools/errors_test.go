@@ -104,8 +104,8 @@ func TestBadArgumentsNeverReachDune(t *testing.T) {
 			t.Errorf("%s %s: not an error", c.tool, c.args)
 			continue
 		}
-		if msg := resultText(t, res); !strings.Contains(msg, c.want) || len(msg) > maxErrorLen {
-			t.Errorf("%s %s: message %q (want %q, ≤ %d bytes)", c.tool, c.args, msg, c.want, maxErrorLen)
+		if msg := resultText(t, res); !strings.Contains(msg, c.want) || len(msg) > schemas.MaxMessageLen {
+			t.Errorf("%s %s: message %q (want %q, ≤ %d bytes)", c.tool, c.args, msg, c.want, schemas.MaxMessageLen)
 		}
 	}
 	if n := f.calls.Load(); n != 0 {
@@ -184,7 +184,7 @@ func TestUpstreamFailuresExplained(t *testing.T) {
 					t.Errorf("message %q lacks %q", msg, w)
 				}
 			}
-			if len(msg) > maxErrorLen {
+			if len(msg) > schemas.MaxMessageLen {
 				t.Errorf("message is %d bytes", len(msg))
 			}
 			if strings.Contains(msg, secret) {

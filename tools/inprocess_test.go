@@ -504,7 +504,7 @@ func TestUpstreamErrorsThroughEmulator(t *testing.T) {
 					t.Errorf("message %q lacks %q", r.Text, w)
 				}
 			}
-			if len(r.Text) > maxErrorLen {
+			if len(r.Text) > schemas.MaxMessageLen {
 				t.Errorf("message is %d bytes", len(r.Text))
 			}
 		})

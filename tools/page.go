@@ -39,7 +39,7 @@ type pageReq struct {
 // once. Rows fetched but not shown are cached for next_page. rep is the
 // call's report so far; present completes it.
 func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) (*summary.Output, report, error) {
-	rep.executionID, rep.fromCache = pr.ch.ExecutionID, pr.fromCache
+	rep.executionID, rep.fromCache = pr.ch.head.ExecutionID, pr.fromCache
 	rows := pr.ch.Rows
 	if pr.show > 0 && len(rows) > pr.show {
 		rows = rows[:pr.show]
@@ -70,9 +70,9 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
 			rep.with(map[string]any{"rows": out.ShownRows, "from_cache": true}))
 	}
-	if pr.ch.State == dune.StateCompletedPartial {
+	if pr.ch.head.State == dune.StateCompletedPartial {
 		c.logToClient(ctx, mcp.LoggingLevelWarning, "partial result: Dune truncated this result for size; rows past the cut are missing",
-			rep.with(map[string]any{"state": string(pr.ch.State)}))
+			rep.with(map[string]any{"state": string(pr.ch.head.State)}))
 	}
 	rep.rowsShown = out.ShownRows
 	return &out, rep, nil
@@ -82,18 +82,18 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 	ch := pr.ch
 	notes := pr.notes
-	if ch.State == dune.StateCompletedPartial {
+	if ch.head.State == dune.StateCompletedPartial {
 		notes = append(notes[:len(notes):len(notes)], "Partial result: Dune truncated this result for size, so rows past the cut are missing and total_row_count covers only what Dune kept.")
 	}
 	return summary.Page{
 		Tool:                 c.tool,
-		QueryID:              ch.QueryID,
-		ExecutionID:          ch.ExecutionID,
-		State:                ch.State,
-		SubmittedAt:          ch.SubmittedAt,
-		EndedAt:              ch.EndedAt,
+		QueryID:              ch.head.QueryID,
+		ExecutionID:          ch.head.ExecutionID,
+		State:                ch.head.State,
+		SubmittedAt:          ch.head.SubmittedAt,
+		EndedAt:              ch.head.ExecutionEndedAt,
 		Demo:                 t.cfg.Demo,
-		Columns:              ch.Columns,
+		Columns:              ch.head.Columns,
 		Rows:                 rows,
 		Offset:               ch.Start,
 		TotalRowCount:        ch.Total,
@@ -104,7 +104,7 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 		Filters:              pr.view.Filters,
 		SortBy:               pr.view.SortBy,
 		Notes:                notes,
-		ExpiresAt:            ch.ExpiresAt,
+		ExpiresAt:            ch.head.ExpiresAt,
 		Executed:             pr.fresh.executed,
 		ExecutionCostCredits: pr.fresh.credits,
 		Budget:               t.budgetUse(c),
@@ -140,12 +140,12 @@ func (t *Toolset) cursorFunc(pr pageReq) summary.CursorFunc {
 		}
 		return t.codec.Encode(cursor{
 			view:     pr.view,
-			QueryID:  ch.QueryID,
+			QueryID:  ch.head.QueryID,
 			Offset:   next,
 			PageSize: max(size, 1),
 			Explicit: pr.explicit,
 			Budget:   pr.budget,
-			Width:    len(ch.Columns),
+			Width:    len(ch.head.Columns),
 		})
 	}
 }
@@ -159,18 +159,18 @@ func (t *Toolset) topUp(ctx context.Context, c *call, pr pageReq, d *summary.Dra
 	if shown < have {
 		return nil
 	}
-	fits := summary.RowsThatFit(pr.budget, max(rowTokens, 1), len(pr.ch.Columns))
+	fits := summary.RowsThatFit(pr.budget, max(rowTokens, 1), len(pr.ch.head.Columns))
 	end := pr.ch.Start + have
 	extra := min(int(math.Ceil(fits*1.1))-have, pr.ch.Total-end, maxFetch)
 	if extra < max(2, shown/5) {
 		return nil
 	}
-	n, err := t.admit(c, extra, len(pr.ch.Columns), false)
+	n, err := t.admit(c, extra, len(pr.ch.head.Columns), false)
 	if err != nil || n < max(2, shown/5) {
 		return nil // the call's datapoint allowance does not stretch that far
 	}
 	extra = n
-	res, err := t.fetchRows(ctx, c, pr.ch.QueryID, pr.view, end, extra)
+	res, err := t.fetchRows(ctx, c, pr.ch.head.QueryID, pr.view, end, extra)
 	if err != nil || len(res.Rows) == 0 {
 		t.cfg.Logger.Debug().Err(err).Str("tool", c.tool).Msg("top-up fetch skipped")
 		return nil
@@ -180,18 +180,9 @@ func (t *Toolset) topUp(ctx context.Context, c *call, pr pageReq, d *summary.Dra
 
 // chunkOf wraps a fetched result as a chunk starting at row start.
 func chunkOf(res *dune.Result, start int) *chunk {
-	return &chunk{
-		QueryID:     res.QueryID,
-		ExecutionID: res.ExecutionID,
-		State:       res.State,
-		SubmittedAt: res.SubmittedAt,
-		EndedAt:     res.ExecutionEndedAt,
-		ExpiresAt:   res.ExpiresAt,
-		Columns:     res.Columns,
-		Total:       res.Metadata.TotalRowCount,
-		Start:       start,
-		Rows:        res.Rows,
-	}
+	head := *res
+	head.Rows = nil
+	return &chunk{head: &head, Total: res.Metadata.TotalRowCount, Start: start, Rows: res.Rows}
 }
 
 // fetchNotes explains a fetched page: Dune's cap on limit, an offset past

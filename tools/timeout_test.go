@@ -72,7 +72,7 @@ func TestCallTimeoutBoundsTheWaitOnDune(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, w)
 		}
 	}
-	if len(msg) > maxErrorLen {
+	if len(msg) > schemas.MaxMessageLen {
 		t.Errorf("message is %d bytes", len(msg))
 	}
 	if !strings.Contains(logs.String(), `"error_kind":"timeout"`) {

@@ -25,6 +25,7 @@ import (
 	"dune-mcp/credits"
 	"dune-mcp/dune"
 	"dune-mcp/execution"
+	"dune-mcp/internal/clock"
 	"dune-mcp/schemas"
 )
 
@@ -65,7 +66,7 @@ type Config struct {
 	DatapointBudget int64
 	// Clock is the time runs are waited in and results aged by (nil: the
 	// wall clock). Tests pass one that jumps instead of sleeping.
-	Clock execution.Clock
+	Clock clock.Clock
 }
 
 // DefaultCallTimeout is Config.CallTimeout's default. It bounds one tool

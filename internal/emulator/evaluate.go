@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clip"
 	"dune-mcp/internal/emulator/filter"
 )
 
@@ -160,13 +161,7 @@ func splitColumns(raw string) ([]string, error) {
 	return out, nil
 }
 
-func clipText(s string) string {
-	const max = 80
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
+func clipText(s string) string { return clip.Bytes(s, 80+len(clip.Mark)) }
 
 // plan is what a request selects from a dataset.
 type plan struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clip"
 )
 
 // route is a parsed results URL.
@@ -102,12 +103,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // clipRawQuery bounds q to MaxRawQueryBytes (on a UTF-8 boundary).
-func clipRawQuery(q string) string {
-	if len(q) <= MaxRawQueryBytes {
-		return q
-	}
-	return strings.ToValidUTF8(q[:MaxRawQueryBytes], "") + "…"
-}
+func clipRawQuery(q string) string { return clip.Bytes(q, MaxRawQueryBytes+len(clip.Mark)) }
 
 // scrubQuery replaces the value of api_key in a raw query string.
 func scrubQuery(raw string) string {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"dune-mcp/internal/clip"
 )
 
 // Parameter names used as the prefix of error messages.
@@ -99,27 +101,16 @@ func runePos(src string, off int) int {
 // maxQuoted bounds user text repeated in error messages.
 const maxQuoted = 40
 
-// clip shortens s to at most maxQuoted runes, marking the cut.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= maxQuoted {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
-}
+// quoted shortens user text repeated in an error message to maxQuoted runes
+// and the cut mark.
+func quoted(s string) string { return clip.Runes(s, maxQuoted+1) }
 
 // quoteIdent renders a column name the way it would be written in a filter.
 func quoteIdent(name string) string {
-	return `"` + strings.ReplaceAll(clip(name), `"`, `""`) + `"`
+	return `"` + strings.ReplaceAll(quoted(name), `"`, `""`) + `"`
 }
 
 // quoteString renders a string literal the way it would be written in a filter.
 func quoteString(s string) string {
-	return `'` + strings.ReplaceAll(clip(s), `'`, `''`) + `'`
+	return `'` + strings.ReplaceAll(quoted(s), `'`, `''`) + `'`
 }

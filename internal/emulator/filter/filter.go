@@ -305,7 +305,7 @@ func (b *binder) coerce(t token, col dune.Column, k kind) (lit, error) {
 		if t.kind != tNumber {
 			if t.kind == tString {
 				if _, ok := parseDecimal(strings.TrimSpace(t.text)); ok {
-					return mismatch(fmt.Sprintf("write numbers without quotes, e.g. %s > %s", name(), clip(strings.TrimSpace(t.text))))
+					return mismatch(fmt.Sprintf("write numbers without quotes, e.g. %s > %s", name(), quoted(strings.TrimSpace(t.text))))
 				}
 			}
 			return mismatch(fmt.Sprintf("the column holds numbers, e.g. %s > 1000", name()))
@@ -329,7 +329,7 @@ func (b *binder) coerce(t token, col dune.Column, k kind) (lit, error) {
 		case tHex:
 			l.hasText, l.fold = true, true
 		default:
-			return mismatch(fmt.Sprintf("quote text values, e.g. %s = '%s'", name(), clip(t.text)))
+			return mismatch(fmt.Sprintf("quote text values, e.g. %s = '%s'", name(), quoted(t.text)))
 		}
 	case kindBinary:
 		if t.kind != tHex && !(t.kind == tString && isHexLiteral(t.text)) {
@@ -413,7 +413,7 @@ func resolveColumn(t token, cols []dune.Column, src, param string) (int, error) 
 			if strings.EqualFold(c.Name, t.text) {
 				if found >= 0 {
 					return 0, &Error{Param: param, Kind: KindAmbiguousColumn, Pos: runePos(src, t.off), Offset: t.off, Column: t.text,
-						Msg:  fmt.Sprintf("column %q is ambiguous: it matches %s and %s", clip(t.text), quoteIdent(cols[found].Name), quoteIdent(c.Name)),
+						Msg:  fmt.Sprintf("column %q is ambiguous: it matches %s and %s", quoted(t.text), quoteIdent(cols[found].Name), quoteIdent(c.Name)),
 						Hint: "double-quote the exact name"}
 				}
 				found = i
@@ -448,7 +448,7 @@ func columnHint(name string, cols []dune.Column) string {
 			b.WriteString(", ")
 		}
 		if isBareIdent(c.Name) {
-			b.WriteString(clip(c.Name))
+			b.WriteString(quoted(c.Name))
 		} else {
 			b.WriteString(quoteIdent(c.Name))
 		}

@@ -279,7 +279,7 @@ func (l *lexer) badNumber(start, i int, msg, hint string) token {
 		}
 		end += size
 	}
-	return l.errAt(start, fmt.Sprintf("%s %q", msg, clip(l.src[start:end])), hint)
+	return l.errAt(start, fmt.Sprintf("%s %q", msg, quoted(l.src[start:end])), hint)
 }
 
 // literalPhrase names a string, number or hex literal token ("string
@@ -289,9 +289,9 @@ func literalPhrase(t token) (s string, ok bool) {
 	case tString:
 		return "string " + quoteString(t.text), true
 	case tNumber:
-		return "number " + clip(t.text), true
+		return "number " + quoted(t.text), true
 	case tHex:
-		return "hex literal " + clip(t.text), true
+		return "hex literal " + quoted(t.text), true
 	}
 	return "", false
 }
@@ -308,7 +308,7 @@ func describe(t token) string {
 		if t.kw != kwNone && t.kw != kwAsc && t.kw != kwDesc {
 			return "unexpected keyword " + strings.ToUpper(t.text)
 		}
-		return fmt.Sprintf("unexpected identifier %q", clip(t.text))
+		return fmt.Sprintf("unexpected identifier %q", quoted(t.text))
 	case tQIdent:
 		return "unexpected column name " + quoteIdent(t.text)
 	}

@@ -354,9 +354,9 @@ func (p *parser) parseLiteral() (token, error) {
 		if nx := p.peek(); nx.kind == tLParen || isSQLWord(t.text) {
 			return token{}, p.unexpected(expectValue + "; SQL expressions and function calls are not allowed")
 		}
-		return token{}, p.unexpected(fmt.Sprintf("%s; quote text values: '%s'", expectValue, clip(t.text)))
+		return token{}, p.unexpected(fmt.Sprintf("%s; quote text values: '%s'", expectValue, quoted(t.text)))
 	case tQIdent:
-		return token{}, p.unexpected(fmt.Sprintf(`%s; double quotes denote column names, write text in single quotes: '%s'`, expectValue, strings.ReplaceAll(clip(t.text), "'", "''")))
+		return token{}, p.unexpected(fmt.Sprintf(`%s; double quotes denote column names, write text in single quotes: '%s'`, expectValue, strings.ReplaceAll(quoted(t.text), "'", "''")))
 	}
 	return token{}, p.unexpected(expectValue)
 }
