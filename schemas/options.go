@@ -1,7 +1,31 @@
 package schemas
 
+import "dune-mcp/dune"
+
 // The option groups below describe Dune's results parameters to the model,
-// each exactly once; the parameter structs of schemas.go embed them.
+// each exactly once; the parameter structs of schemas.go embed them. Each
+// group also knows its dune.Options field (apply), so a parameter takes one
+// path from the model's arguments to Dune's request.
+
+// group is an option group: it sets its fields of a dune.Options.
+type group interface{ apply(*dune.Options) }
+
+// options builds the dune.Options of the given groups.
+func options(groups ...group) dune.Options {
+	var o dune.Options
+	for _, g := range groups {
+		g.apply(&o)
+	}
+	return o
+}
+
+func (g Paging) apply(o *dune.Options)     { o.Limit, o.Offset = g.Limit, g.Offset }
+func (g Projection) apply(o *dune.Options) { o.Columns = g.Columns }
+func (g Sorting) apply(o *dune.Options)    { o.SortBy = g.SortBy }
+func (g Filtering) apply(o *dune.Options)  { o.Filters = g.Filters }
+func (g Sampling) apply(o *dune.Options)   { o.SampleCount = g.SampleCount }
+func (g Partial) apply(o *dune.Options)    { o.AllowPartialResults = g.AllowPartialResults }
+func (g Parameters) apply(o *dune.Options) { o.QueryParameters = g.QueryParameters }
 
 // Paging selects a window of rows. Zero values mean "not set": the page size
 // comes from the token budget and the window starts at the first row.

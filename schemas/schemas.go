@@ -90,15 +90,7 @@ type GetLatestResultParams struct {
 
 // Options are the Dune options the arguments ask for.
 func (p GetLatestResultParams) Options() dune.Options {
-	return dune.Options{
-		Limit:               p.Limit,
-		Offset:              p.Offset,
-		Columns:             p.Columns,
-		Filters:             p.Filters,
-		SortBy:              p.SortBy,
-		AllowPartialResults: p.AllowPartialResults,
-		QueryParameters:     p.QueryParameters,
-	}
+	return options(p.Paging, p.Projection, p.Filtering, p.Sorting, p.Partial, p.Parameters)
 }
 
 // NextPageParams are the arguments of next_page.
@@ -150,12 +142,7 @@ type SampleResultParams struct {
 
 // Options are the Dune options the arguments ask for.
 func (p SampleResultParams) Options() dune.Options {
-	return dune.Options{
-		SampleCount:     p.SampleCount,
-		Columns:         p.Columns,
-		SortBy:          p.SortBy,
-		QueryParameters: p.QueryParameters,
-	}
+	return options(p.Sampling, p.Projection, p.Sorting, p.Parameters)
 }
 
 // JSONSchemaExtend marks the embedded sample_count as required.

@@ -237,3 +237,25 @@ func TestFreshnessArguments(t *testing.T) {
 		}
 	}
 }
+
+// Every argument reaches the dune.Options it stands for.
+func TestParamsOptions(t *testing.T) {
+	var p GetLatestResultParams
+	raw := `{"query_id":9,"limit":10,"offset":20,"columns":["a","b"],"filters":"a = 1","sort_by":"b desc","allow_partial_results":true,"query_parameters":{"chain":"base"}}`
+	if err := Decode(GetLatestResult, []byte(raw), &p); err != nil {
+		t.Fatal(err)
+	}
+	o := p.Options()
+	if o.Limit != 10 || o.Offset != 20 || strings.Join(o.Columns, ",") != "a,b" || o.Filters != "a = 1" || o.SortBy != "b desc" ||
+		!o.AllowPartialResults || o.QueryParameters["chain"] != "base" || o.SampleCount != 0 {
+		t.Errorf("get_latest_result options: %+v", o)
+	}
+	var s SampleResultParams
+	if err := Decode(SampleResult, []byte(`{"query_id":9,"sample_count":300,"columns":"a, b","sort_by":"a","query_parameters":{"n":1}}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	o = s.Options()
+	if o.SampleCount != 300 || strings.Join(o.Columns, ",") != "a,b" || o.SortBy != "a" || o.QueryParameters["n"] != "1" || o.Limit != 0 || o.Filters != "" {
+		t.Errorf("sample_result options: %+v", o)
+	}
+}
