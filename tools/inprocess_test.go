@@ -64,6 +64,7 @@ func newEnvConfig(t *testing.T, emu *emulator.Server, key string, set func(*Conf
 		server.WithToolCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithOutputSchemaValidation(),
+		server.WithTaskCapabilities(true, true, true),
 	)
 	srv.AddTools(ts.ServerTools()...)
 	cli, err := client.NewInProcessClient(srv)

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,49 @@ func TestCancelledWaitLeavesTheRun(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := endpoint(e, emulator.EndpointCancel); n != 0 || e.emu.Stats().Executions != 1 {
 		t.Errorf("cancel requests %d, executions %d", n, e.emu.Stats().Executions)
+	}
+}
+
+// A client that supports tasks gets get_latest_result as a task: the call
+// answers at once with a task, and the task's result is the refreshed page.
+func TestRefreshAsTask(t *testing.T) {
+	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = time.Second })
+	e.emu.SetProfile(7, emulator.Profile{Queue: 30 * time.Second, Run: 2 * time.Minute,
+		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+	rpc := func(method string, params map[string]any) map[string]any {
+		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+		raw, _ := json.Marshal(e.srv.HandleMessage(context.Background(), msg))
+		var out struct {
+			Result map[string]any `json:"result"`
+			Error  any            `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &out); err != nil || out.Error != nil {
+			t.Fatalf("%s: %s", method, raw)
+		}
+		return out.Result
+	}
+	created := rpc("tools/call", map[string]any{"name": schemas.GetLatestResult,
+		"arguments": map[string]any{"query_id": 7, "max_age_hours": 1}, "task": map[string]any{"ttl": 600000}})
+	task, _ := created["task"].(map[string]any)
+	id, _ := task["taskId"].(string)
+	if id == "" {
+		t.Fatalf("no task: %v", created)
+	}
+	var status string
+	for range 200 {
+		got := rpc("tasks/get", map[string]any{"taskId": id})
+		if status, _ = got["status"].(string); status != "working" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status != "completed" {
+		t.Fatalf("task status %q", status)
+	}
+	res := rpc("tasks/result", map[string]any{"taskId": id})
+	sc, _ := res["structuredContent"].(map[string]any)
+	// The task waited past the 1 s call timeout for the 150 s run.
+	if res["isError"] == true || sc["executed"] != true || sc["total_row_count"] != float64(300) || sc["state"] != string(dune.StateCompleted) {
+		t.Errorf("task result: %v", res)
 	}
 }

@@ -99,11 +99,16 @@ var errCallTimeout = errors.New("tools: per-call deadline expired")
 func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*summary.Output, report, error)) server.ToolHandlerFunc {
 	return func(parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
-		ctx := parent
 		timeout := t.callTimeout
 		if req.Params.Task != nil {
-			timeout = taskWait // the client polls the task instead of waiting on the call
+			// The client polls the task instead of waiting on the call.
+			// mcp-go (v1.2.1) derives a task's context from its request's,
+			// which ends when the call has answered with the task: the task
+			// runs detached from it, bounded by taskWait.
+			timeout = taskWait
+			parent = context.WithoutCancel(parent)
 		}
+		ctx := parent
 		if timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeoutCause(parent, timeout, errCallTimeout)

@@ -46,6 +46,16 @@ type Server struct {
 	inflight tracker
 }
 
+// offersTasks reports whether any tool can run as an MCP task.
+func offersTasks(tools []server.ServerTool) bool {
+	for _, t := range tools {
+		if e := t.Tool.Execution; e != nil && e.TaskSupport != "" && e.TaskSupport != mcp.TaskSupportForbidden {
+			return true
+		}
+	}
+	return false
+}
+
 // New builds the MCP server: tools, instructions, the logging capability
 // (logging/setLevel), panic recovery, and the middleware that counts
 // in-flight tool calls.
@@ -65,6 +75,12 @@ func New(o Options) *Server {
 	}
 	if o.RequireRequestKey {
 		opts = append(opts, server.WithToolHandlerMiddleware(requireRequestKey))
+	}
+	if offersTasks(o.Tools) {
+		// Tools that may wait for a Dune run can run as tasks: the client
+		// polls (tasks/get) and fetches the result (tasks/result), lists and
+		// cancels them.
+		opts = append(opts, server.WithTaskCapabilities(true, true, true))
 	}
 	s.mcp = server.NewMCPServer(o.Name, o.Version, opts...)
 	if len(o.Tools) > 0 {
