@@ -26,6 +26,8 @@ type demoStep struct {
 	args map[string]any
 	// cursorFromPrevious fills args["cursor"] with the previous result's next_cursor.
 	cursorFromPrevious bool
+	// progress asks for progress notifications and prints them as they come.
+	progress bool
 }
 
 var demoScript = []demoStep{
@@ -49,6 +51,12 @@ var demoScript = []demoStep{
 		why:  "A uniform random sample to profile a long daily series.",
 		tool: "sample_result",
 		args: map[string]any{"query_id": 1004, "sample_count": 8, "columns": []string{"day", "volume_usd", "trades"}, "max_tokens": 700},
+	},
+	{
+		why:      "Ask for a result that ended just now (max_age_hours 0): the query runs on Dune (it costs credits), the server waits, reporting progress, and shows the fresh result.",
+		tool:     "get_latest_result",
+		args:     map[string]any{"query_id": 1005, "max_age_hours": 0, "max_tokens": 1000},
+		progress: true,
 	},
 	{
 		why:  "A failed execution comes back as an isError result the agent can act on.",
@@ -100,6 +108,13 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == "notifications/progress" {
+			if msg, ok := n.Params.AdditionalFields["message"].(string); ok {
+				fmt.Fprintf(out, "  … progress: %s\n", msg)
+			}
+		}
+	})
 	var init mcp.InitializeRequest
 	init.Params.ClientInfo = mcp.Implementation{Name: "dune-mcp demo-session", Version: version}
 	info, err := c.Initialize(ctx, init)
@@ -147,6 +162,9 @@ func demoSession(ctx context.Context, exe string, out, stderr io.Writer) error {
 		var req mcp.CallToolRequest
 		req.Params.Name = step.tool
 		req.Params.Arguments = args
+		if step.progress {
+			req.Params.Meta = &mcp.Meta{ProgressToken: fmt.Sprintf("demo-%d", i+1)}
+		}
 		res, err := c.CallTool(ctx, req)
 		if err != nil {
 			return fmt.Errorf("%s: %w", step.tool, err)
@@ -174,7 +192,7 @@ func summaryLine(res *mcp.CallToolResult) string {
 		return "  ⇢ (no structuredContent)"
 	}
 	var parts []string
-	for _, k := range []string{"returned_rows", "total_row_count", "offset", "has_more", "datapoints"} {
+	for _, k := range []string{"returned_rows", "total_row_count", "offset", "has_more", "datapoints", "executed", "execution_cost_credits"} {
 		if v, ok := m[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}

@@ -25,13 +25,15 @@ type Client interface {
 	GetExecutionStatus(ctx context.Context, executionID string) (*dune.Status, error)
 }
 
-// Polling intervals: the first status check comes after MinPoll, each next
-// one after 1.5× the previous wait, at most MaxPoll. Status checks are free
-// but count against Dune's read rate limit (40 requests a minute on Free), so
-// long waits slow down.
+// Polling: the status is checked every MinPoll during the first Brisk of a
+// wait (most runs end within seconds, and each check is a chance to answer
+// sooner), then each pause is 1.5× the previous, at most MaxPoll. Checks are
+// free but count against Dune's read rate limit (40 requests a minute on
+// Free), so long waits slow down.
 const (
 	MinPoll = time.Second
 	MaxPoll = 5 * time.Second
+	Brisk   = 10 * time.Second
 )
 
 // Reserve is the part of a deadline a wait leaves for what follows it (the
@@ -225,7 +227,9 @@ func (r *Runner) Wait(ctx context.Context, id string, maxWait time.Duration, rep
 		if err := r.clock.Sleep(ctx, min(pause, left)); err != nil {
 			return st, err
 		}
-		pause = min(time.Duration(float64(pause)*1.5), MaxPoll)
+		if r.clock.Now().Sub(start) >= Brisk {
+			pause = min(time.Duration(float64(pause)*1.5), MaxPoll)
+		}
 	}
 }
 

@@ -80,7 +80,13 @@ func TestStartAndWaitFollowsTheTimeline(t *testing.T) {
 	if len(positions) < 2 || positions[0] != 3 || positions[len(positions)-1] >= positions[0] || !executing {
 		t.Errorf("progress: positions %v, executing %v (%d reports)", positions, executing, len(seen))
 	}
-	// The polls slow down: fewer status checks than seconds waited.
+	// Brisk polls first (every MinPoll), then slower ones: fewer status
+	// checks than seconds waited.
+	for i := 0; i < 5 && i < len(seen); i++ {
+		if seen[i].Elapsed != time.Duration(i)*MinPoll {
+			t.Errorf("report %d at %s, want %s", i, seen[i].Elapsed, time.Duration(i)*MinPoll)
+		}
+	}
 	if last := seen[len(seen)-1]; last.Polls >= int(last.Elapsed.Seconds()) {
 		t.Errorf("%d polls in %s", last.Polls, last.Elapsed)
 	}
