@@ -44,7 +44,7 @@ func newEnvWith(t *testing.T, emu *emulator.Server, key string) *env {
 }
 
 // newEnvConfig is newEnvWith with the Toolset's Config adjusted by set.
-func newEnvConfig(t *testing.T, emu *emulator.Server, key string, set func(*Config)) *env {
+func newEnvConfig(t testing.TB, emu *emulator.Server, key string, set func(*Config)) *env {
 	t.Helper()
 	dc := dune.NewClient(dune.Config{
 		BaseURL: emu.URL,
@@ -117,14 +117,14 @@ type structured struct {
 }
 
 // call runs a tool through the in-process client.
-func (e *env) call(t *testing.T, name string, args map[string]any) result {
+func (e *env) call(t testing.TB, name string, args map[string]any) result {
 	t.Helper()
 	return e.callCtx(t, context.Background(), name, args)
 }
 
 // callCtx runs a tool through the in-process client with ctx (which reaches
 // the handler as is, e.g. with a per-request key from dune.WithAPIKey).
-func (e *env) callCtx(t *testing.T, ctx context.Context, name string, args map[string]any) result {
+func (e *env) callCtx(t testing.TB, ctx context.Context, name string, args map[string]any) result {
 	t.Helper()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name

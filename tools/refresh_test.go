@@ -43,7 +43,7 @@ func (c *jumpClock) advance(d time.Duration) {
 }
 
 // refreshEnv serves query 7, whose latest result ended 30 hours ago.
-func refreshEnv(t *testing.T, set func(*Config)) (*env, *jumpClock) {
+func refreshEnv(t testing.TB, set func(*Config)) (*env, *jumpClock) {
 	t.Helper()
 	clock := &jumpClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	emu := emulator.NewServer(emulator.WithClock(clock.Now))
