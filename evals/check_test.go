@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -129,18 +130,68 @@ func TestSubstituteAndTamper(t *testing.T) {
 
 func TestParseScenarioRejects(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":  "steps: [{tool: get_latest_result, argz: {}}]",
-		"unknown tool": "steps: [{tool: run_query}]",
-		"two actions":  "steps: [{tool: next_page, rerun: {query: 1, dataset: tiny}}]",
-		"rows mode":    "steps: [{tool: next_page, expect: {rows: all}}]",
-		"walk no loop": "steps: [{tool: next_page, walk: {rows: truth}}]",
-		"no steps":     "name: x",
-		"bad include":  "steps: [{tool: next_page, loop_until_no: next_cursor, walk: {include_steps: [later]}}, {id: later, tool: next_page}]",
+		"unknown key":    "steps: [{tool: get_latest_result, argz: {}}]",
+		"unknown tool":   "steps: [{tool: run_query}]",
+		"two actions":    "steps: [{tool: next_page, rerun: {query: 1, dataset: tiny}}]",
+		"rows mode":      "steps: [{tool: next_page, expect: {rows: all}}]",
+		"walk no loop":   "steps: [{tool: next_page, walk: {rows: truth}}]",
+		"no steps":       "name: x",
+		"bad include":    "steps: [{tool: next_page, loop_until_no: next_cursor, walk: {include_steps: [later]}}, {id: later, tool: next_page}]",
+		"execution key":  "queries: {1: {dataset: tiny, rowz: 3}}\nsteps: [{tool: next_page}]",
+		"query key":      "queries: {1: {profile: {queue: 1s}, executionz: []}}\nsteps: [{tool: next_page}]",
+		"profile key":    "queries: {1: {profile: {queu: 1s}}}\nsteps: [{tool: next_page}]",
+		"outcome":        "queries: {1: {profile: {outcome: exploded}}}\nsteps: [{tool: next_page}]",
+		"no execution":   "queries: {1: {executions: []}}\nsteps: [{tool: next_page}]",
+		"counter":        "steps: [{tool: next_page, expect: {upstream: {executes: 0}}}]",
+		"total counter":  "steps: [{tool: next_page, expect: {upstream_total: {cancelled: 0}}}]",
+		"parallel loop":  "steps: [{tool: next_page, parallel: 2, loop_until_no: next_cursor}]",
+		"action cancel":  "steps: [{sleep: 1s, cancel_after: 1s}]",
+		"sleep and call": "steps: [{tool: next_page, sleep: 1s}]",
 	}
 	for name, src := range cases {
 		if _, err := ParseScenario([]byte(src), name+".yaml"); err == nil {
 			t.Errorf("%s: accepted %q", name, src)
 		}
+	}
+}
+
+func TestParseQueryForms(t *testing.T) {
+	src := `
+queries:
+  1: {dataset: tiny, ended_ago: 26h}
+  2: [{dataset: tiny, params: {chain: base}}, {dataset: dex, rows: 5}]
+  3:
+    executions: [{dataset: tiny, state: FAILED}]
+    params: [{name: chain, default: ethereum}, {name: wallet, required: true}]
+    profile: {queue: 2s, queue_positions: 3, run: 1s, outcome: failed, error: {message: boom, line: 2, column: 5}, dataset: daily, rows: 7}
+  4: {profile: {}}
+steps:
+  - {tool: get_latest_result, parallel: 2, cancel_after: 1s, expect: {upstream: {execute: 1, status: {gte: 1}, credits: 10}, progress: {min: 1, contains: [queue]}}}
+  - {sleep: 100ms}
+  - {advance_clock: 31m}
+`
+	sc, err := ParseScenario([]byte(src), "forms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := sc.Queries
+	if len(q[1].Executions) != 1 || q[1].Executions[0].EndedAgo != Duration(26*time.Hour) || q[1].Profile != nil {
+		t.Errorf("one execution: %+v", q[1])
+	}
+	if len(q[2].Executions) != 2 || q[2].Executions[0].Params["chain"] != "base" {
+		t.Errorf("list: %+v", q[2])
+	}
+	p := q[3].Profile
+	if len(q[3].Executions) != 1 || len(q[3].Params) != 2 || !q[3].Params[1].Required || p == nil ||
+		p.Queue != Duration(2*time.Second) || p.QueuePositions != 3 || p.Outcome != "failed" || p.Error.Line != 2 || p.Dataset != "daily" || p.Rows != 7 {
+		t.Errorf("full form: %+v, profile %+v", q[3], p)
+	}
+	if q[4].Profile == nil || len(q[4].Executions) != 0 {
+		t.Errorf("profile only: %+v", q[4])
+	}
+	st := sc.Steps[0]
+	if st.Parallel != 2 || st.CancelAfter != Duration(time.Second) || !st.sendsProgressToken() || st.Expect.Upstream["status"].Gte == nil {
+		t.Errorf("step keys: %+v", st)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"dune-mcp/dune"
@@ -25,9 +26,16 @@ type upstream struct {
 	srv  *emulator.Server
 	http *httptest.Server
 	rec  *recorder
-	// datasets maps execution ids to the rows they serve (ground truth).
+	// datasets maps execution ids to the rows they serve (ground truth),
+	// runs dune-mcp started included (see pairRuns).
 	datasets map[string]*emulator.Dataset
-	mu       sync.Mutex
+	// registered are each query's executions as the scenario set them up
+	// (and reruns), oldest first: what runs without a profile dataset serve.
+	registered map[int64][]registeredExecution
+	mu         sync.Mutex
+	// skew moves the emulator's clock forward (advance_clock), in nanoseconds.
+	skew atomic.Int64
+	runs runPairing
 }
 
 func newEmulator(sc *Scenario) (*upstream, error) {
@@ -38,13 +46,13 @@ func newEmulator(sc *Scenario) (*upstream, error) {
 	if sc.Emulator.Seed != 0 {
 		opts = append(opts, emulator.WithSeed(sc.Emulator.Seed))
 	}
-	srv := emulator.NewUnstartedServer(opts...)
-	rec := &recorder{}
-	hs := httptest.NewServer(rec.wrap(srv.Handler()))
-	srv.URL = hs.URL
-	e := &upstream{srv: srv, http: hs, rec: rec, datasets: map[string]*emulator.Dataset{}}
+	e := &upstream{rec: &recorder{}, datasets: map[string]*emulator.Dataset{}, registered: map[int64][]registeredExecution{}}
+	opts = append(opts, emulator.WithClock(e.now))
+	e.srv = emulator.NewUnstartedServer(opts...)
+	e.http = httptest.NewServer(e.rec.wrap(e.pairRuns(e.srv.Handler())))
+	e.srv.URL = e.http.URL
 	if sc.Emulator.Latency > 0 {
-		srv.SetLatency(time.Duration(sc.Emulator.Latency))
+		e.srv.SetLatency(time.Duration(sc.Emulator.Latency))
 	}
 	ids := make([]int64, 0, len(sc.Queries))
 	for id := range sc.Queries {
@@ -52,15 +60,26 @@ func newEmulator(sc *Scenario) (*upstream, error) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		for i, ex := range sc.Queries[id] {
+		q := sc.Queries[id]
+		for i, ex := range q.Executions {
 			if err := e.addExecution(id, ex); err != nil {
 				e.close()
 				return nil, fmt.Errorf("query %d execution %d: %w", id, i+1, err)
 			}
 		}
+		if err := e.setupRuns(id, q); err != nil {
+			e.close()
+			return nil, fmt.Errorf("query %d profile: %w", id, err)
+		}
 	}
 	return e, nil
 }
+
+// now is the emulator's clock: the wall clock, moved by advance_clock.
+func (e *upstream) now() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
+
+// advanceClock moves the emulator's clock forward by d.
+func (e *upstream) advanceClock(d time.Duration) { e.skew.Add(int64(d)) }
 
 func (e *upstream) url() string { return e.http.URL }
 
@@ -80,25 +99,26 @@ func (e *upstream) addExecution(queryID int64, ex ExecutionSpec) error {
 	if err != nil {
 		return err
 	}
-	var id string
-	if state == dune.StateCompleted && !partial && len(ex.Params) == 0 && ex.Error == nil {
-		if ds == nil {
-			return fmt.Errorf("a COMPLETED execution needs a dataset")
-		}
-		id = e.srv.AddQuery(queryID, ds)
-	} else {
-		x := emulator.Execution{Dataset: ds, State: state, Params: ex.Params, Partial: partial}
-		if ex.Error != nil {
-			x.Error = &dune.ExecutionErrorInfo{Type: ex.Error.Type, Message: ex.Error.Message, Line: ex.Error.Line, Column: ex.Error.Column}
-		}
-		id = e.srv.AddExecution(queryID, x)
+	if state == dune.StateCompleted && !partial && ds == nil && len(ex.Params) == 0 && ex.Error == nil {
+		return fmt.Errorf("a COMPLETED execution needs a dataset")
 	}
-	if ds != nil {
-		e.mu.Lock()
-		e.datasets[id] = ds
-		e.mu.Unlock()
+	x := emulator.Execution{Dataset: ds, State: state, Params: ex.Params, Partial: partial, Error: ex.Error.info()}
+	if ex.EndedAgo > 0 {
+		x.EndedAt = e.now().Add(-time.Duration(ex.EndedAgo))
 	}
+	id := e.srv.AddExecution(queryID, x)
+	e.register(queryID, id, registeredExecution{params: ex.Params, ds: ds, completed: state == dune.StateCompleted || partial})
 	return nil
+}
+
+// register records an execution the scenario set up.
+func (e *upstream) register(queryID int64, id string, r registeredExecution) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.ds != nil {
+		e.datasets[id] = r.ds
+	}
+	e.registered[queryID] = append(e.registered[queryID], r)
 }
 
 func (e *upstream) rerun(r RerunSpec) error {
@@ -107,9 +127,7 @@ func (e *upstream) rerun(r RerunSpec) error {
 		return err
 	}
 	id := e.srv.Rerun(r.Query, ds)
-	e.mu.Lock()
-	e.datasets[id] = ds
-	e.mu.Unlock()
+	e.register(r.Query, id, registeredExecution{ds: ds, completed: true})
 	return nil
 }
 

@@ -98,8 +98,9 @@ func TestEvals(t *testing.T) {
 	}
 }
 
-// TestBrokenExpectationFails proves a wrong expectation fails the run with a
-// readable expected/actual diff, and that a right one passes.
+// TestBrokenExpectationFails proves a wrong expectation (on fields, text,
+// upstream counters, progress) fails the run with a readable expected/actual
+// diff, and that a right one passes.
 func TestBrokenExpectationFails(t *testing.T) {
 	const src = `
 name: broken
@@ -114,13 +115,11 @@ steps:
         total_row_count: 999999
         state: {eq: QUERY_STATE_COMPLETED}
       text_contains: [no-such-words-anywhere]
+      upstream: {execute: 1, query_results: 1, status: 0}
+      upstream_total: {requests: 0}
+      progress: {min: 1, max: 50, contains: [no-such-words-anywhere]}
 `
-	sc, err := ParseScenario([]byte(src), "broken.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Runner{Binary: binary(t)}
-	res := r.Run(context.Background(), sc, TransportStdio)
+	res := runText(t, src)
 	if res.Passed {
 		t.Fatalf("a wrong expectation passed:\n%s", Scorecard([]*Result{res}))
 	}
@@ -132,15 +131,30 @@ steps:
 		"+ actual:   ",
 		"text contains",
 		`"no-such-words-anywhere"`,
+		"step read (call 1): upstream execute eq",
+		"upstream_total requests eq",
+		"progress message contains",
 	} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("diff lacks %q:\n%s", want, diff)
 		}
 	}
-	if strings.Contains(diff, "field state") {
-		t.Errorf("the right expectation on state was reported as broken:\n%s", diff)
+	for _, right := range []string{"field state", "upstream query_results", "upstream status", "progress notifications"} {
+		if strings.Contains(diff, right) {
+			t.Errorf("the right expectation %q was reported as broken:\n%s", right, diff)
+		}
 	}
 	if strings.Contains(diff, "+ actual:   999999") {
 		t.Errorf("actual value echoes the expectation:\n%s", diff)
 	}
+}
+
+// runText runs a scenario given as YAML over stdio.
+func runText(t *testing.T, src string) *Result {
+	t.Helper()
+	sc, err := ParseScenario([]byte(src), "inline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&Runner{Binary: binary(t)}).Run(context.Background(), sc, TransportStdio)
 }

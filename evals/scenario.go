@@ -46,7 +46,7 @@ type Scenario struct {
 	// Emulator configures the emulator server.
 	Emulator EmulatorSpec `yaml:"emulator"`
 	// Queries are the saved queries the emulator knows, by query id.
-	Queries map[int64]Executions `yaml:"queries"`
+	Queries map[int64]QuerySpec `yaml:"queries"`
 	// Server configures the dune-mcp process.
 	Server ServerSpec `yaml:"server"`
 	// Steps run in order.
@@ -101,6 +101,9 @@ type ExecutionSpec struct {
 	Params map[string]string `yaml:"params"`
 	// Error is Dune's in-band error of a FAILED execution.
 	Error *ErrorSpec `yaml:"error"`
+	// EndedAgo dates the execution: it ended this long ago on the
+	// emulator's clock (default: when the scenario starts).
+	EndedAgo Duration `yaml:"ended_ago"`
 }
 
 // ErrorSpec is a FAILED execution's error.
@@ -119,18 +122,98 @@ type Executions []ExecutionSpec
 func (e *Executions) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.SequenceNode {
 		var list []ExecutionSpec
-		if err := n.Decode(&list); err != nil {
+		if err := decodeStrict(n, &list); err != nil {
 			return err
 		}
 		*e = list
 		return nil
 	}
 	var one ExecutionSpec
-	if err := n.Decode(&one); err != nil {
+	if err := decodeStrict(n, &one); err != nil {
 		return err
 	}
 	*e = Executions{one}
 	return nil
+}
+
+// QuerySpec is one saved query: its executions and how the runs dune-mcp
+// starts (POST /execute) unfold. In YAML it is written like Executions (one
+// execution, or a list), or, to give a profile or declared parameters, as a
+// mapping with executions, profile and params.
+type QuerySpec struct {
+	Executions Executions `yaml:"executions"`
+	// Profile is how runs of the query unfold (emulator.Profile); without
+	// one they follow emulator.DefaultProfile (1 s queued, 2 s running,
+	// COMPLETED).
+	Profile *ProfileSpec `yaml:"profile"`
+	// Params declares the query's parameters (emulator.SetParams).
+	Params []ParamSpec `yaml:"params"`
+}
+
+// UnmarshalYAML accepts the forms of Executions, or a mapping with any of
+// executions, profile and params.
+func (q *QuerySpec) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode && hasKey(n, "executions", "profile") {
+		type plain QuerySpec
+		var p plain
+		if err := decodeStrict(n, &p); err != nil {
+			return err
+		}
+		*q = QuerySpec(p)
+		return nil
+	}
+	return n.Decode(&q.Executions)
+}
+
+// hasKey reports whether mapping n has one of keys.
+func hasKey(n *yaml.Node, keys ...string) bool {
+	for i := 0; i < len(n.Content); i += 2 {
+		for _, k := range keys {
+			if n.Content[i].Value == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decodeStrict decodes n into v refusing unknown keys (yaml.Node.Decode
+// does not keep the decoder's KnownFields).
+func decodeStrict(n *yaml.Node, v any) error {
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("at line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+// ProfileSpec is an emulator.Profile in YAML: runs wait Queue (PENDING,
+// queue_position counting down from QueuePositions), run for Run
+// (EXECUTING), then end with Outcome. Unset durations are 0.
+type ProfileSpec struct {
+	Queue          Duration `yaml:"queue"`
+	QueuePositions int      `yaml:"queue_positions"`
+	Run            Duration `yaml:"run"`
+	// Outcome is completed (default), partial, failed (with Error) or
+	// timeout (fails at Dune's 30-minute limit; see advance_clock).
+	Outcome string     `yaml:"outcome"`
+	Error   *ErrorSpec `yaml:"error"`
+	// DatasetSpec gives the rows of the runs; without a dataset a run serves
+	// the query's latest COMPLETED execution with the same parameters, else
+	// its latest COMPLETED one, else no rows.
+	DatasetSpec `yaml:",inline"`
+}
+
+// ParamSpec declares one parameter of a query (emulator.Param).
+type ParamSpec struct {
+	Name     string `yaml:"name"`
+	Default  string `yaml:"default"`
+	Required bool   `yaml:"required"`
 }
 
 // Step is one tool call (or a page walk of calls), or an action on the
@@ -151,6 +234,15 @@ type Step struct {
 	Rerun *RerunSpec `yaml:"rerun"`
 	// SetLatency (action step) changes the emulator's latency.
 	SetLatency *Duration `yaml:"set_latency"`
+	// RunQuery (action step) runs a query on the emulator as another client
+	// would (POST /execute), e.g. to have a run in flight that dune-mcp did
+	// not start.
+	RunQuery *RunQuerySpec `yaml:"run_query"`
+	// Sleep (action step) waits, e.g. for a run to progress.
+	Sleep *Duration `yaml:"sleep"`
+	// AdvanceClock (action step) moves the emulator's clock forward, e.g.
+	// past Dune's 30-minute execution limit.
+	AdvanceClock *Duration `yaml:"advance_clock"`
 
 	// ViewFrom names the step whose columns/filters/sort_by this call's rows
 	// follow (for ground truth). next_page steps default to the step their
@@ -158,6 +250,17 @@ type Step struct {
 	ViewFrom string `yaml:"view_from"`
 	// Timeout bounds one call (default 60s).
 	Timeout Duration `yaml:"timeout"`
+	// CancelAfter cancels the call's context after this delay: mcp-go's
+	// client then returns the context's error (a call error) and tells the
+	// server (notifications/cancelled over stdio; over streamable HTTP the
+	// request's stream ends).
+	CancelAfter Duration `yaml:"cancel_after"`
+	// Parallel makes the call this many times at once (default 1); every
+	// result is checked. Not with loop_until_no.
+	Parallel int `yaml:"parallel"`
+	// ProgressToken sends _meta.progressToken with the call (default: when
+	// expect.progress is set).
+	ProgressToken *bool `yaml:"progress_token"`
 
 	// LoopUntilNo repeats the call while the result carries this structured
 	// field (e.g. next_cursor); iterations after the first call Then.
@@ -200,12 +303,20 @@ type RerunSpec struct {
 	DatasetSpec `yaml:",inline"`
 }
 
+// RunQuerySpec is a run another client starts.
+type RunQuerySpec struct {
+	Query       int64             `yaml:"query"`
+	Params      map[string]string `yaml:"params"`
+	Performance string            `yaml:"performance"`
+}
+
 // Expect holds the assertions on one call.
 type Expect struct {
 	IsError *bool `yaml:"is_error"`
 	// CallError expects the call itself to fail (no tool result), e.g. when
 	// the step's timeout is shorter than the upstream latency: the client
-	// gives up. Such a call is not counted in the scorecard.
+	// gives up, or cancel_after cancels it. Such a call counts in the
+	// scorecard (calls, latency, upstream) without tokens.
 	CallError bool `yaml:"call_error"`
 	// Fields are checks on paths into structuredContent (e.g. rows.0.2,
 	// columns.1.name); string operands may hold ${...} references.
@@ -227,6 +338,27 @@ type Expect struct {
 	// structured_tokens, upstream_requests, upstream_rows, datapoints,
 	// returned_rows, baseline_tokens.
 	Metrics map[string]Check `yaml:"metrics"`
+	// Upstream are checks on the emulator's counters during the call (for a
+	// parallel step: during all its calls), by name: requests, rows,
+	// datapoints, executions, credits, or an endpoint (execute, status,
+	// cancel, query_results, execution_results, ...). Also checked on a
+	// call_error step.
+	Upstream map[string]Check `yaml:"upstream"`
+	// UpstreamTotal are checks on the same counters since the scenario
+	// started, as of the end of the call.
+	UpstreamTotal map[string]Check `yaml:"upstream_total"`
+	// Progress checks the notifications/progress the call received (it
+	// then sends a progress token).
+	Progress *ProgressExpect `yaml:"progress"`
+}
+
+// ProgressExpect holds the assertions on a call's progress notifications.
+type ProgressExpect struct {
+	// Min and Max bound how many arrived.
+	Min *int `yaml:"min"`
+	Max *int `yaml:"max"`
+	// Contains are substrings each found in some message, case-insensitively.
+	Contains []string `yaml:"contains"`
 }
 
 // WalkExpect holds the assertions on a whole page walk.
@@ -313,11 +445,16 @@ func (sc *Scenario) validate() error {
 		if st.Rerun != nil {
 			actions++
 		}
-		if st.SetLatency != nil {
-			actions++
+		for _, set := range []bool{st.SetLatency != nil, st.Sleep != nil, st.AdvanceClock != nil, st.RunQuery != nil} {
+			if set {
+				actions++
+			}
 		}
 		if actions != 1 {
-			return fmt.Errorf("step %s: needs exactly one of tool, rerun, set_latency", st.ID)
+			return fmt.Errorf("step %s: needs exactly one of tool, rerun, set_latency, sleep, advance_clock, run_query", st.ID)
+		}
+		if err := st.validateCall(); err != nil {
+			return fmt.Errorf("step %s: %w", st.ID, err)
 		}
 		if st.Walk != nil && st.LoopUntilNo == "" {
 			return fmt.Errorf("step %s: walk expectations need loop_until_no", st.ID)
@@ -341,9 +478,35 @@ func (sc *Scenario) validate() error {
 			return fmt.Errorf("step %s: view_from names %q, not an earlier step", st.ID, st.ViewFrom)
 		}
 	}
-	for id, execs := range sc.Queries {
-		if len(execs) == 0 {
-			return fmt.Errorf("query %d: no executions", id)
+	for id, q := range sc.Queries {
+		if len(q.Executions) == 0 && q.Profile == nil {
+			return fmt.Errorf("query %d: no executions and no profile", id)
+		}
+		if q.Profile != nil {
+			if _, err := parseOutcome(q.Profile.Outcome); err != nil {
+				return fmt.Errorf("query %d: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validateCall checks the keys about how a call is made and measured.
+func (st *Step) validateCall() error {
+	if st.Parallel < 0 || st.Parallel > 16 {
+		return fmt.Errorf("parallel must be 1..16, not %d", st.Parallel)
+	}
+	if st.Parallel > 1 && st.LoopUntilNo != "" {
+		return errors.New("parallel and loop_until_no do not combine")
+	}
+	if (st.Parallel > 1 || st.CancelAfter > 0 || st.ProgressToken != nil) && st.Tool == "" {
+		return errors.New("parallel, cancel_after and progress_token need a tool call")
+	}
+	for _, m := range []map[string]Check{st.Expect.Upstream, st.Expect.UpstreamTotal} {
+		for name := range m {
+			if !knownCounter(name) {
+				return fmt.Errorf("unknown upstream counter %q (%s)", name, strings.Join(counterNames(), ", "))
+			}
 		}
 	}
 	return nil

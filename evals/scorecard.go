@@ -15,17 +15,20 @@ import (
 
 // RunSummary aggregates the calls of one run (or of all runs).
 type RunSummary struct {
-	Calls            int     `json:"calls"`
-	MaxTokens        int     `json:"max_tokens"`
-	TotalTokens      int     `json:"total_tokens"`
-	MaxStructured    int     `json:"max_structured_tokens"`
-	BaselineTokens   int     `json:"baseline_tokens"`
-	UpstreamRequests int     `json:"upstream_requests"`
-	RowsFetched      int     `json:"rows_fetched"`
-	RowsDelivered    int     `json:"rows_delivered"`
-	Datapoints       int     `json:"datapoints"`
-	P50MS            float64 `json:"p50_ms"`
-	MaxMS            float64 `json:"max_ms"`
+	Calls            int `json:"calls"`
+	MaxTokens        int `json:"max_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+	MaxStructured    int `json:"max_structured_tokens"`
+	BaselineTokens   int `json:"baseline_tokens"`
+	UpstreamRequests int `json:"upstream_requests"`
+	RowsFetched      int `json:"rows_fetched"`
+	RowsDelivered    int `json:"rows_delivered"`
+	Datapoints       int `json:"datapoints"`
+	// Executions counts the query runs started upstream, Credits their cost.
+	Executions int     `json:"executions"`
+	Credits    int     `json:"credits"`
+	P50MS      float64 `json:"p50_ms"`
+	MaxMS      float64 `json:"max_ms"`
 }
 
 func summarize(calls []CallRecord) RunSummary {
@@ -41,6 +44,8 @@ func summarize(calls []CallRecord) RunSummary {
 		s.RowsFetched += c.UpstreamRows
 		s.RowsDelivered += c.ReturnedRows
 		s.Datapoints += c.Datapoints
+		s.Executions += c.Executions
+		s.Credits += c.Credits
 		lat = append(lat, c.LatencyMS)
 	}
 	if len(lat) > 0 {
@@ -87,15 +92,23 @@ func saved(s RunSummary) string {
 	return fmt.Sprintf("%.1fx", float64(s.BaselineTokens)/float64(s.TotalTokens))
 }
 
+// runs renders the query runs started upstream and their credits.
+func runs(s RunSummary) string {
+	if s.Executions == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d (%d)", s.Executions, s.Credits)
+}
+
 // WriteScorecard prints the aligned scorecard table, totals last.
 func WriteScorecard(w io.Writer, results []*Result) error {
 	header := []string{"scenario", "transport", "result", "calls", "max tok", "total tok", "baseline tok", "raw/ours",
-		"upstream req", "rows fetched/delivered", "p50 ms", "max ms"}
+		"upstream req", "rows fetched/delivered", "runs (credits)", "p50 ms", "max ms"}
 	table := [][]string{header}
 	row := func(name, tr, status string, s RunSummary) []string {
 		return []string{name, tr, status, strconv.Itoa(s.Calls), strconv.Itoa(s.MaxTokens), strconv.Itoa(s.TotalTokens),
 			strconv.Itoa(s.BaselineTokens), saved(s), strconv.Itoa(s.UpstreamRequests),
-			fmt.Sprintf("%d/%d", s.RowsFetched, s.RowsDelivered), fmt.Sprintf("%.1f", s.P50MS), fmt.Sprintf("%.1f", s.MaxMS)}
+			fmt.Sprintf("%d/%d", s.RowsFetched, s.RowsDelivered), runs(s), fmt.Sprintf("%.1f", s.P50MS), fmt.Sprintf("%.1f", s.MaxMS)}
 	}
 	ok := 0
 	var known []string

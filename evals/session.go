@@ -20,9 +20,56 @@ import (
 
 // session is a running dune-mcp process with an initialized MCP client.
 type session struct {
-	client *client.Client
-	stderr *tailBuffer
-	close  func() error
+	client   *client.Client
+	stderr   *tailBuffer
+	close    func() error
+	progress *progressLog
+}
+
+// newSession wraps an initialized client and starts collecting the
+// progress notifications it receives.
+func newSession(c *client.Client, stderr *tailBuffer, closeFn func() error) *session {
+	s := &session{client: c, stderr: stderr, close: closeFn, progress: &progressLog{byToken: map[string][]progressNote{}}}
+	c.OnNotification(s.progress.receive)
+	return s
+}
+
+// progressNote is one notifications/progress.
+type progressNote struct {
+	Progress float64
+	Message  string
+}
+
+// progressLog keeps the progress notifications received, by progress token.
+// mcp-go's clients hand notifications over before the response that follows
+// them (stdio reads one line at a time; streamable HTTP reads the request's
+// event stream in order), so a call's notes are all here when it returns.
+type progressLog struct {
+	mu      sync.Mutex
+	byToken map[string][]progressNote
+}
+
+func (p *progressLog) receive(n mcp.JSONRPCNotification) {
+	if n.Method != "notifications/progress" {
+		return
+	}
+	f := n.Params.AdditionalFields
+	token := fmt.Sprint(f["progressToken"])
+	note := progressNote{}
+	note.Progress, _ = f["progress"].(float64)
+	note.Message, _ = f["message"].(string)
+	p.mu.Lock()
+	p.byToken[token] = append(p.byToken[token], note)
+	p.mu.Unlock()
+}
+
+// take returns and forgets the notes of token.
+func (p *progressLog) take(token string) []progressNote {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	notes := p.byToken[token]
+	delete(p.byToken, token)
+	return notes
 }
 
 // sessionConfig says how to start dune-mcp.
@@ -61,12 +108,11 @@ func startStdio(ctx context.Context, cfg sessionConfig) (*session, error) {
 		return nil, fmt.Errorf("start %s over stdio: %w", cfg.binary, err)
 	}
 	c := client.NewClient(tr)
-	s := &session{client: c, stderr: stderr, close: c.Close}
 	if err := initialize(ctx, c); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("initialize over stdio: %w; server stderr: %s", err, stderr.Tail(2000))
 	}
-	return s, nil
+	return newSession(c, stderr, c.Close), nil
 }
 
 func startHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
@@ -124,11 +170,11 @@ func tryStartHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
 		_ = stop()
 		return nil, fmt.Errorf("initialize over HTTP: %w; server stderr: %s", err, stderr.Tail(2000))
 	}
-	return &session{client: c, stderr: stderr, close: func() error {
+	return newSession(c, stderr, func() error {
 		cerr := c.Close()
 		serr := stop()
 		return errors.Join(cerr, serr)
-	}}, nil
+	}), nil
 }
 
 // stopChild ends a dune-mcp child the way an operator does, with SIGTERM,
