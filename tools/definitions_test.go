@@ -173,10 +173,10 @@ func TestNoExecuteToolsAreReadOnly(t *testing.T) {
 			t.Errorf("description: %s", st.Tool.Description)
 		}
 	}
-	// With execution allowed, the tools that may wait for a run can be tasks.
+	// With execution allowed, get_latest_result can be a task.
 	for _, st := range newTestToolset(t, &fakeFetcher{}).ServerTools() {
 		task := st.Tool.Execution != nil && st.Tool.Execution.TaskSupport == mcp.TaskSupportOptional
-		if task != (st.Tool.Name != schemas.SampleResult) {
+		if task != (st.Tool.Name == schemas.GetLatestResult) {
 			t.Errorf("%s: task support %+v", st.Tool.Name, st.Tool.Execution)
 		}
 	}
@@ -229,5 +229,30 @@ func TestInstructions(t *testing.T) {
 	demo := Instructions([]DemoQuery{{ID: 1001, Name: "DEX trades", Description: "100k rows"}})
 	if !strings.Contains(demo, "DEMO MODE") || !strings.Contains(demo, "1001 DEX trades: 100k rows") {
 		t.Errorf("demo instructions: %s", demo)
+	}
+}
+
+// tools/list as a client re-encodes it (the evals measure it this way; key
+// order and escaping may differ from the wire) stays within the cap too.
+func TestToolsListTokenBudgetReencoded(t *testing.T) {
+	enc, err := tokenizer.Get(tokenizer.O200kBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr mcp.ListToolsResult
+	if err := json.Unmarshal(listTools(t, newTestToolset(t, &fakeFetcher{})), &lr); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := enc.Count(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tools/list re-encoded: %d bytes, %d o200k_base tokens", len(raw), n)
+	if n > maxToolsListTokens {
+		t.Errorf("re-encoded tools/list costs %d tokens, budget %d", n, maxToolsListTokens)
 	}
 }
