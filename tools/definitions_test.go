@@ -74,18 +74,24 @@ func listTools(t *testing.T, ts *Toolset) json.RawMessage {
 }
 
 func TestToolsListTokenBudget(t *testing.T) {
+	checkToolsListCost(t, "tools/list", listTools(t, newTestToolset(t, &fakeFetcher{})))
+}
+
+// checkToolsListCost counts the o200k_base tokens of a tools/list answer
+// against maxToolsListTokens.
+func checkToolsListCost(t *testing.T, what string, raw []byte) {
+	t.Helper()
 	enc, err := tokenizer.Get(tokenizer.O200kBase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	result := listTools(t, newTestToolset(t, &fakeFetcher{}))
-	n, err := enc.Count(string(result))
+	n, err := enc.Count(string(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("tools/list: %d bytes, %d o200k_base tokens", len(result), n)
+	t.Logf("%s: %d bytes, %d o200k_base tokens", what, len(raw), n)
 	if n > maxToolsListTokens {
-		t.Errorf("tools/list costs %d tokens, budget %d", n, maxToolsListTokens)
+		t.Errorf("%s costs %d tokens, budget %d", what, n, maxToolsListTokens)
 	}
 }
 
@@ -235,10 +241,6 @@ func TestInstructions(t *testing.T) {
 // tools/list as a client re-encodes it (the evals measure it this way; key
 // order and escaping may differ from the wire) stays within the cap too.
 func TestToolsListTokenBudgetReencoded(t *testing.T) {
-	enc, err := tokenizer.Get(tokenizer.O200kBase)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lr mcp.ListToolsResult
 	if err := json.Unmarshal(listTools(t, newTestToolset(t, &fakeFetcher{})), &lr); err != nil {
 		t.Fatal(err)
@@ -247,12 +249,5 @@ func TestToolsListTokenBudgetReencoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := enc.Count(string(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("tools/list re-encoded: %d bytes, %d o200k_base tokens", len(raw), n)
-	if n > maxToolsListTokens {
-		t.Errorf("re-encoded tools/list costs %d tokens, budget %d", n, maxToolsListTokens)
-	}
+	checkToolsListCost(t, "tools/list re-encoded", raw)
 }
