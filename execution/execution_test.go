@@ -8,35 +8,15 @@ import (
 	"time"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clock"
 	"dune-mcp/internal/emulator"
 )
 
-// fakeClock is the one clock of a test: the emulator's executions follow it
-// and the runner's sleeps advance it, so a wait of minutes takes no time.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return nil
-}
-
-func setup(t *testing.T) (*emulator.Server, *Runner, *fakeClock) {
+// setup serves query 7 from an emulator that shares the test's clock with
+// the runner: waits jump instead of sleeping.
+func setup(t *testing.T) (*emulator.Server, *Runner, *clock.Jump) {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	clock := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	emu := emulator.NewServer(emulator.WithClock(clock.Now))
 	t.Cleanup(emu.Close)
 	emu.AddQuery(7, emulator.Tiny())

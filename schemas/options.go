@@ -30,18 +30,18 @@ func (g Parameters) apply(o *dune.Options) { o.QueryParameters = g.QueryParamete
 // Paging selects a window of rows. Zero values mean "not set": the page size
 // comes from the token budget and the window starts at the first row.
 type Paging struct {
-	Limit  int `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Rows to fetch for this page (Dune may lower it); omit to size it from max_tokens."`
-	Offset int `json:"offset,omitempty" jsonschema:"minimum=0,default=0" jsonschema_description:"Index of the first row to return (0-based)."`
+	Limit  int `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Rows to fetch (Dune may lower it); omit to fit max_tokens."`
+	Offset int `json:"offset,omitempty" jsonschema:"minimum=0,default=0" jsonschema_description:"First row to return, 0-based."`
 }
 
 // Projection picks the columns Dune returns, in the given order.
 type Projection struct {
-	Columns []string `json:"columns,omitempty" jsonschema:"maxItems=500" jsonschema_description:"Only these columns, in this order (cuts tokens and Dune credits)."`
+	Columns []string `json:"columns,omitempty" jsonschema:"maxItems=500" jsonschema_description:"Only these columns, in order (cuts tokens and credits)."`
 }
 
 // Sorting orders rows before paging or sampling.
 type Sorting struct {
-	SortBy string `json:"sort_by,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"ORDER BY-like expression, e.g. \"amount_usd desc, block_time\". Nulls sort last."`
+	SortBy string `json:"sort_by,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"ORDER BY-like, e.g. \"amount_usd desc, block_time\"; nulls last."`
 }
 
 // Filtering narrows rows with Dune's WHERE-like filter language.
@@ -51,22 +51,22 @@ type Filtering struct {
 
 // Sampling asks Dune for a uniform random sample instead of a page.
 type Sampling struct {
-	SampleCount int `json:"sample_count,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Approximate number of rows in a uniform random sample of the whole result. Not combinable with limit, offset or filters."`
+	SampleCount int `json:"sample_count,omitempty" jsonschema:"minimum=1,maximum=100000" jsonschema_description:"Approximate sample size, in rows."`
 }
 
 // Partial controls what happens when Dune truncated a result for size.
 type Partial struct {
-	AllowPartialResults bool `json:"allow_partial_results,omitempty" jsonschema:"default=false" jsonschema_description:"Accept a result Dune truncated for size instead of failing."`
+	AllowPartialResults bool `json:"allow_partial_results,omitempty" jsonschema:"default=false" jsonschema_description:"Accept a result Dune truncated for size."`
 }
 
 // Parameters selects the latest result run with these query parameter values.
 type Parameters struct {
-	QueryParameters map[string]string `json:"query_parameters,omitempty" jsonschema_description:"Query parameter values, name to value: the result run with them (and a run's values)."`
+	QueryParameters map[string]string `json:"query_parameters,omitempty" jsonschema_description:"Query parameters (name to value) of the result to read or run."`
 }
 
 // Freshness lets get_latest_result run the query when its latest result is
 // too old, missing or failed.
 type Freshness struct {
-	MaxAgeHours *float64 `json:"max_age_hours,omitempty" jsonschema:"minimum=0" jsonschema_description:"Run the query (costs credits) if its latest result is older than this, missing or failed, and wait for it. Omit: never run."`
-	Performance string   `json:"performance,omitempty" jsonschema:"enum=medium,enum=large" jsonschema_description:"Engine of a run: large is faster, ~2x credits."`
+	MaxAgeHours *float64 `json:"max_age_hours,omitempty" jsonschema:"minimum=0" jsonschema_description:"Run the query (costs credits) if its result is older than this many hours, missing or failed. Omit: never run."`
+	Performance string   `json:"performance,omitempty" jsonschema:"enum=medium,enum=large" jsonschema_description:"large: faster run, ~2x credits."`
 }

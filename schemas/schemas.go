@@ -77,7 +77,7 @@ type Budget struct {
 
 // GetLatestResultParams are the arguments of get_latest_result.
 type GetLatestResultParams struct {
-	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved Dune query id (the number in its dune.com URL)."`
+	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved query id (the number in its dune.com URL)."`
 	Paging
 	Projection
 	Filtering
@@ -132,7 +132,7 @@ func ClampMaxTokens(n int) int {
 
 // SampleResultParams are the arguments of sample_result.
 type SampleResultParams struct {
-	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved Dune query id (the number in its dune.com URL)."`
+	QueryID QueryID `json:"query_id" jsonschema:"required" jsonschema_description:"Saved query id (the number in its dune.com URL)."`
 	Sampling
 	Projection
 	Sorting

@@ -74,18 +74,24 @@ func listTools(t *testing.T, ts *Toolset) json.RawMessage {
 }
 
 func TestToolsListTokenBudget(t *testing.T) {
+	checkToolsListCost(t, "tools/list", listTools(t, newTestToolset(t, &fakeFetcher{})))
+}
+
+// checkToolsListCost counts the o200k_base tokens of a tools/list answer
+// against maxToolsListTokens.
+func checkToolsListCost(t *testing.T, what string, raw []byte) {
+	t.Helper()
 	enc, err := tokenizer.Get(tokenizer.O200kBase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	result := listTools(t, newTestToolset(t, &fakeFetcher{}))
-	n, err := enc.Count(string(result))
+	n, err := enc.Count(string(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("tools/list: %d bytes, %d o200k_base tokens", len(result), n)
+	t.Logf("%s: %d bytes, %d o200k_base tokens", what, len(raw), n)
 	if n > maxToolsListTokens {
-		t.Errorf("tools/list costs %d tokens, budget %d", n, maxToolsListTokens)
+		t.Errorf("%s costs %d tokens, budget %d", what, n, maxToolsListTokens)
 	}
 }
 
@@ -173,10 +179,10 @@ func TestNoExecuteToolsAreReadOnly(t *testing.T) {
 			t.Errorf("description: %s", st.Tool.Description)
 		}
 	}
-	// With execution allowed, the tools that may wait for a run can be tasks.
+	// With execution allowed, get_latest_result can be a task.
 	for _, st := range newTestToolset(t, &fakeFetcher{}).ServerTools() {
 		task := st.Tool.Execution != nil && st.Tool.Execution.TaskSupport == mcp.TaskSupportOptional
-		if task != (st.Tool.Name != schemas.SampleResult) {
+		if task != (st.Tool.Name == schemas.GetLatestResult) {
 			t.Errorf("%s: task support %+v", st.Tool.Name, st.Tool.Execution)
 		}
 	}
@@ -230,4 +236,18 @@ func TestInstructions(t *testing.T) {
 	if !strings.Contains(demo, "DEMO MODE") || !strings.Contains(demo, "1001 DEX trades: 100k rows") {
 		t.Errorf("demo instructions: %s", demo)
 	}
+}
+
+// tools/list as a client re-encodes it (the evals measure it this way; key
+// order and escaping may differ from the wire) stays within the cap too.
+func TestToolsListTokenBudgetReencoded(t *testing.T) {
+	var lr mcp.ListToolsResult
+	if err := json.Unmarshal(listTools(t, newTestToolset(t, &fakeFetcher{})), &lr); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkToolsListCost(t, "tools/list re-encoded", raw)
 }

@@ -23,7 +23,7 @@ func BenchmarkRefresh(b *testing.B) {
 			var delay time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				clock.advance(time.Second) // the last run's result is a second old: stale for max_age_hours 0
+				clock.Advance(time.Second) // the last run's result is a second old: stale for max_age_hours 0
 				start := clock.Now()
 				r := e.call(b, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 0})
 				if r.IsError || !r.S.Executed || r.S.ReturnedRows == 0 {

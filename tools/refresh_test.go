@@ -11,41 +11,17 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"dune-mcp/dune"
+	"dune-mcp/internal/clock"
 	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 )
 
-// jumpClock is the one clock of a refresh test: the emulator's executions
-// follow it and the toolset's waits jump it forward instead of sleeping.
-type jumpClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *jumpClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.advance(d)
-	return nil
-}
-
-func (c *jumpClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // refreshEnv serves query 7, whose latest result ended 30 hours ago.
-func refreshEnv(t testing.TB, set func(*Config)) (*env, *jumpClock) {
+// The emulator's executions and the toolset's waits share one clock that
+// jumps instead of sleeping.
+func refreshEnv(t testing.TB, set func(*Config)) (*env, *clock.Jump) {
 	t.Helper()
-	clock := &jumpClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	clock := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	emu := emulator.NewServer(emulator.WithClock(clock.Now))
 	t.Cleanup(emu.Close)
 	emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clock.Now().Add(-30 * time.Hour)})

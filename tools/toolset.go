@@ -144,8 +144,9 @@ func New(cfg Config) (*Toolset, error) {
 // everyone who reads it (nothing is deleted, so it is not destructive), and
 // running it twice runs it twice (not idempotent). With --no-execute it only
 // reads. next_page and sample_result only read; next_page may wait for a run
-// a get_latest_result call started, which costs nothing more. Tools that may
-// wait for a run can also run as MCP tasks.
+// a get_latest_result call started, which costs nothing more.
+// get_latest_result can also run as an MCP task (then it waits for its run
+// to end, so next_page never has to wait as a task).
 func (t *Toolset) ServerTools() []server.ServerTool {
 	reads := hints{readOnly: true, idempotent: true}
 	latest := hints{readOnly: t.cfg.NoExecute, idempotent: t.cfg.NoExecute, task: !t.cfg.NoExecute}
@@ -153,7 +154,7 @@ func (t *Toolset) ServerTools() []server.ServerTool {
 		newServerTool(t, schemas.GetLatestResult, "Get latest Dune query result", latestDescription(t.cfg.NoExecute), latest, t.getLatestResult),
 		newServerTool(t, schemas.NextPage, "Next page of a Dune result",
 			"Continue after the last row shown (same execution, columns, filters and sort, even if the query was re-run), or keep waiting for a run.",
-			hints{readOnly: true, idempotent: true, task: !t.cfg.NoExecute}, t.nextPage),
+			reads, t.nextPage),
 		newServerTool(t, schemas.SampleResult, "Sample a Dune query result",
 			"Uniform random sample of a saved query's latest result, with column stats: profile a big result before paging it. No cursor.",
 			reads, t.sampleResult),

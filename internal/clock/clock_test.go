@@ -29,3 +29,21 @@ func TestSleep(t *testing.T) {
 		t.Errorf("Wall.Now is %s off", d)
 	}
 }
+
+func TestJump(t *testing.T) {
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c := NewJump(start)
+	began := time.Now()
+	if err := c.Sleep(context.Background(), time.Hour); err != nil || !c.Now().Equal(start.Add(time.Hour)) {
+		t.Errorf("after Sleep(1h): %s, %v", c.Now(), err)
+	}
+	if time.Since(began) > time.Second {
+		t.Error("Jump.Sleep waited")
+	}
+	c.Advance(-time.Minute) // never backwards
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) || !c.Now().Equal(start.Add(time.Hour)) {
+		t.Errorf("Sleep on an ended context: %s, %v", c.Now(), err)
+	}
+}
