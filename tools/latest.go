@@ -51,6 +51,7 @@ func (t *Toolset) firstPage(ctx context.Context, c *call, rep report, q pageQuer
 	explicit := q.explicitLimit > 0
 	qk := queryKey(q.queryID, opts.QueryParameters)
 	est := t.shapes.estimate(qk, opts.Columns)
+	opts.Limit = q.explicitLimit
 	if !explicit {
 		opts.Limit = probeSize(q.budget, est)
 	}

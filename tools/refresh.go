@@ -30,6 +30,13 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 	if t.cfg.NoExecute {
 		return nil, rep, newToolError("execution_disabled", "This server does not run queries (--no-execute / DUNE_MCP_NO_EXECUTE), so max_age_hours cannot be honoured. Call get_latest_result without max_age_hours to read the latest result as it is.")
 	}
+	// The credit guard comes first: a run is only worth its credits if the
+	// page that follows it may be read (an explicit limit within the cap, a
+	// budget not spent), and even the probe below costs datapoints.
+	est := t.shapes.estimate(queryKey(rep.queryID, q.opts.QueryParameters), q.opts.Columns)
+	if _, err := t.admit(c, max(q.explicitLimit, 1), est.ncols, q.explicitLimit > 0); err != nil {
+		return nil, rep, err
+	}
 	maxAge := time.Duration(*p.MaxAgeHours * float64(time.Hour))
 	key := execution.NewKey(rep.queryID, q.opts.QueryParameters, t.codec.callerFP(ctx).String())
 

@@ -289,3 +289,41 @@ func TestRefreshAsTask(t *testing.T) {
 		t.Errorf("task result: %v", res)
 	}
 }
+
+// A run still going on at the bound, asked with an explicit limit, resumes
+// with that limit.
+func TestResumedWaitKeepsTheLimit(t *testing.T) {
+	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, Run: 40 * time.Second,
+		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1, "limit": 5, "columns": []string{"amount_usd"}})
+	for i := 0; i < 40 && !r.IsError && r.S.ReturnedRows == 0; i++ {
+		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
+	}
+	if r.IsError || r.S.ReturnedRows != 5 || !r.S.HasMore || r.S.Datapoints != 5 {
+		t.Fatalf("resumed page: %d rows, has_more %v, %d datapoints: %s", r.S.ReturnedRows, r.S.HasMore, r.S.Datapoints, r.Text)
+	}
+}
+
+// The credit guard refuses a refresh before anything is spent: no probe,
+// no run.
+func TestRefreshRefusedBeforeSpending(t *testing.T) {
+	for name, set := range map[string]func(*Config){
+		"over the per-call cap": func(c *Config) { c.MaxDatapointsPerCall = 1000 },
+		"budget spent":          func(c *Config) { c.DatapointBudget = 130 }, // 110 spent by the first read
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, _ := refreshEnv(t, set)
+			// The first read teaches the width (22 columns) and, for the
+			// budget, spends it.
+			if r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "limit": 5}); r.IsError {
+				t.Fatal(r.Text)
+			}
+			before := e.emu.Stats().Requests
+			r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "limit": 100, "max_age_hours": 24})
+			if !r.IsError || e.emu.Stats().Requests != before || e.emu.Stats().Executions != 0 {
+				t.Errorf("isError %v, %d requests, %d runs: %s", r.IsError, e.emu.Stats().Requests-before, e.emu.Stats().Executions, r.Text)
+			}
+		})
+	}
+}
