@@ -23,13 +23,14 @@ func Estimate(rows, columns int, bytes int64) int64 {
 type Budget struct {
 	limit int64
 
-	mu    sync.Mutex
-	spent map[string]int64
+	mu       sync.Mutex
+	spent    map[string]int64
+	reserved map[string]int64 // by calls still reading
 }
 
 // NewBudget returns a budget of limit datapoints per caller (0: unlimited).
 func NewBudget(limit int64) *Budget {
-	return &Budget{limit: max(limit, 0), spent: map[string]int64{}}
+	return &Budget{limit: max(limit, 0), spent: map[string]int64{}, reserved: map[string]int64{}}
 }
 
 // Limited reports whether the budget has a limit.
@@ -38,20 +39,36 @@ func (b *Budget) Limited() bool { return b.limit > 0 }
 // Limit is the budget per caller, 0 when unlimited.
 func (b *Budget) Limit() int64 { return b.limit }
 
-// Left returns what caller may still spend (meaningless when unlimited).
+// Left returns what caller may still spend: the limit minus what was spent
+// and what calls in progress have reserved (meaningless when unlimited).
 func (b *Budget) Left(caller string) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return max(b.limit-b.spent[caller], 0)
+	return max(b.limit-b.spent[caller]-b.reserved[caller], 0)
 }
 
-// Spend records n datapoints spent by caller and returns the caller's total.
-// Spending is recorded even past the limit: Dune has billed it.
-func (b *Budget) Spend(caller string, n int64) int64 {
+// Reserve sets n datapoints aside for a read caller is about to make, if
+// that much is left; concurrent calls then cannot spend it too. Settle
+// releases the reservation.
+func (b *Budget) Reserve(caller string, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.spent[caller] += max(n, 0)
-	return b.spent[caller]
+	if b.limit > 0 && b.spent[caller]+b.reserved[caller]+n > b.limit {
+		return false
+	}
+	b.reserved[caller] += max(n, 0)
+	return true
+}
+
+// Settle records what a call spent and releases what it had reserved.
+func (b *Budget) Settle(caller string, reserved, spent int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reserved[caller] = max(b.reserved[caller]-max(reserved, 0), 0)
+	if b.reserved[caller] == 0 {
+		delete(b.reserved, caller)
+	}
+	b.spent[caller] += max(spent, 0)
 }
 
 // Spent returns what caller has spent so far.

@@ -29,21 +29,40 @@ func TestBudgetPerCaller(t *testing.T) {
 	if !b.Limited() || b.Limit() != 1000 {
 		t.Fatalf("limited=%v limit=%d", b.Limited(), b.Limit())
 	}
+	// Twenty concurrent calls each reserve 100: only ten fit.
 	var wg sync.WaitGroup
-	for range 10 {
+	var mu sync.Mutex
+	granted := 0
+	for range 20 {
 		wg.Add(1)
-		go func() { defer wg.Done(); b.Spend("a", 30) }()
+		go func() {
+			defer wg.Done()
+			if b.Reserve("a", 100) {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		}()
 	}
 	wg.Wait()
-	if b.Spent("a") != 300 || b.Left("a") != 700 || b.Left("b") != 1000 {
-		t.Errorf("a spent %d left %d; b left %d", b.Spent("a"), b.Left("a"), b.Left("b"))
+	if granted != 10 || b.Left("a") != 0 || b.Left("b") != 1000 {
+		t.Fatalf("granted %d, a left %d, b left %d", granted, b.Left("a"), b.Left("b"))
+	}
+	// Calls settle what they really read: reservations are released.
+	for range granted {
+		b.Settle("a", 100, 30)
+	}
+	if b.Spent("a") != 300 || b.Left("a") != 700 {
+		t.Errorf("after settling: spent %d, left %d", b.Spent("a"), b.Left("a"))
 	}
 	// Spending past the limit is recorded (Dune billed it); nothing is left.
-	if total := b.Spend("a", 5000); total != 5300 || b.Left("a") != 0 {
-		t.Errorf("after overspending: total %d, left %d", total, b.Left("a"))
+	b.Settle("a", 0, 5000)
+	if b.Spent("a") != 5300 || b.Left("a") != 0 || b.Reserve("a", 1) {
+		t.Errorf("after overspending: spent %d, left %d", b.Spent("a"), b.Left("a"))
 	}
-	if b.Spend("a", -10) != 5300 {
-		t.Error("a negative spend changed the total")
+	b.Settle("a", -5, -10)
+	if b.Spent("a") != 5300 {
+		t.Error("a negative settlement changed the total")
 	}
 	if u := NewBudget(0); u.Limited() {
 		t.Error("a zero budget is unlimited")

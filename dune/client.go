@@ -251,7 +251,7 @@ func (c *Client) resultDecoder(path string) decoder[*Result] {
 			res.BodyBytes = bodyBytes
 			if usage := UsageFrom(ctx); usage != nil {
 				usage.Rows.Add(int64(len(res.Rows)))
-				usage.Datapoints.Add(int64(res.Metadata.DatapointCount))
+				usage.Datapoints.Add(int64(max(res.Metadata.DatapointCount, len(res.Rows)*len(res.Columns)))) // a missing datapoint_count still costs
 			}
 			scrubResult(res, key)
 			return checkState(res)

@@ -93,6 +93,14 @@ type flight struct {
 	finished bool
 }
 
+// executeTimeout bounds the execute request, which runs detached from the
+// caller that sent it (see Start).
+const executeTimeout = 30 * time.Second
+
+// stuckAfter is how long an execution nobody has seen finish stays joinable:
+// Dune stops every run at 30 minutes.
+const stuckAfter = 35 * time.Minute
+
 // keepFinished is how long a finished execution stays known: a caller that
 // decided to run the query before it was submitted takes its result instead
 // of running the query again.
@@ -120,7 +128,11 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 	r.inflight[key] = f
 	r.mu.Unlock()
 
-	ex, err := r.client.ExecuteQuery(ctx, key.QueryID, params, performance)
+	// Calls with the same key share this request, so it does not end with
+	// the first caller's context (a cancel there must not fail the others).
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), executeTimeout)
+	defer cancel()
+	ex, err := r.client.ExecuteQuery(ectx, key.QueryID, params, performance)
 	if err == nil {
 		f.id = ex.ExecutionID
 	}
@@ -174,14 +186,22 @@ func (r *Runner) finish(id string) {
 	}
 }
 
-// prune forgets executions finished long ago. Callers hold r.mu.
+// prune forgets executions finished long ago, and ones nobody saw finish
+// that Dune has stopped by now. Callers hold r.mu.
 func (r *Runner) prune() {
+	now := r.clock.Now()
 	for k, f := range r.inflight {
-		if f.finished && r.clock.Now().Sub(f.started) > keepFinished {
+		age := now.Sub(f.started)
+		if f.finished && age > keepFinished || age > stuckAfter {
 			delete(r.inflight, k)
 		}
 	}
 }
+
+// Done records that execution id has finished (a caller saw its final state
+// elsewhere, e.g. as a completed latest result), so that no later Start
+// joins it as if it were still running.
+func (r *Runner) Done(id string) { r.finish(id) }
 
 // Progress is what a wait reports after each status check.
 type Progress struct {
@@ -213,7 +233,7 @@ func (r *Runner) Wait(ctx context.Context, id string, maxWait time.Duration, rep
 			return last, err
 		}
 		last = st
-		if Finished(st.State) {
+		if Finished(st.State) && (st.State.Known() || st.IsExecutionFinished) {
 			r.finish(id)
 			return st, nil
 		}
@@ -234,8 +254,8 @@ func (r *Runner) Wait(ctx context.Context, id string, maxWait time.Duration, rep
 }
 
 // Finished reports whether an execution in state s has ended: every
-// documented state but PENDING and EXECUTING. An unknown state counts as
-// finished, so a wait never spins on a state it cannot read.
+// documented state but PENDING and EXECUTING. Wait also asks an unknown
+// state's is_execution_finished; Finished alone counts it as ended.
 func Finished(s dune.State) bool {
 	return s != dune.StatePending && s != dune.StateExecuting
 }

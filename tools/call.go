@@ -20,6 +20,7 @@ type call struct {
 	req      mcp.CallToolRequest
 	usage    *dune.Usage
 	caller   keyFP // fingerprint of the Dune key the call uses
+	reserved int64 // datapoints of the caller's budget set aside by admit
 	progress float64
 }
 

@@ -30,22 +30,37 @@ func (t *Toolset) admit(c *call, rows, width int, explicit bool) (int, error) {
 	spent := c.usage.Datapoints.Load()
 	room, why := t.maxPerCall-spent, fmt.Sprintf("the per-call cap of %d (--max-datapoints-per-call)", t.maxPerCall)
 	if t.spend.Limited() {
-		if left := t.spend.Left(c.caller.String()) - spent; left < room {
+		// Left already excludes this call's own reservations.
+		if left := t.spend.Left(c.caller.String()); left < room {
 			room, why = left, fmt.Sprintf("what is left of the datapoint budget (%d of %d, --datapoint-budget)", max(left, 0), t.spend.Limit())
 		}
 	}
 	cost := credits.Estimate(rows, width, 0)
 	if cost <= room {
-		return rows, nil
+		return rows, t.reserve(c, cost)
 	}
 	fit := int(room / int64(width))
 	if !explicit && fit >= 1 {
-		return fit, nil
+		return fit, t.reserve(c, credits.Estimate(fit, width, 0))
 	}
 	if room <= 0 && t.spend.Limited() {
 		return 0, newToolError("budget_exhausted", "This server's datapoint budget is spent: %d of %d datapoints used with this Dune key. Nothing was fetched. Ask the server's operator to raise --datapoint-budget, or restart it.", t.spend.Spent(c.caller.String())+spent, t.spend.Limit())
 	}
 	return 0, newToolError("over_datapoint_cap", "Not fetched: this read would cost about %d datapoints (%d rows × %d columns), over %s. Narrow it: fewer columns, filters, limit at most %d, or sample_result to profile.", cost, rows, width, why, max(fit, 0))
+}
+
+// reserve sets n datapoints of the caller's budget aside for this call (the
+// adapter settles them when the call ends), so that concurrent calls cannot
+// spend the same datapoints.
+func (t *Toolset) reserve(c *call, n int64) error {
+	if !t.spend.Limited() {
+		return nil
+	}
+	if !t.spend.Reserve(c.caller.String(), n) {
+		return newToolError("budget_exhausted", "Not fetched: this server's datapoint budget for this Dune key is taken (%d of %d spent, the rest reserved by calls in progress). Try again in a moment, or ask the operator to raise --datapoint-budget.", t.spend.Spent(c.caller.String()), t.spend.Limit())
+	}
+	c.reserved += n
+	return nil
 }
 
 // budgetUse is the caller's budget after this call so far, for the result;

@@ -60,7 +60,8 @@ func explain(err error, at callSite) *toolError {
 	}
 	var ws *waitStopped
 	if errors.As(err, &ws) {
-		return newToolError("cancelled", "Stopped waiting for the query's run: the call was cancelled. The run goes on on Dune (it is already paid for): call next_page with cursor %s to pick up its result.", ws.cursor)
+		// The cursor is not cut: without it the paid run is lost to the agent.
+		return &toolError{Kind: "cancelled", Msg: "Stopped waiting: the call was cancelled. The run goes on (already paid for); next_page with this cursor picks it up: " + ws.cursor}
 	}
 	var ee *executeError
 	if errors.As(err, &ee) {

@@ -37,7 +37,8 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 	if _, err := t.admit(c, max(q.explicitLimit, 1), est.ncols, q.explicitLimit > 0); err != nil {
 		return nil, rep, err
 	}
-	maxAge := time.Duration(*p.MaxAgeHours * float64(time.Hour))
+	// A century is "any age" (and keeps the duration from overflowing).
+	maxAge := time.Duration(min(*p.MaxAgeHours, 876_000) * float64(time.Hour))
 	key := execution.NewKey(rep.queryID, q.opts.QueryParameters, t.codec.callerFP(ctx).String())
 
 	// What does Dune have? One row tells the state and the age, for one
@@ -46,6 +47,12 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 	probe := q.opts
 	probe.Offset, probe.Limit = 0, 1
 	res, err := t.fetchLatest(ctx, c, rep.queryID, probe)
+	if err == nil {
+		// What the probe read is finished, whatever this process thought,
+		// and its columns size the page that follows.
+		t.runner.Done(res.ExecutionID)
+		t.shapes.record(queryKey(rep.queryID, q.opts.QueryParameters), q.opts.Columns, res.Columns, 0)
+	}
 	var re *dune.ResultError
 	var ae *dune.APIError
 	var id string
@@ -54,10 +61,15 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 	case err == nil && !t.stale(res, maxAge):
 		q.executionID = res.ExecutionID
 		return t.firstPage(ctx, c, rep, q)
+	case errors.As(err, &re) && !execution.Finished(re.State) && re.ExecutionID == "":
+		return nil, rep, newToolError("still_running", "Dune reports the query as %s without an execution id to follow. Try again in a few seconds.", re.State)
 	case errors.As(err, &re) && !execution.Finished(re.State):
 		// Running already (another caller, process or replica started it).
 		id = t.runner.Track(key, re.ExecutionID)
 	case err == nil, errors.As(err, &re), errors.As(err, &ae) && ae.Kind == dune.KindNotFound:
+		if re != nil {
+			t.runner.Done(re.ExecutionID) // FAILED, CANCELLED or EXPIRED: finished
+		}
 		// Stale, failed, cancelled, expired, or never run with these
 		// parameters: run it (a missing query fails here too, with 404).
 		id, started, err = t.runner.Start(ctx, key, decided, q.opts.QueryParameters, p.Performance)
@@ -94,11 +106,15 @@ func (t *Toolset) await(ctx context.Context, c *call, rep report, q pageQuery, i
 	})
 	q.executionID = id
 	switch {
+	case err != nil && st != nil && errors.Is(context.Cause(ctx), errCallTimeout):
+		// A slow status check ran into the call's deadline: like the end of
+		// the wait's bound, the run goes on and the cursor resumes.
+		return t.waitingPage(c, rep, q, st)
 	case err != nil && ctx.Err() != nil:
 		return nil, rep, &waitStopped{cursor: t.waitCursor(rep.queryID, q), cause: err}
 	case err != nil:
 		return nil, rep, err
-	case !execution.Finished(st.State):
+	case !execution.Finished(st.State) || !st.State.Known() && !st.IsExecutionFinished:
 		return t.waitingPage(c, rep, q, st)
 	}
 	q.fresh.credits = st.ExecutionCostCredits

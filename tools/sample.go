@@ -13,6 +13,10 @@ import (
 func (t *Toolset) sampleResult(ctx context.Context, c *call, p schemas.SampleResultParams) (*summary.Output, report, error) {
 	rep := report{ids: ids{queryID: int64(p.QueryID)}}
 	opts := p.Options()
+	est := t.shapes.estimate(queryKey(rep.queryID, opts.QueryParameters), opts.Columns)
+	if _, err := t.admit(c, max(opts.SampleCount, 1), est.ncols, true); err != nil {
+		return nil, rep, err
+	}
 	res, err := t.fetchLatest(ctx, c, rep.queryID, opts)
 	if res != nil {
 		rep.executionID = res.ExecutionID

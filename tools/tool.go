@@ -117,7 +117,7 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 		ctx, usage := dune.WithUsage(ctx)
 		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx)}
 		out, rep, err := fn(ctx, c, rawArguments(req))
-		t.spend.Spend(c.caller.String(), usage.Datapoints.Load())
+		t.spend.Settle(c.caller.String(), c.reserved, usage.Datapoints.Load())
 
 		var res *mcp.CallToolResult
 		errKind := ""
