@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"dune-mcp/dune"
-	"dune-mcp/internal/clock"
 	"dune-mcp/internal/emulator"
 	"dune-mcp/schemas"
 )
@@ -196,17 +195,10 @@ func TestRegressionDeadlineReportedAsCancel(t *testing.T) {
 	e.emu.SetProfile(7, emulator.Profile{Run: time.Hour})
 	e.emu.InjectFault(emulator.Fault{Status: 200, Latency: 5 * time.Second, Count: 100, Path: emulator.EndpointStatus})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
-	t.Logf("err=%v %q", r.IsError, r.Text)
-}
-
-type slowJump struct{ *clock.Jump }
-
-func (s slowJump) Sleep(ctx context.Context, d time.Duration) error {
-	if err := clock.Sleep(ctx, 5*time.Millisecond); err != nil {
-		return err
+	// Not "cancelled": the run goes on and the answer carries the cursor.
+	if r.IsError || r.S.NextCursor == "" || !r.S.HasMore || strings.Contains(r.Text, "cancelled") {
+		t.Errorf("deadline during a status check: isError %v %q", r.IsError, r.Text)
 	}
-	s.Advance(d)
-	return nil
 }
 
 // Regression (found in review): sample_result bypasses the credit guard (cap and budget).
