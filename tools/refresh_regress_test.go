@@ -245,5 +245,7 @@ func TestRegressionWideUnknownUnderCounts(t *testing.T) {
 func TestRegressionOverCapLimitStillRuns(t *testing.T) {
 	e, _ := refreshEnv(t, nil)
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1, "limit": 10000})
-	t.Logf("err=%v executions=%d %q", r.IsError, e.emu.Stats().Executions, r.Text)
+	if !r.IsError || e.emu.Stats().Executions != 0 || e.emu.Stats().Requests != 0 {
+		t.Errorf("isError %v, %d runs, %d requests: %q", r.IsError, e.emu.Stats().Executions, e.emu.Stats().Requests, r.Text)
+	}
 }
