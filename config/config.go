@@ -323,20 +323,16 @@ func parseBool(s string) (bool, error) {
 // levelNames lists the accepted log levels, for help and error texts.
 const levelNames = "trace, debug, info, warn, error, disabled"
 
+// levels maps the accepted --log-level names (and two aliases) to zerolog's.
+var levels = map[string]zerolog.Level{
+	"trace": zerolog.TraceLevel, "debug": zerolog.DebugLevel, "info": zerolog.InfoLevel,
+	"warn": zerolog.WarnLevel, "warning": zerolog.WarnLevel, "error": zerolog.ErrorLevel,
+	"disabled": zerolog.Disabled, "off": zerolog.Disabled,
+}
+
 func parseLevel(s string) (zerolog.Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "trace":
-		return zerolog.TraceLevel, nil
-	case "debug":
-		return zerolog.DebugLevel, nil
-	case "info":
-		return zerolog.InfoLevel, nil
-	case "warn", "warning":
-		return zerolog.WarnLevel, nil
-	case "error":
-		return zerolog.ErrorLevel, nil
-	case "disabled", "off":
-		return zerolog.Disabled, nil
+	if l, ok := levels[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return l, nil
 	}
 	return zerolog.NoLevel, errors.New("unknown level")
 }

@@ -3,8 +3,10 @@ package evals
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,46 +76,6 @@ func allOps(n *yaml.Node) bool {
 		}
 	}
 	return true
-}
-
-// Ops builds a Check in Go code: Ops("gt", 0, "lte", 10).
-func Ops(kv ...any) Check {
-	c := Check{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		k := kv[i].(string)
-		v := kv[i+1]
-		switch k {
-		case "eq":
-			c.Eq = v
-		case "ne":
-			c.Ne = v
-		case "gt":
-			c.Gt = v
-		case "gte":
-			c.Gte = v
-		case "lt":
-			c.Lt = v
-		case "lte":
-			c.Lte = v
-		case "exists":
-			b := v.(bool)
-			c.Exists = &b
-		case "absent":
-			b := v.(bool)
-			c.Absent = &b
-		case "contains":
-			c.Contains = v
-		case "not_contains":
-			c.NotContains = v
-		case "len":
-			n := v.(int)
-			c.Len = &n
-		default:
-			panic("evals: unknown check operator " + k)
-		}
-		c.order = append(c.order, k)
-	}
-	return c
 }
 
 // Mismatch is one failed operator of a check: what was expected, what was seen.
@@ -472,15 +434,10 @@ func indentLines(s string) string {
 	return strings.ReplaceAll(s, "\n", "\n                ")
 }
 
-// checkAll evaluates named checks against a document in a stable order.
+// checkFields evaluates named checks against a document in a stable order.
 func checkFields(doc any, fields map[string]Check) []Failure {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []Failure
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		for _, r := range Resolve(doc, k) {
 			for _, m := range fields[k].Eval(r.value, r.present) {
 				out = append(out, Failure{Check: "field " + r.path + " " + m.Op, Expected: m.Expected, Actual: m.Actual})
@@ -492,13 +449,8 @@ func checkFields(doc any, fields map[string]Check) []Failure {
 
 // checkMetrics evaluates checks on named numbers.
 func checkMetrics(values map[string]float64, checks map[string]Check, prefix string) []Failure {
-	keys := make([]string, 0, len(checks))
-	for k := range checks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []Failure
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(checks)) {
 		v, ok := values[k]
 		if !ok {
 			out = append(out, Failure{Check: prefix + k + ": unknown metric (known: " + strings.Join(sortedKeys(values), ", ") + ")"})

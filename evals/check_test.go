@@ -2,6 +2,7 @@ package evals
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -387,4 +388,23 @@ func TestBaselineEstimate(t *testing.T) {
 	if n, estimated := countTokensMaybeEstimated([]byte(row)); estimated || n != summary.CountTokens(row) {
 		t.Errorf("a small body must be counted exactly: %d, %v", n, estimated)
 	}
+}
+
+// Ops builds a Check the way a scenario writes one: Ops("gt", 0, "lte", 10)
+// is {gt: 0, lte: 10}.
+func Ops(kv ...any) Check {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%v: %v", kv[i], kv[i+1])
+	}
+	b.WriteString("}")
+	var c Check
+	if err := yaml.Unmarshal([]byte(b.String()), &c); err != nil {
+		panic("evals: Ops: " + err.Error())
+	}
+	return c
 }

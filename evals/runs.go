@@ -125,17 +125,16 @@ func (e *upstream) pairRuns(h http.Handler) http.Handler {
 	})
 }
 
+// outcomes are the profile outcomes a scenario can name ("" is completed).
+var outcomes = map[string]emulator.Outcome{
+	"": emulator.OutcomeCompleted, "completed": emulator.OutcomeCompleted, "partial": emulator.OutcomePartial,
+	"failed": emulator.OutcomeFailed, "timeout": emulator.OutcomeTimeout,
+}
+
 // parseOutcome reads a profile's outcome.
 func parseOutcome(s string) (emulator.Outcome, error) {
-	switch strings.ToLower(s) {
-	case "", "completed":
-		return emulator.OutcomeCompleted, nil
-	case "partial":
-		return emulator.OutcomePartial, nil
-	case "failed":
-		return emulator.OutcomeFailed, nil
-	case "timeout":
-		return emulator.OutcomeTimeout, nil
+	if o, ok := outcomes[strings.ToLower(s)]; ok {
+		return o, nil
 	}
 	return 0, fmt.Errorf("unknown outcome %q (completed, partial, failed, timeout)", s)
 }
