@@ -100,7 +100,7 @@ func explain(err error, at callSite) *toolError {
 	case errors.Is(err, context.Canceled):
 		return newToolError("cancelled", "The request was cancelled before Dune answered.")
 	case errors.Is(err, dune.ErrMissingAPIKey):
-		return newToolError("missing_api_key", "No Dune API key is configured. Set DUNE_API_KEY (dune.com → Settings → API) and restart the server, or send a per-request key.")
+		return newToolError("missing_api_key", "%s", MissingKeyMessage)
 	case errors.Is(err, dune.ErrBodyTooLarge):
 		return newToolError("too_large", "Dune's answer exceeded the size guard. Ask for fewer rows (limit) or fewer columns.")
 	case errors.Is(err, dune.ErrMalformedResponse):
@@ -108,6 +108,11 @@ func explain(err error, at callSite) *toolError {
 	}
 	return newToolError("upstream", "Fetching from Dune failed: %s. Try again in a moment.", bound(err.Error(), 200))
 }
+
+// MissingKeyMessage explains a server started without a Dune key: the
+// result of every tool call, and its startup warning (main.go).
+const MissingKeyMessage = "No Dune API key is configured: set DUNE_API_KEY in this server's env in your MCP client config " +
+	"(create a key at https://dune.com/settings/api), or start it with --demo to try sample data."
 
 // fmtWait renders a wait for a message: "50s", "1m30s", "250ms".
 func fmtWait(d time.Duration) string {
