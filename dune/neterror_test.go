@@ -17,7 +17,7 @@ import (
 
 // unreachable asks for a result from base with a client that fails the
 // test if it waits to retry; it returns the error and the attempts made.
-func unreachable(t *testing.T, base string) (*NetError, error, int64) {
+func unreachable(t *testing.T, base string) (ne *NetError, attempts int64, err error) {
 	t.Helper()
 	c := NewClient(Config{BaseURL: base, APIKey: testKey, RequestTimeout: 10 * time.Second,
 		Retry: RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: time.Second, MaxElapsed: 20 * time.Second}})
@@ -26,20 +26,19 @@ func unreachable(t *testing.T, base string) (*NetError, error, int64) {
 		return nil
 	}
 	ctx, usage := WithUsage(context.Background())
-	_, err := c.GetLatestResult(ctx, 1, Options{Limit: 5})
-	var ne *NetError
+	_, err = c.GetLatestResult(ctx, 1, Options{Limit: 5})
 	if !errors.As(err, &ne) {
 		t.Fatalf("err = %v (%T), want a *NetError", err, err)
 	}
 	if strings.Contains(err.Error(), testKey) || strings.Contains(err.Error(), "limit=5") {
 		t.Errorf("error text leaks the key or the query string: %v", err)
 	}
-	return ne, err, usage.Requests.Load()
+	return ne, usage.Requests.Load(), err
 }
 
 func TestUnresolvableHostIsNotRetried(t *testing.T) {
 	// .invalid never resolves (RFC 6761): no network needed.
-	ne, err, attempts := unreachable(t, "http://dune-mcp-test.invalid")
+	ne, attempts, err := unreachable(t, "http://dune-mcp-test.invalid")
 	var dns *net.DNSError
 	if !errors.As(err, &dns) {
 		t.Fatalf("err = %v, want a *net.DNSError", err)
@@ -62,7 +61,7 @@ func TestRefusedConnectionIsNotRetried(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	ne, err, attempts := unreachable(t, "http://"+addr)
+	ne, attempts, err := unreachable(t, "http://"+addr)
 	if !errors.Is(err, syscall.ECONNREFUSED) || ne.Host != addr || attempts != 1 {
 		t.Errorf("err = %v, host %q, attempts %d; want ECONNREFUSED from %s after 1 attempt", err, ne.Host, attempts, addr)
 	}
@@ -73,7 +72,7 @@ func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	defer srv.Close()
-	ne, err, attempts := unreachable(t, srv.URL)
+	ne, attempts, err := unreachable(t, srv.URL)
 	var cv *tls.CertificateVerificationError
 	if !errors.As(err, &cv) || !TLSError(err) || ne.Host != strings.TrimPrefix(srv.URL, "https://") || attempts != 1 {
 		t.Errorf("err = %v, host %q, attempts %d; want an untrusted certificate after 1 attempt", err, ne.Host, attempts)
@@ -100,7 +99,7 @@ func TestNoTLSOnHTTPSIsNotRetried(t *testing.T) {
 				conn.Close()
 			}
 		}()
-		_, err, attempts := unreachable(t, "https://"+ln.Addr().String())
+		_, attempts, err := unreachable(t, "https://"+ln.Addr().String())
 		ln.Close()
 		if !TLSError(err) || attempts != 1 {
 			t.Errorf("%s: err = %v, attempts %d; want a TLS error after 1 attempt", name, err, attempts)
