@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,13 +66,30 @@ var demoScript = []demoStep{
 	},
 }
 
+// demoSessionUsage is the text of `dune-mcp demo-session --help`.
+const demoSessionUsage = `Usage: dune-mcp demo-session
+
+Starts this binary with --demo over stdio, as an MCP client would, and prints
+what an agent sees from a scripted series of tool calls on the sample data
+(no Dune key, no network). It takes no flags and ignores DUNE_* variables.
+`
+
 // runDemoSession is the hidden `dune-mcp demo-session` (make demo): it starts
 // `dune-mcp --demo` over stdio like an MCP client would and prints what an
 // agent sees from each tool.
 func runDemoSession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dune-mcp demo-session", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stderr, demoSessionUsage)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "dune-mcp: demo-session: %v (see dune-mcp demo-session --help)\n", err)
+		return 2
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "dune-mcp: demo-session: unexpected argument %q (see dune-mcp demo-session --help)\n", fs.Arg(0))
 		return 2
 	}
 	exe, err := os.Executable()

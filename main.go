@@ -114,6 +114,10 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		return fmt.Errorf("building tools: %w", err)
 	}
 	httpMode := cfg.Transport == config.TransportHTTP
+	missingKey := "" // over HTTP: transport.NoKeyMessage, which asks for a per-request key
+	if !httpMode {
+		missingKey = tools.MissingKeyMessage
+	}
 	srv := transport.New(transport.Options{
 		Name:              "dune-mcp",
 		Version:           version,
@@ -121,7 +125,8 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		Instructions:      tools.Instructions(demo),
 		Tools:             toolset.ServerTools(),
 		Logger:            log,
-		RequireRequestKey: httpMode && apiKey == "",
+		RequireRequestKey: apiKey == "",
+		MissingKeyMessage: missingKey,
 	})
 
 	log.Info().Str("version", version).Str("transport", cfg.Transport).Bool("demo", cfg.Demo).
@@ -174,6 +179,9 @@ func warnings(cfg config.Config, log zerolog.Logger) {
 		log.Info().Msg("demo mode: " + config.EnvAPIKey + " is ignored")
 	}
 	if cfg.Transport != config.TransportHTTP {
+		if cfg.APIKey == "" && !cfg.Demo {
+			log.Warn().Msg(tools.MissingKeyMessage)
+		}
 		return
 	}
 	if cfg.APIKey == "" && !cfg.Demo {

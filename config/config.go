@@ -289,15 +289,14 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	return cfg, nil
 }
 
-// Check reports a configuration that parses but cannot run: no Dune key for
-// stdio outside demo mode, or an unauthenticated non-loopback bind. Its
-// errors are *UsageError with a one-line, actionable message.
+// Check reports a configuration that parses but cannot run: an
+// unauthenticated non-loopback bind. Its errors are *UsageError with a
+// one-line, actionable message. A stdio server without a Dune key is not
+// one: it starts and answers every tool call with tools.MissingKeyMessage,
+// which an MCP client shows, where an exit shows only "Failed to connect".
 func (c Config) Check() error {
 	if c.ShowVersion {
 		return nil
-	}
-	if c.Transport == TransportStdio && !c.Demo && c.APIKey == "" {
-		return usageErrorf("no Dune API key: set %s (create one at %s), or try dune-mcp --demo to explore sample data without a key", EnvAPIKey, KeyURL)
 	}
 	if c.Transport == TransportHTTP && c.AuthToken == "" && !c.AllowUnauthenticated && !loopback.Addr(c.Addr) {
 		return usageErrorf("refusing to listen on non-loopback address %s without %s: set a token, bind 127.0.0.1, or pass --allow-unauthenticated", c.Addr, EnvAuthToken)
@@ -411,7 +410,10 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 
 Usage:
   dune-mcp [flags]                      serve MCP over stdio (default) or HTTP
-  dune-mcp emulator [--addr host:port]  run the Dune API emulator alone
+  dune-mcp emulator [--addr host:port]  run the Dune API emulator alone (sample data)
+  dune-mcp demo-session                 run a scripted MCP session against --demo and print it
+
+Each subcommand has its own --help.
 
 Flags (flags beat environment variables):
 `)

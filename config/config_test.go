@@ -181,7 +181,7 @@ func TestCheck(t *testing.T) {
 		env  func(string) string
 		want string // "" = ok
 	}{
-		{"stdio without key", nil, env(), "no Dune API key: set DUNE_API_KEY (create one at https://dune.com/settings/api), or try dune-mcp --demo"},
+		{"stdio without key (starts; tool calls explain)", nil, env(), ""},
 		{"stdio with key", nil, env(EnvAPIKey, "k"), ""},
 		{"stdio demo", []string{"--demo"}, env(), ""},
 		{"version needs nothing", []string{"--version"}, env(), ""},

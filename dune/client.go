@@ -20,7 +20,9 @@
 //     details have them. Status.Err applies the same rule to a status.
 //   - non-2xx answers: *APIError (errors.As); options the client refuses:
 //     *ValidationError, no request sent; no key: ErrMissingAPIKey, no
-//     request sent; a cancelled context: an error wrapping ctx.Err().
+//     request sent; a cancelled context: an error wrapping ctx.Err();
+//     no answer at all (DNS, refused connection, TLS, reset): *NetError,
+//     which names the host.
 //
 // Pagination: the client never follows Dune's next_uri (it would be a URL
 // chosen by the server, possibly with credentials in it); Result.NextOffset

@@ -125,3 +125,22 @@ var ErrMalformedResponse = errors.New("dune: malformed response")
 // ErrMissingAPIKey is returned, before any request is sent, when neither the
 // request context (WithAPIKey) nor Config.APIKey provides a Dune API key.
 var ErrMissingAPIKey = errors.New("dune: no API key configured and none sent with the request")
+
+// NetError is a request that got no HTTP answer: the name did not resolve,
+// the connection was refused or reset, TLS failed. Err is the network
+// error (errors.As finds *net.DNSError, *tls.CertificateVerificationError,
+// syscall.ECONNREFUSED...); Host names the Dune API host it was sent to.
+type NetError struct {
+	// Host is the host[:port] of the base URL, e.g. api.dune.com.
+	Host string
+	// Where names the request: "GET /api/v1/query/1/results".
+	Where string
+	// Err is the network error, without the request URL.
+	Err error
+}
+
+// Error returns "dune: <where>: <network error>".
+func (e *NetError) Error() string { return fmt.Sprintf("dune: %s: %v", e.Where, e.Err) }
+
+// Unwrap returns the network error.
+func (e *NetError) Unwrap() error { return e.Err }

@@ -3,6 +3,8 @@ package dune
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +196,7 @@ func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u,
 			inner = ue.Err
 		}
 		c.log.Debug().Str("method", cl.method).Str("endpoint", cl.path).Err(inner).Dur("duration", time.Since(began)).Msg("dune request failed")
-		return zero, retryInfo{ok: transientNetError(inner), unsent: unsent}, fmt.Errorf("dune: %s: %w", where, inner)
+		return zero, retryInfo{ok: transientNetError(inner), unsent: unsent}, &NetError{Host: req.URL.Host, Where: where, Err: inner}
 	}
 	body := &bodyReader{r: resp.Body, max: cl.maxBody}
 	defer func() {
@@ -249,9 +251,11 @@ func retryableStatus(code int) bool {
 }
 
 // transientNetError reports whether err (from sending a request or reading
-// its body) is a transient network failure.
+// its body) is a transient network failure. A name that does not resolve, a
+// refused connection and TLS failures are not: they last until the network
+// or the configuration changes, and retrying them only delays the advice.
 func transientNetError(err error) bool {
-	if err == nil {
+	if err == nil || permanentNetError(err) {
 		return false
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -265,6 +269,33 @@ func transientNetError(err error) bool {
 	}
 	// net/http reports a server that closed a kept-alive connection this way.
 	return strings.Contains(err.Error(), "server closed idle connection")
+}
+
+// permanentNetError reports a network failure that another attempt would
+// meet again: DNS (unless it timed out), a refused connection, TLS.
+func permanentNetError(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return !dns.IsTimeout
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || TLSError(err)
+}
+
+// TLSError reports whether err is a TLS failure: a certificate not trusted
+// or not valid for the host, or a server that does not speak TLS.
+func TLSError(err error) bool {
+	var (
+		cv  *tls.CertificateVerificationError
+		rh  tls.RecordHeaderError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		alt tls.AlertError
+	)
+	return errors.As(err, &cv) || errors.As(err, &rh) || errors.As(err, &ua) ||
+		errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &alt) ||
+		// net/http's text for a RecordHeaderError that looks like HTTP.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // maxRetryAfter bounds parsed Retry-After values (a day is already "give up").

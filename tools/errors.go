@@ -2,11 +2,14 @@ package tools
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"dune-mcp/dune"
@@ -100,14 +103,53 @@ func explain(err error, at callSite) *toolError {
 	case errors.Is(err, context.Canceled):
 		return newToolError("cancelled", "The request was cancelled before Dune answered.")
 	case errors.Is(err, dune.ErrMissingAPIKey):
-		return newToolError("missing_api_key", "No Dune API key is configured. Set DUNE_API_KEY (dune.com → Settings → API) and restart the server, or send a per-request key.")
+		return newToolError("missing_api_key", "%s", MissingKeyMessage)
 	case errors.Is(err, dune.ErrBodyTooLarge):
 		return newToolError("too_large", "Dune's answer exceeded the size guard. Ask for fewer rows (limit) or fewer columns.")
 	case errors.Is(err, dune.ErrMalformedResponse):
 		return newToolError("malformed", "Dune sent a malformed response. Try again in a moment.")
 	}
+	var ne *dune.NetError
+	if errors.As(err, &ne) {
+		if te := explainNet(ne); te != nil {
+			return te
+		}
+	}
 	return newToolError("upstream", "Fetching from Dune failed: %s. Try again in a moment.", bound(err.Error(), 200))
 }
+
+// explainNet explains the network failures another attempt would meet
+// again (DNS, refused connection, TLS), which dune does not retry; nil for
+// the others (resets, timeouts), which may pass.
+func explainNet(e *dune.NetError) *toolError {
+	const check = "check the network, a proxy, or --dune-base-url (DUNE_API_BASE_URL)."
+	host := bound(e.Host, 80)
+	var (
+		dns  *net.DNSError
+		name x509.HostnameError
+		cert *tls.CertificateVerificationError
+		ca   x509.UnknownAuthorityError
+		bad  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(e, &dns) && !dns.IsTimeout:
+		return newToolError("dns", "Cannot reach Dune at %s: the name does not resolve (DNS); %s", host, check)
+	case errors.Is(e, syscall.ECONNREFUSED):
+		return newToolError("connection_refused", "Cannot reach Dune at %s: connection refused (nothing listens there); %s", host, check)
+	case errors.As(e, &name):
+		return newToolError("tls", "Cannot reach Dune at %s: its TLS certificate is not valid for that host; %s", host, check)
+	case errors.As(e, &cert) || errors.As(e, &ca) || errors.As(e, &bad):
+		return newToolError("tls", "Cannot reach Dune at %s: TLS certificate not trusted (a proxy that intercepts TLS needs its CA installed; an expired one may mean a wrong clock); %s", host, check)
+	case dune.TLSError(e):
+		return newToolError("tls", "Cannot reach Dune at %s: the TLS handshake failed (is it https on a plain-http port?); %s", host, check)
+	}
+	return nil
+}
+
+// MissingKeyMessage explains a server started without a Dune key: the
+// result of every tool call, and its startup warning (main.go).
+const MissingKeyMessage = "No Dune API key is configured: set DUNE_API_KEY in this server's env in your MCP client config " +
+	"(create a key at https://dune.com/settings/api), or start it with --demo to try sample data."
 
 // fmtWait renders a wait for a message: "50s", "1m30s", "250ms".
 func fmtWait(d time.Duration) string {

@@ -2,11 +2,16 @@ package tools
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,5 +215,54 @@ func TestBound(t *testing.T) {
 	}
 	if got := bound("a\n  b", 50); got != "a b" {
 		t.Errorf("whitespace not collapsed: %q", got)
+	}
+}
+
+// Network failures that last say what is wrong and where, not "try again".
+func TestNetworkFailuresExplained(t *testing.T) {
+	netErr := func(err error) error {
+		return fmt.Errorf("wrapped: %w", &dune.NetError{Host: "api.dune.com", Where: "GET /api/v1/query/77/results", Err: err})
+	}
+	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: err} }
+	cases := []struct {
+		name string
+		err  error
+		want []string
+		not  string
+	}{
+		{"dns", netErr(dial(&net.DNSError{Name: "api.dune.com", Err: "no such host", IsNotFound: true})),
+			[]string{"Cannot reach Dune at api.dune.com: the name does not resolve (DNS); check the network, a proxy, or --dune-base-url"}, "Try again"},
+		{"refused", netErr(dial(os.NewSyscallError("connect", syscall.ECONNREFUSED))),
+			[]string{"Cannot reach Dune at api.dune.com: connection refused", "--dune-base-url"}, "Try again"},
+		{"untrusted", netErr(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}),
+			[]string{"Cannot reach Dune at api.dune.com: TLS certificate not trusted", "proxy"}, "Try again"},
+		{"wrong host", netErr(&tls.CertificateVerificationError{Err: x509.HostnameError{Host: "api.dune.com"}}),
+			[]string{"api.dune.com", "not valid for that host"}, "Try again"},
+		{"expired", netErr(&tls.CertificateVerificationError{Err: x509.CertificateInvalidError{Reason: x509.Expired}}),
+			[]string{"TLS certificate not trusted", "clock"}, "Try again"},
+		{"no TLS", netErr(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}),
+			[]string{"api.dune.com", "TLS handshake failed"}, "Try again"},
+		// Transient ones keep their advice.
+		{"reset", netErr(&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}),
+			[]string{"connection reset", "Try again"}, "Cannot reach"},
+		{"dns timeout", netErr(dial(&net.DNSError{Name: "api.dune.com", Err: "i/o timeout", IsTimeout: true})),
+			[]string{"Timed out"}, "does not resolve"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newTestToolset(t, &fakeFetcher{err: c.err})
+			msg := resultText(t, callTool(t, ts, schemas.GetLatestResult, `{"query_id":77}`))
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, c.not) {
+				t.Errorf("message %q says %q", msg, c.not)
+			}
+			if len(msg) > schemas.MaxMessageLen {
+				t.Errorf("message is %d bytes", len(msg))
+			}
+		})
 	}
 }

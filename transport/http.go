@@ -49,7 +49,8 @@ type HTTPConfig struct {
 }
 
 // HTTPHandler is the HTTP face of a Server: an http.Handler serving /mcp,
-// /sse, /message and /healthz.
+// /sse, /message and /healthz, and answering the OAuth discovery paths
+// with "no OAuth here" (oauth.go).
 type HTTPHandler struct {
 	http.Handler
 	s          *Server
@@ -98,6 +99,11 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 	mux.Handle(PathSSE, guard(sse))
 	mux.Handle(PathMessage, guard(sse))
 	mux.Handle(PathHealth, health(cfg.Health))
+	oauth := noOAuth(cfg.AuthToken != "")
+	for _, p := range oauthPaths {
+		mux.Handle(p, oauth)
+		mux.Handle(p+"/", oauth)
+	}
 	mux.Handle("/", http.NotFoundHandler())
 
 	return &HTTPHandler{

@@ -57,13 +57,13 @@ func bearerAuth(token string, next http.Handler) http.Handler {
 		got, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dune-mcp"`)
-			http.Error(w, "unauthorized: send Authorization: Bearer <DUNE_MCP_AUTH_TOKEN>", http.StatusUnauthorized)
+			http.Error(w, "unauthorized: this server needs its bearer token: "+sendToken, http.StatusUnauthorized)
 			return
 		}
 		sum := sha256.Sum256([]byte(got))
 		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dune-mcp", error="invalid_token"`)
-			http.Error(w, "unauthorized: invalid bearer token", http.StatusUnauthorized)
+			http.Error(w, "unauthorized: invalid bearer token: "+sendToken, http.StatusUnauthorized)
 			return
 		}
 		r.Header.Del("Authorization")

@@ -36,6 +36,9 @@ type Options struct {
 	// result when its context carries no per-request Dune key (see
 	// APIKeyHeader). Set it when the server has no key of its own.
 	RequireRequestKey bool
+	// MissingKeyMessage replaces NoKeyMessage as the text of those
+	// results, e.g. over stdio, where no request carries a key of its own.
+	MissingKeyMessage string
 }
 
 // Server is an MCP server plus the bookkeeping the transports need: the
@@ -74,7 +77,11 @@ func New(o Options) *Server {
 		opts = append(opts, server.WithTitle(o.Title))
 	}
 	if o.RequireRequestKey {
-		opts = append(opts, server.WithToolHandlerMiddleware(requireRequestKey))
+		msg := o.MissingKeyMessage
+		if msg == "" {
+			msg = NoKeyMessage
+		}
+		opts = append(opts, server.WithToolHandlerMiddleware(requireRequestKey(msg)))
 	}
 	if offersTasks(o.Tools) {
 		// Tools that may wait for a Dune run can run as tasks: the client
@@ -103,12 +110,14 @@ const NoKeyMessage = "No Dune API key: this server has none configured, so send 
 	APIKeyHeader + " HTTP header of your MCP requests (create a key at https://dune.com/settings/api). " +
 	"Ask the server operator if you expected a shared key."
 
-func requireRequestKey(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if _, ok := dune.APIKeyFrom(ctx); !ok {
-			return mcp.NewToolResultError(NoKeyMessage), nil
+func requireRequestKey(msg string) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if _, ok := dune.APIKeyFrom(ctx); !ok {
+				return mcp.NewToolResultError(msg), nil
+			}
+			return next(ctx, req)
 		}
-		return next(ctx, req)
 	}
 }
 
