@@ -5,10 +5,23 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
+.PHONY: build dist run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# Release binaries: static (CGO_ENABLED=0), -trimpath, version stamped in,
+# dist/dune-mcp_<version>_<os>_<arch>[.exe], plus dist/SHA256SUMS
+# (check with: cd dist && sha256sum -c SHA256SUMS).
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+dist:
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
+		out=dist/$(BIN)_$(VERSION)_$${os}_$${arch}$$ext; echo "$$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out .; \
+	done
+	cd dist && sha256sum $(BIN)_* > SHA256SUMS
 
 run: build
 	./$(BIN)
@@ -73,6 +86,7 @@ sdk-compat: build
 
 clean:
 	rm -f $(BIN)
+	rm -rf dist
 
 # --- evals (evals/README.md): every scenario against the real binary on stdio
 # and streamable HTTP; prints the scorecard, writes evals/out/report.json.

@@ -1,9 +1,13 @@
 package emulator
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"dune-mcp/dune"
 )
@@ -82,33 +86,58 @@ var demoTopTokens = sync.OnceValue(func() map[string]*Dataset {
 	return m
 })
 
+// demoEpoch is the timestamp of the demo executions' ids (plus their
+// registration number in ms). It predates the clock of any real run, so ids
+// minted later sort after the demo ones.
+var demoEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// demoID is the id of the demo execution registered seq-th on the server,
+// the pos-th (from 0) of queryID: a ULID with timestamp demoEpoch + seq ms
+// and entropy queryID (8 bytes) and pos (2 bytes). It is the same in every
+// process, so a cursor bound to a demo execution id (with a fixed
+// DUNE_MCP_CURSOR_SECRET) pages on in the next `dune-mcp --demo` process.
+func demoID(seq, queryID int64, pos int) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(demoEpoch.Add(time.Duration(seq) * time.Millisecond))); err != nil {
+		panic(err)
+	}
+	binary.BigEndian.PutUint64(id[6:14], uint64(queryID))
+	binary.BigEndian.PutUint16(id[14:16], uint16(pos))
+	return id.String()
+}
+
+// addDemoData registers the demo executions, with demoID's ids. It runs
+// before anything else is registered, so their ids are the same in every
+// process.
 func addDemoData(s *Server) {
 	d := demoSets()
-	s.AddQuery(DemoDEXTrades, d["dex"])
-	s.AddQuery(DemoWide, d["wide"])
-	s.AddQuery(DemoLongText, d["long"])
-	s.AddQuery(DemoDailySeries, d["daily"])
-	s.AddQuery(DemoTiny, d["tiny"])
+	add := func(queryID int64, e Execution) string { return s.addExecution(queryID, e, true) }
+	addQuery := func(queryID int64, ds *Dataset) { add(queryID, Execution{Dataset: ds}) }
+	addQuery(DemoDEXTrades, d["dex"])
+	addQuery(DemoWide, d["wide"])
+	addQuery(DemoLongText, d["long"])
+	addQuery(DemoDailySeries, d["daily"])
+	addQuery(DemoTiny, d["tiny"])
 	colErr := demoColumnError
-	id := s.AddExecution(DemoFailed, Execution{State: dune.StateFailed, Error: &colErr})
+	id := add(DemoFailed, Execution{State: dune.StateFailed, Error: &colErr})
 	s.mu.Lock()
 	s.execs[id].errInfo.Message += " [Execution ID: " + id + "]"
 	s.mu.Unlock()
-	s.AddExecution(DemoPartial, Execution{Dataset: d["partial"], Partial: true})
-	s.AddQuery(DemoEmpty, d["empty"])
-	s.AddExecution(DemoExecuting, Execution{State: dune.StateExecuting})
-	s.AddExecution(DemoByChain, Execution{Dataset: d["ethereum"], Params: map[string]string{"chain": "ethereum"}})
-	s.AddExecution(DemoByChain, Execution{Dataset: d["base"], Params: map[string]string{"chain": "base"}})
+	add(DemoPartial, Execution{Dataset: d["partial"], Partial: true})
+	addQuery(DemoEmpty, d["empty"])
+	add(DemoExecuting, Execution{State: dune.StateExecuting})
+	add(DemoByChain, Execution{Dataset: d["ethereum"], Params: map[string]string{"chain": "ethereum"}})
+	add(DemoByChain, Execution{Dataset: d["base"], Params: map[string]string{"chain": "base"}})
 	tt := demoTopTokens()
 	for _, c := range []string{"ethereum", "arbitrum"} {
 		for _, p := range []string{"7d", "30d"} {
-			s.AddExecution(DemoTopTokens, Execution{Dataset: tt[c+"/"+p], Params: map[string]string{"chain": c, "period": p}})
+			add(DemoTopTokens, Execution{Dataset: tt[c+"/"+p], Params: map[string]string{"chain": c, "period": p}})
 		}
 	}
-	s.AddExecution(DemoCancelled, Execution{State: dune.StateCancelled})
-	s.AddExecution(DemoExpired, Execution{State: dune.StateExpired})
-	s.AddExecution(DemoPending, Execution{State: dune.StatePending})
-	s.AddExecution(DemoWallet, Execution{Dataset: WalletActivity(DemoWalletAddress), Params: map[string]string{"wallet": DemoWalletAddress}})
+	add(DemoCancelled, Execution{State: dune.StateCancelled})
+	add(DemoExpired, Execution{State: dune.StateExpired})
+	add(DemoPending, Execution{State: dune.StatePending})
+	add(DemoWallet, Execution{Dataset: WalletActivity(DemoWalletAddress), Params: map[string]string{"wallet": DemoWalletAddress}})
 	addDemoProfiles(s)
 }
 

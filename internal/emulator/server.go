@@ -324,9 +324,15 @@ func ListenAndServe(ctx context.Context, addr string, opts ...Option) error {
 	return NewUnstartedServer(opts...).Serve(ctx, ln)
 }
 
-// newID mints a monotonic ULID. Callers hold s.mu.
+// newID mints a monotonic ULID that no execution has yet (a clock set before
+// the demo epoch cannot reuse a demo id). Callers hold s.mu.
 func (s *Server) newID(t time.Time) string {
-	return ulid.MustNew(ulid.Timestamp(t), s.entropy).String()
+	for {
+		id := ulid.MustNew(ulid.Timestamp(t), s.entropy).String()
+		if _, taken := s.execs[id]; !taken {
+			return id
+		}
+	}
 }
 
 // AddQuery registers a new COMPLETED execution of queryID serving ds; it
@@ -344,6 +350,12 @@ func (s *Server) Rerun(queryID int64, ds *Dataset) string {
 // AddExecution registers an execution of queryID in any state and makes it
 // the query's latest. It returns the execution id (a ULID).
 func (s *Server) AddExecution(queryID int64, e Execution) string {
+	return s.addExecution(queryID, e, false)
+}
+
+// addExecution is AddExecution; demo gives the execution demoID's stable id
+// instead of a random one.
+func (s *Server) addExecution(queryID int64, e Execution, demo bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().UTC()
@@ -396,7 +408,11 @@ func (s *Server) AddExecution(queryID int64, e Execution) string {
 	if state == dune.StateCancelled {
 		x.cancelledAt = ended
 	}
-	x.id = s.newID(now) // minted in registration order, so ids sort like executions
+	if demo {
+		x.id = demoID(s.seq, queryID, len(s.queries[queryID]))
+	} else {
+		x.id = s.newID(now) // minted in registration order, so ids sort like executions
+	}
 	if state == dune.StateFailed {
 		info := dune.ExecutionErrorInfo{Type: "FAILED_TYPE_EXECUTION_FAILED", Message: "query execution failed"}
 		if e.Error != nil {
