@@ -81,8 +81,9 @@ func TestSmallBudgetsShowRows(t *testing.T) {
 // when has_more says it, fetched_rows when it equals returned_rows), which
 // is what the third row of block_time, amount_usd lacked.
 func TestThreeNarrowRowsAt256(t *testing.T) {
-	e := newEnv(t)
-	e.emu.AddQuery(1001, emulator.DEXTrades(5000, 1001))
+	// The demo's DEX execution has the same id in every run (a random id
+	// changes how the cursor tokenises, and with it a row at this budget).
+	e := demoEnv(t)
 	hist := map[int]int{}
 	pages := 0
 	for off := 0; off < 3000; off += 97 {

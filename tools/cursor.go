@@ -49,7 +49,8 @@ const (
 	flagDeflate                  // body is deflated
 	flagWaiting                  // the execution was still running: next_page waits for it
 	flagExecuted                 // the call that issued the cursor ran the query
-	flagKnownFlags   = flagPartial | flagExplicit | flagBinaryULID | flagDeflate | flagWaiting | flagExecuted
+	flagWidth                    // Width is encoded (it differs from len(Columns))
+	flagKnownFlags   = flagPartial | flagExplicit | flagBinaryULID | flagDeflate | flagWaiting | flagExecuted | flagWidth
 	compressMinBytes = 96
 )
 
@@ -153,6 +154,11 @@ func (c cursorCodec) Encode(cur cursor) string {
 	if cur.Executed {
 		flags |= flagExecuted
 	}
+	// A projected view's width is its column count: no byte needed (every
+	// byte of a cursor costs tokens twice per page).
+	if cur.Width != len(cur.Columns) {
+		flags |= flagWidth
+	}
 	var body []byte
 	if id, err := ulid.ParseStrict(cur.ExecutionID); err == nil && id.String() == cur.ExecutionID {
 		flags |= flagBinaryULID
@@ -160,8 +166,11 @@ func (c cursorCodec) Encode(cur cursor) string {
 	} else {
 		body = appendString(body, cur.ExecutionID)
 	}
-	for _, n := range []int64{cur.QueryID, int64(cur.Offset), int64(cur.PageSize), int64(cur.Budget), int64(cur.Width)} {
+	for _, n := range []int64{cur.QueryID, int64(cur.Offset), int64(cur.PageSize), int64(cur.Budget)} {
 		body = binary.AppendUvarint(body, uint64(max(n, 0)))
+	}
+	if flags&flagWidth != 0 {
+		body = binary.AppendUvarint(body, uint64(max(cur.Width, 0)))
 	}
 	body = binary.AppendUvarint(body, uint64(len(cur.Columns)))
 	for _, col := range cur.Columns {
@@ -235,12 +244,16 @@ func parseCursorBody(flags byte, body []byte) (cursor, error) {
 	} else {
 		cur.ExecutionID = rd.string()
 	}
-	nums := make([]int64, 5)
+	nums := make([]int64, 4)
 	for i := range nums {
 		nums[i] = rd.int()
 	}
 	cur.QueryID = nums[0]
-	cur.Offset, cur.PageSize, cur.Budget, cur.Width = int(nums[1]), int(nums[2]), int(nums[3]), int(nums[4])
+	cur.Offset, cur.PageSize, cur.Budget = int(nums[1]), int(nums[2]), int(nums[3])
+	widthEncoded := flags&flagWidth != 0
+	if widthEncoded {
+		cur.Width = int(rd.int())
+	}
 	n := rd.int()
 	if n > 500 {
 		rd.err = errInvalidCursor
@@ -250,6 +263,9 @@ func parseCursorBody(flags byte, body []byte) (cursor, error) {
 	}
 	cur.Filters = rd.string()
 	cur.SortBy = rd.string()
+	if !widthEncoded {
+		cur.Width = len(cur.Columns)
+	}
 	if rd.err != nil || len(rd.b) != 0 || cur.ExecutionID == "" {
 		return cursor{}, errInvalidCursor
 	}

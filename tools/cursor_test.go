@@ -18,6 +18,8 @@ func TestCursorRoundTrip(t *testing.T) {
 	codec := testCodec("s1")
 	cases := []cursor{
 		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}, QueryID: 1001, Offset: 25, PageSize: 25, Budget: 8000},
+		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1"}, QueryID: 1001, Width: 22, Waiting: true, Executed: true},
+		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1", Columns: []string{"a", "b"}}, QueryID: 1001, Width: 2},
 		{view: view{ExecutionID: "not-a-ulid", Partial: true, KeyFP: codec.fingerprint("k")}, QueryID: 1, Offset: 0, PageSize: 1, Budget: 256, Explicit: true},
 		{view: view{ExecutionID: "01HKZJ2683PHF9Q9PHHQ8FW4Q1",
 			Columns: []string{"block_time", "amount_usd", "weird,\"name\""}, Filters: strings.Repeat("amount_usd > 1000 AND ", 150) + "true",
@@ -37,8 +39,8 @@ func TestCursorRoundTrip(t *testing.T) {
 		}
 	}
 	// A long filter is deflated: the cursor stays far shorter than the filter.
-	if s := codec.Encode(cases[2]); len(s) > len(cases[2].Filters)/4 {
-		t.Errorf("cursor with a %d-char filter is %d chars", len(cases[2].Filters), len(s))
+	if s := codec.Encode(cases[4]); len(s) > len(cases[4].Filters)/4 {
+		t.Errorf("cursor with a %d-char filter is %d chars", len(cases[4].Filters), len(s))
 	}
 }
 
