@@ -12,10 +12,11 @@ import (
 	"sync"
 )
 
-// Estimate is the datapoints a page of rows × columns costs, at least the
-// bytes/100 Dune bills for wide values when the size is known (0 if not).
-func Estimate(rows, columns int, bytes int64) int64 {
-	return max(int64(max(rows, 0))*int64(max(columns, 0)), bytes/100)
+// Estimate is the datapoints a page of rows × columns costs before it is
+// read (the bytes/100 Dune bills for very wide values are not known yet;
+// the Dune client charges what Dune reports once it is read).
+func Estimate(rows, columns int) int64 {
+	return int64(max(rows, 0)) * int64(max(columns, 0))
 }
 
 // Budget is a cumulative datapoint budget per caller. The zero limit means

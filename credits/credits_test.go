@@ -8,18 +8,17 @@ import (
 func TestEstimate(t *testing.T) {
 	cases := []struct {
 		rows, cols int
-		bytes      int64
 		want       int64
 	}{
-		{1000, 22, 0, 22000},
-		{10, 3, 0, 30},
-		{10, 3, 250_000, 2500}, // wide values: bytes / 100 dominates
-		{0, 22, 0, 0},
-		{-5, 3, 0, 0},
+		{1000, 22, 22000},
+		{10, 3, 30},
+		{0, 22, 0},
+		{-5, 3, 0},
+		{100_000, 300, 30_000_000},
 	}
 	for _, c := range cases {
-		if got := Estimate(c.rows, c.cols, c.bytes); got != c.want {
-			t.Errorf("Estimate(%d, %d, %d) = %d, want %d", c.rows, c.cols, c.bytes, got, c.want)
+		if got := Estimate(c.rows, c.cols); got != c.want {
+			t.Errorf("Estimate(%d, %d) = %d, want %d", c.rows, c.cols, got, c.want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -678,15 +677,10 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("connection refused is not retried", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := closedAddr(t)
 		c := NewClient(Config{BaseURL: "http://" + addr, APIKey: testKey})
 		c.sleep = func(context.Context, time.Duration) error { t.Error("slept"); return nil }
-		_, err = c.GetLatestResult(context.Background(), 1, Options{Limit: 5})
+		_, err := c.GetLatestResult(context.Background(), 1, Options{Limit: 5})
 		if err == nil || strings.Contains(err.Error(), "limit=5") || !strings.Contains(err.Error(), "/api/v1/query/1/results") {
 			t.Fatalf("err = %v", err)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -206,15 +205,10 @@ func TestExecuteRetries(t *testing.T) {
 		}
 	})
 	t.Run("connection refused: not retried, nothing ran", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := closedAddr(t)
 		c := NewClient(Config{BaseURL: "http://" + addr, APIKey: testKey})
 		c.sleep = func(context.Context, time.Duration) error { t.Error("slept"); return nil }
-		_, err = c.ExecuteQuery(context.Background(), 7, nil, "")
+		_, err := c.ExecuteQuery(context.Background(), 7, nil, "")
 		if err == nil || errors.Is(err, ErrMayHaveStarted) || !strings.HasPrefix(err.Error(), "dune: POST "+executePath+": ") {
 			t.Fatalf("err = %v", err)
 		}

@@ -55,12 +55,7 @@ func TestUnresolvableHostIsNotRetried(t *testing.T) {
 }
 
 func TestRefusedConnectionIsNotRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedAddr(t)
 	ne, attempts, err := unreachable(t, "http://"+addr)
 	if !errors.Is(err, syscall.ECONNREFUSED) || ne.Host != addr || attempts != 1 {
 		t.Errorf("err = %v, host %q, attempts %d; want ECONNREFUSED from %s after 1 attempt", err, ne.Host, attempts, addr)
@@ -124,4 +119,17 @@ func TestTransientNetErrors(t *testing.T) {
 			t.Errorf("%s: transient = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// closedAddr returns a loopback address nothing listens on (connections
+// to it are refused).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -35,13 +35,13 @@ func (t *Toolset) admit(c *call, rows, width int, explicit bool) (int, error) {
 			room, why = left, fmt.Sprintf("what is left of the datapoint budget (%d of %d, --datapoint-budget)", max(left, 0), t.spend.Limit())
 		}
 	}
-	cost := credits.Estimate(rows, width, 0)
+	cost := credits.Estimate(rows, width)
 	if cost <= room {
 		return rows, t.reserve(c, cost)
 	}
 	fit := int(room / int64(width))
 	if !explicit && fit >= 1 {
-		return fit, t.reserve(c, credits.Estimate(fit, width, 0))
+		return fit, t.reserve(c, credits.Estimate(fit, width))
 	}
 	if room <= 0 && t.spend.Limited() {
 		return 0, newToolError("budget_exhausted", "This server's datapoint budget is spent: %d of %d datapoints used with this Dune key. Nothing was fetched. Ask the server's operator to raise --datapoint-budget, or restart it.", t.spend.Spent(c.caller.String())+spent, t.spend.Limit())

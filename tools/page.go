@@ -108,7 +108,7 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 		Executed:             pr.fresh.executed,
 		ExecutionCostCredits: pr.fresh.credits,
 		Budget:               t.budgetUse(c),
-		Now:                  t.now(),
+		Now:                  t.clock.Now(),
 	}
 }
 

@@ -43,7 +43,7 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 
 	// What does Dune have? One row tells the state and the age, for one
 	// row's datapoints: a stale result's rows are never downloaded.
-	decided := t.now()
+	decided := t.clock.Now()
 	probe := q.opts
 	probe.Offset, probe.Limit = 0, 1
 	res, err := t.fetchLatest(ctx, c, rep.queryID, probe)
@@ -90,7 +90,7 @@ func (t *Toolset) refresh(ctx context.Context, c *call, rep report, p schemas.Ge
 // stale reports whether res ended more than maxAge ago. A result whose end
 // Dune did not report counts as fresh (as Dune's own clients do).
 func (t *Toolset) stale(res *dune.Result, maxAge time.Duration) bool {
-	return res.ExecutionEndedAt != nil && t.now().Sub(*res.ExecutionEndedAt) > maxAge
+	return res.ExecutionEndedAt != nil && t.clock.Now().Sub(*res.ExecutionEndedAt) > maxAge
 }
 
 // await waits for execution id within the call's bound, then shows its
@@ -171,7 +171,7 @@ func (t *Toolset) waitingPage(c *call, rep report, q pageQuery, st *dune.Status)
 		Executed:    q.fresh.executed,
 		Notes:       []string{note},
 		Budget:      t.budgetUse(c),
-		Now:         t.now(),
+		Now:         t.clock.Now(),
 	}
 	out, err := summary.Summarize(page, q.budget, func(int) string { return cur })
 	if err != nil {

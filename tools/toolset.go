@@ -87,7 +87,7 @@ type Toolset struct {
 	runner      *execution.Runner
 	maxPerCall  int64
 	spend       *credits.Budget
-	now         func() time.Time
+	clock       clock.Clock // ages results; the runner waits on the same clock
 }
 
 // New builds a Toolset.
@@ -110,9 +110,9 @@ func New(cfg Config) (*Toolset, error) {
 	if timeout == 0 {
 		timeout = DefaultCallTimeout
 	}
-	now := time.Now
+	var clk clock.Clock = clock.Wall{}
 	if cfg.Clock != nil {
-		now = cfg.Clock.Now
+		clk = cfg.Clock
 	}
 	maxPerCall := cfg.MaxDatapointsPerCall
 	switch {
@@ -128,10 +128,10 @@ func New(cfg Config) (*Toolset, error) {
 		cache:       newPageCache(cfg.CacheBytes),
 		shapes:      newShapeMemo(),
 		callTimeout: timeout,
-		runner:      execution.NewRunner(cfg.Fetcher, cfg.Clock),
+		runner:      execution.NewRunner(cfg.Fetcher, clk),
 		maxPerCall:  maxPerCall,
 		spend:       credits.NewBudget(cfg.DatapointBudget),
-		now:         now,
+		clock:       clk,
 	}, nil
 }
 
