@@ -16,8 +16,8 @@ import (
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/internal/childenv"
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/childenv"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // demoStep is one scripted tool call of the demo session.

@@ -7,9 +7,9 @@ import (
 	"io"
 	"net"
 
-	"dune-mcp/config"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/config"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/logging"
 )
 
 // runEmulator is `dune-mcp emulator`: the Dune API emulator with the demo

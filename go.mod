@@ -1,4 +1,4 @@
-module dune-mcp
+module github.com/dune-mcp/dune-mcp
 
 go 1.26.0
 

@@ -18,17 +18,14 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"dune-mcp/config"
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/internal/loopback"
-	"dune-mcp/logging"
-	"dune-mcp/tools"
-	"dune-mcp/transport"
+	"github.com/dune-mcp/dune-mcp/config"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/tools"
+	"github.com/dune-mcp/dune-mcp/transport"
 )
-
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	// A client that closes our stderr (mcp-go's stdio client does on Close)

@@ -16,12 +16,12 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/loopback"
-	"dune-mcp/logging"
-	"dune-mcp/schemas"
-	"dune-mcp/tools"
-	"dune-mcp/transport"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools"
+	"github.com/dune-mcp/dune-mcp/transport"
 )
 
 // Environment variable names. They are part of the public interface (README.md

@@ -13,10 +13,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/logging"
-	"dune-mcp/schemas"
-	"dune-mcp/tools"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools"
 )
 
 func env(kv ...string) func(string) string {

@@ -44,8 +44,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"dune-mcp/internal/clip"
-	"dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
 )
 
 // DefaultBaseURL is Dune's API host; the client appends /api/v1/....

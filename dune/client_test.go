@@ -17,7 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
 )
 
 const okEmpty = `{"execution_id":"01HPF1299EV69Z08DBKW1B6MJR","query_id":7,"state":"QUERY_STATE_COMPLETED","is_execution_finished":true,

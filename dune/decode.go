@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // Decoding strategy.

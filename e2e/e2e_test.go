@@ -25,9 +25,9 @@ import (
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/internal/childenv"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/internal/testio"
+	"github.com/dune-mcp/dune-mcp/internal/childenv"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
 )
 
 const (
@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "dune-mcp")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, "dune-mcp")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, "github.com/dune-mcp/dune-mcp")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building dune-mcp:", err)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // The binary runs a query when max_age_hours asks for a fresher result, waits

@@ -22,7 +22,7 @@ func ModuleRoot(dir string) (string, error) {
 	}
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module dune-mcp") {
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module github.com/dune-mcp/dune-mcp") {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)

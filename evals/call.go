@@ -13,7 +13,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // callGroup makes a step's call st.Parallel times at once (once by

@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // Check is an assertion on one value. In YAML a scalar or a sequence means

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // counters are the emulator's counters over a span of time: a difference

@@ -15,9 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // upstream is one scenario run's Dune API: an emulator server behind a

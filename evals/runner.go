@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/internal/clip"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 const (

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // Runs of a query that dune-mcp starts (POST /api/v1/query/{id}/execute)

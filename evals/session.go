@@ -15,7 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/internal/childenv"
+	"github.com/dune-mcp/dune-mcp/internal/childenv"
 )
 
 // session is a running dune-mcp process with an initialized MCP client.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // truthSet is the whole result of one execution under one view, per the

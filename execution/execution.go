@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
 )
 
 // Client is the part of *dune.Client a Runner uses.

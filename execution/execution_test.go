@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clock"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // setup serves query 7 from an emulator that shares the test's clock with

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
 )
 
 type slowExec struct{ release chan struct{} }

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // MaxMessageLen bounds, in bytes, every message meant for the model: an

@@ -1,6 +1,6 @@
 package schemas
 
-import "dune-mcp/dune"
+import "github.com/dune-mcp/dune-mcp/dune"
 
 // The option groups below describe Dune's results parameters to the model,
 // each exactly once; the parameter structs of schemas.go embed them. Each

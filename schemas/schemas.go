@@ -20,8 +20,8 @@ import (
 
 	"github.com/invopop/jsonschema"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // Tool names, fixed by the design contract.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // defaultCacheBytes bounds the page cache when Config.CacheBytes is 0.

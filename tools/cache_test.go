@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 func rowsOf(n, width int) []dune.Row {

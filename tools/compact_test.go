@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // demoEnv serves the demo queries (1001-1014) the way --demo does.

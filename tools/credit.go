@@ -3,8 +3,8 @@ package tools
 import (
 	"fmt"
 
-	"dune-mcp/credits"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/credits"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // DefaultMaxDatapointsPerCall is Config.MaxDatapointsPerCall's default. The

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 func creditEnv(t *testing.T, set func(*Config)) *env {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 func testCodec(secret string) cursorCodec { return cursorCodec{secret: []byte(secret)} }

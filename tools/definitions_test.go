@@ -14,7 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/tiktoken-go/tokenizer"
 
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

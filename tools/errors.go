@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clip"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // toolError is a failure explained for the model: Msg is the whole text of

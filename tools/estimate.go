@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"dune-mcp/dune"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // Sizing the first fetch of get_latest_result. How many rows fit a budget

@@ -3,8 +3,8 @@ package tools
 import (
 	"testing"
 
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // After a query's first call, the first fetch of later calls is sized from

@@ -14,11 +14,11 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/internal/testio"
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // env is an MCP server with the three tools, backed by the dune client

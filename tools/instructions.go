@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // DemoQuery describes a query served in --demo mode, for the instructions.

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // Per-request Dune keys (multi-user HTTP): the server has no key of its own

@@ -3,9 +3,9 @@ package tools
 import (
 	"context"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // pageQuery is a first page to read: of the query's latest result, or of

@@ -11,9 +11,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // logEnv is a server with the logging capability (as the transports build

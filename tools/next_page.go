@@ -6,9 +6,9 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // nextPage serves next_page: the rows after the last shown one, from the

@@ -7,8 +7,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // pageReq is a page ready to render: the rows available from ch.Start on.

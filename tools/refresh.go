@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/execution"
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/execution"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // taskWait bounds a wait that runs as an MCP task: the client polls the

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // BenchmarkRefresh measures one get_latest_result that runs the query: the

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // Regression (found in review): a run whose wait ended early (cursor never resumed) stays "in flight"

@@ -10,10 +10,10 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clock"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // refreshEnv serves query 7, whose latest result ended 30 hours ago.

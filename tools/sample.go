@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"dune-mcp/schemas"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // sampleResult serves sample_result: Dune's uniform sampling of the latest

@@ -10,10 +10,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
-	"dune-mcp/internal/testio"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // timeoutEnv is a Toolset with the given per-call timeout in front of the

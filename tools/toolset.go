@@ -22,11 +22,11 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/credits"
-	"dune-mcp/dune"
-	"dune-mcp/execution"
-	"dune-mcp/internal/clock"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/credits"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/execution"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // Fetcher is the part of *dune.Client the tools use: reading results, and

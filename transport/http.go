@@ -11,7 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/logging"
 )
 
 // HTTP defaults.

@@ -15,8 +15,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/loopback"
 )
 
 // checkOrigin rejects browser requests from foreign origins (DNS-rebinding

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/transport"
+	"github.com/dune-mcp/dune-mcp/transport"
 )
 
 // A 401 says how to send the token, without echoing what was sent.

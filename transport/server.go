@@ -12,8 +12,8 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/logging"
 )
 
 // APIKeyHeader carries a client's own Dune API key over HTTP.

@@ -14,7 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/logging"
 )
 
 // DefaultDrainTimeout bounds how long shutdown waits for in-flight tool calls.

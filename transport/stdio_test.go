@@ -14,8 +14,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/internal/testio"
-	"dune-mcp/transport"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
+	"github.com/dune-mcp/dune-mcp/transport"
 )
 
 // stdioRaw runs ServeStdio on pipes with the stub tools (slow reports its

@@ -19,9 +19,9 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/testio"
-	"dune-mcp/transport"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
+	"github.com/dune-mcp/dune-mcp/transport"
 )
 
 const testToken = "tok-4f1c2a9e8b7d6c5e"

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Dataset is an immutable table the emulator serves. Generated datasets

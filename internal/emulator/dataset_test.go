@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 const fixtureNextURI = "../../dune/testdata/results_page_with_next_uri.json"

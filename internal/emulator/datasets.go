@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // wideTypes cycle over the columns of Wide.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // DemoWalletAddress is the wallet of the registered run of DemoWallet.

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // dexColumns are the 22 columns of Dune's dex.trades in the order of

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"sync"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clip"
-	"dune-mcp/internal/emulator/filter"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/emulator/filter"
 )
 
 // DefaultMaxPageSize is the emulator's default silent cap on limit.

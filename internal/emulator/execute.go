@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Endpoint names of the execution endpoints, used as Stats.ByEndpoint keys

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // t0 is when a fakeClock starts.

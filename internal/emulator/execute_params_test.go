@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // rowsOf reads every row of an execution (limit 1000 is enough here).

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 func TestExecuteTimeline(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 func TestFaultStatus(t *testing.T) {

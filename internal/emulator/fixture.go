@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // LoadFixture reads a saved Dune results response (the JSON body of

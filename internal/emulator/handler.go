@@ -14,8 +14,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // route is a parsed results URL.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // response is a decoded emulator answer.

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // edgeDataset is a small table of the values where typed comparison is easy

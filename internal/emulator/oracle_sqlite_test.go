@@ -32,8 +32,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // okind is how the oracle stores and compares a column.

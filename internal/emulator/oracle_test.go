@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // oracleSeed fixes the generated expressions; -oracle.seed explores others.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 // TestWalkDEXByNextOffset walks the 100,000-row DEX result with plain

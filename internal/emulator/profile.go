@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // ExecutionTimeout is Dune's execution time limit (30 minutes, Dune's FAQ):

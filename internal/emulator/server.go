@@ -13,7 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // DefaultAPIKey is the key the emulator accepts unless WithAPIKey is given.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"dune-mcp/dune"
-	"dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
 var allEndpoints = []string{"/api/v1/query/%Q/results", "/api/v1/query/%Q/results/csv", "/api/v1/execution/%E/results", "/api/v1/execution/%E/results/csv"}

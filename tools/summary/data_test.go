@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Test data built here (independent of dune/emulator): deterministic pages

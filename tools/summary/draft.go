@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // projectPage keeps the first k columns of p (as columns=[…] would).

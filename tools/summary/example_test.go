@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/tools/summary"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 func ExampleSummarize() {

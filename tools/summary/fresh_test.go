@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 var testExpires = time.Date(2024, 5, 12, 21, 5, 50, 199442351, time.UTC)

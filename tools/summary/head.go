@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // The age of a result ("3 h ago") changes with the time of the call; what a

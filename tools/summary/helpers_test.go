@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 func TestCmpIntTextMatchesBigInt(t *testing.T) {

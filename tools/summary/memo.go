@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"weak"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Statistics of large row sets are memoised by the identity of the rows, so

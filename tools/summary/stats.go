@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // kind is how a column's values are compared and summarised.

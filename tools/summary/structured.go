@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // structLayout says how much of each cuttable part Structured carries.

@@ -34,8 +34,8 @@ import (
 	"errors"
 	"time"
 
-	"dune-mcp/dune"
-	"dune-mcp/schemas"
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 // CellLimit is the longest cell, in characters (runes), shown in full. Longer

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"dune-mcp/evals"
+	"github.com/dune-mcp/dune-mcp/evals"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 var benchCols = []dune.Column{

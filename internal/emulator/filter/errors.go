@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"dune-mcp/internal/clip"
+	"github.com/dune-mcp/dune-mcp/internal/clip"
 )
 
 // Parameter names used as the prefix of error messages.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Filter is a parsed, type-checked filter expression bound to a column list.

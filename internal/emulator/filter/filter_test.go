@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // docExamples are every example of spec section 4 (and the live-API

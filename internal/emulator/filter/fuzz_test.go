@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // fuzzRows add hostile values to docRows: wrong Go types in every column,

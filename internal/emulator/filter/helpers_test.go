@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // Addresses of real length (20 bytes) used by the documented IN example.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // SortKey is one ordering term of a Sort.

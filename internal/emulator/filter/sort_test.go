@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 var sortCols = []dune.Column{
