@@ -7,6 +7,7 @@ require (
 	github.com/mark3labs/mcp-go v1.2.1 // MCP server (stdio, streamable HTTP, SSE) and the clients used by e2e tests and evals
 	github.com/oklog/ulid/v2 v2.1.2 // real ULID execution ids in the emulator; compact ULID encoding in cursors
 	github.com/rs/zerolog v1.35.1 // structured logging to stderr
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // packaging/registry: validates server.json against the MCP registry's JSON Schema (already in the graph through mcp-go)
 	github.com/tiktoken-go/tokenizer v0.10.0 // o200k_base token counting with the vocabulary embedded (no download at run time)
 	go.yaml.in/yaml/v3 v3.0.6 // eval scenarios are YAML files (maintained successor of gopkg.in/yaml.v3)
 	modernc.org/sqlite v1.62.0 // test only: pure-Go SQLite (no cgo) as an independent oracle for the emulator's filters and sort_by
@@ -24,7 +25,6 @@ require (
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/pb33f/ordered-map/v2 v2.3.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // indirect
 	github.com/spf13/cast v1.7.1 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect

@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return runEmulator(ctx, args[1:], stdout, stderr)
 		case "demo-session":
 			return runDemoSession(ctx, args[1:], stdout, stderr)
+		case "healthcheck":
+			return runHealthcheck(ctx, args[1:], getenv, stderr)
 		}
 	}
 	cfg, err := config.Parse(args, getenv, stderr)

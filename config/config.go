@@ -412,6 +412,7 @@ Usage:
   dune-mcp [flags]                      serve MCP over stdio (default) or HTTP
   dune-mcp emulator [--addr host:port]  run the Dune API emulator alone (sample data)
   dune-mcp demo-session                 run a scripted MCP session against --demo and print it
+  dune-mcp healthcheck                  probe a running HTTP server's /healthz (the container's HEALTHCHECK)
 
 Each subcommand has its own --help.
 
