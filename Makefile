@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build dist run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
+.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -22,6 +22,34 @@ dist:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out .; \
 	done
 	cd dist && sha256sum $(BIN)_* > SHA256SUMS
+
+# MCP Bundles for Claude Desktop (one .mcpb per platform, from the dist
+# binaries) and dist/server.json, the MCP registry entry listing them with
+# their SHA-256; each manifest passes `mcpb validate` (npm @anthropic-ai/mcpb,
+# installed into .cache/mcpb) and server.json the registry's JSON Schema.
+# See docs/install.md.
+mcpb: dist
+	packaging/mcpb/build $(VERSION) dist
+
+# The container image (packaging/Dockerfile): the static linux binary on
+# scratch, non-root, HTTP on 0.0.0.0:8080, HEALTHCHECK `dune-mcp healthcheck`.
+# Built with buildah (IMAGE_TOOL=podman works too) in docker format, which
+# keeps HEALTHCHECK. .ci/image builds and checks it.
+IMAGE      ?= dune-mcp
+IMAGE_TOOL ?= buildah
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
+image:
+	rm -rf .cache/image && mkdir -p .cache/image
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o .cache/image/$(BIN) .
+	cp $(CA_BUNDLE) .cache/image/ca-certificates.crt
+	$(IMAGE_TOOL) build --format docker --platform linux/$(IMAGE_ARCH) --build-arg VERSION=$(VERSION) \
+		-f packaging/Dockerfile -t $(IMAGE):$(VERSION) .cache/image
+
+# `go install github.com/dune-mcp/dune-mcp@latest` as a user runs it, from a
+# local module proxy serving HEAD (.ci/goinstall); CI runs it.
+goinstall:
+	.ci/goinstall
 
 run: build
 	./$(BIN)
