@@ -114,7 +114,7 @@ sdk-compat: build
 
 clean:
 	rm -f $(BIN)
-	rm -rf dist
+	rm -rf dist .cache/image .cache/mcpb/stage
 
 # --- evals (evals/README.md): every scenario against the real binary on stdio
 # and streamable HTTP; prints the scorecard, writes evals/out/report.json.

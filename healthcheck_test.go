@@ -99,6 +99,7 @@ func TestHealthcheckFailures(t *testing.T) {
 		{"503", []string{"--addr", strings.TrimPrefix(unhealthy.URL, "http://")}, 1, "503 Service Unavailable"},
 		{"nothing listening", []string{"--addr", closedAddr}, 1, "connection refused"},
 		{"bad addr", []string{"--addr", "localhost"}, 2, "want host:port"},
+		{"--help", []string{"--help"}, 0, "Usage: dune-mcp healthcheck [--addr host:port]"},
 		{"unknown flag", []string{"--port", "1"}, 2, "flag provided but not defined"},
 		{"stray argument", []string{"now"}, 2, `unexpected argument "now"`},
 	}

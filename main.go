@@ -2,8 +2,8 @@
 // query results within a token budget.
 //
 // main.go wires flags and environment (package config) to the Dune client,
-// the tools and a transport; the subcommands live in emulator.go and
-// demo_session.go.
+// the tools and a transport; the subcommands live in emulator.go,
+// demo_session.go and healthcheck.go.
 package main
 
 import (
