@@ -1,7 +1,8 @@
 package main
 
-// The README's client snippets, the Claude Desktop bundle's manifest and the
-// MCP registry entry all tell a client how to start or reach dune-mcp. These
+// The README's client snippets, the Claude Desktop bundle's manifest, the
+// MCP registry entry and the container's Dockerfile all say how to start or
+// reach dune-mcp. These
 // tests hold each of them to the code: every environment variable must be
 // one config.Parse reads, every flag one it accepts, every stdio command must
 // start the server (through run, the whole program) and list its tools,
@@ -522,4 +523,61 @@ func TestRegistryEntryEnvironment(t *testing.T) {
 	}
 	env[config.EnvAPIKey] = "a-user-key"
 	startsServer(t, nil, env)
+}
+
+// The container's environment (packaging/Dockerfile ENV) serves HTTP beyond
+// loopback, so the server must refuse it without DUNE_MCP_AUTH_TOKEN and
+// accept it with one; the HEALTHCHECK runs the healthcheck subcommand.
+func TestDockerfileConfig(t *testing.T) {
+	data, err := os.ReadFile("packaging/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	env := map[string]string{}
+	var healthcheck, user string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch f[0] {
+		case "ENV":
+			for _, kv := range f[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+		case "HEALTHCHECK":
+			healthcheck = line
+		case "USER":
+			user = f[1]
+		}
+	}
+	names := envNames(t)
+	for k := range env {
+		if !names[k] {
+			t.Errorf("ENV %s: not a variable dune-mcp reads", k)
+		}
+	}
+	if user != "65532:65532" {
+		t.Errorf("USER %q, want 65532:65532 (non-root)", user)
+	}
+	if !strings.Contains(healthcheck, `CMD ["/dune-mcp", "healthcheck"]`) {
+		t.Errorf("HEALTHCHECK %q does not run /dune-mcp healthcheck", healthcheck)
+	}
+	parse := func(env map[string]string) (config.Config, error) {
+		cfg, err := config.Parse(nil, func(k string) string { return env[k] }, nil)
+		if err == nil {
+			err = cfg.Check()
+		}
+		return cfg, err
+	}
+	if _, err := parse(env); err == nil || !strings.Contains(err.Error(), config.EnvAuthToken) {
+		t.Errorf("the image's environment without a token: %v; want a refusal naming %s", err, config.EnvAuthToken)
+	}
+	env[config.EnvAuthToken] = "0123456789abcdef0123456789abcdef"
+	cfg, err := parse(env)
+	if err != nil || cfg.Transport != config.TransportHTTP || cfg.Addr != "0.0.0.0:8080" {
+		t.Errorf("with a token: transport %q addr %q err %v; want http on 0.0.0.0:8080", cfg.Transport, cfg.Addr, err)
+	}
 }
