@@ -70,16 +70,30 @@ type Runner struct {
 	mu       sync.Mutex
 	inflight map[Key]*flight // executions of this process, until seen finished
 
-	clock clock.Clock
+	clock  clock.Clock
+	claims Claims // nil: executions are shared within this process only
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithClaims shares executions with the other processes that use claims
+// (replicas on one Redis): see shared.go. A nil claims is no option.
+func WithClaims(claims Claims) Option {
+	return func(r *Runner) { r.claims = claims }
 }
 
 // NewRunner returns a Runner that talks to Dune through client and waits
 // on clock (nil: the wall clock).
-func NewRunner(client Client, c clock.Clock) *Runner {
+func NewRunner(client Client, c clock.Clock, opts ...Option) *Runner {
 	if c == nil {
 		c = clock.Wall{}
 	}
-	return &Runner{client: client, inflight: map[Key]*flight{}, clock: c}
+	r := &Runner{client: client, inflight: map[Key]*flight{}, clock: c}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // flight is one execution of a key: its id once Dune answered the execute
@@ -91,6 +105,8 @@ type flight struct {
 	err      error
 	started  time.Time
 	finished bool
+	// claim is the record of the execution in the shared claims ("": none).
+	claim string
 }
 
 // executeTimeout bounds the execute request, which runs detached from the
@@ -128,6 +144,22 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 	r.inflight[key] = f
 	r.mu.Unlock()
 
+	// Another process may run it, or be about to.
+	sh, err := r.claim(ctx, key, since)
+	if err != nil || sh.id != "" {
+		f.id, f.err, f.claim = sh.id, err, sh.record
+		if err == nil {
+			r.mu.Lock()
+			f.started = sh.submitted // what a later caller's since is compared with
+			r.mu.Unlock()
+		}
+		close(f.done)
+		if err != nil {
+			r.forget(key, f)
+		}
+		return sh.id, false, err
+	}
+
 	// Calls with the same key share this request, so it does not end with
 	// the first caller's context (a cancel there must not fail the others).
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), executeTimeout)
@@ -136,17 +168,23 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 	if err == nil {
 		f.id = ex.ExecutionID
 	}
+	f.claim = r.settle(key, sh.pending, f.id, f.started)
 	f.err = err
 	close(f.done)
 	if err != nil {
-		r.mu.Lock()
-		if r.inflight[key] == f {
-			delete(r.inflight, key)
-		}
-		r.mu.Unlock()
+		r.forget(key, f)
 		return "", false, err
 	}
 	return f.id, true, nil
+}
+
+// forget drops f, a flight that failed, unless another replaced it.
+func (r *Runner) forget(key Key, f *flight) {
+	r.mu.Lock()
+	if r.inflight[key] == f {
+		delete(r.inflight, key)
+	}
+	r.mu.Unlock()
 }
 
 // Track records id, an execution found running on Dune (started by another
@@ -171,18 +209,25 @@ func (r *Runner) Track(key Key, id string) string {
 	return id
 }
 
-// finish marks id finished.
+// finish marks id finished, here and in the shared claims.
 func (r *Runner) finish(id string) {
+	var shared []finished
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, f := range r.inflight {
+	for k, f := range r.inflight {
 		select {
 		case <-f.done:
 			if f.id == id {
+				if !f.finished && f.claim != "" {
+					shared = append(shared, finished{k, f.claim})
+				}
 				f.finished = true
 			}
 		default:
 		}
+	}
+	r.mu.Unlock()
+	for _, s := range shared {
+		r.finishShared(s)
 	}
 }
 
