@@ -134,6 +134,9 @@ func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = OpTimeout
 	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1 // a Redis that refuses is down: no dial loop inside a command
+	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1 // once, for a pooled connection Redis closed
 	}

@@ -21,9 +21,10 @@ type Server struct {
 	// Addr is host:port; it stays the same across Stop and Start.
 	Addr string
 
-	t   testing.TB
-	bin string
-	cmd *exec.Cmd
+	t     testing.TB
+	bin   string
+	extra []string
+	cmd   *exec.Cmd
 }
 
 // binary finds redis-server, or skips t.
@@ -36,10 +37,11 @@ func binary(t testing.TB) string {
 	return bin
 }
 
-// Start runs a redis-server on a free loopback port until the test ends.
-func Start(t testing.TB) *Server {
+// Start runs a redis-server on a free loopback port until the test ends,
+// with extra configuration arguments (e.g. "--requirepass", "pw").
+func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: binary(t), Addr: freeAddr(t)}
+	s := &Server{t: t, bin: binary(t), Addr: freeAddr(t), extra: extra}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -55,6 +57,7 @@ func (s *Server) Start() {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--protected-mode", "no", "--loglevel", "notice", "--logfile", "")
+	s.cmd.Args = append(s.cmd.Args, s.extra...)
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
