@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build dist run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
+.PHONY: build dist run demo test check race walk lint fmt vet staticcheck evals bench load-cluster conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -68,6 +68,17 @@ walk:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A team deployment under load (needs redis-server): 200 agents walking demo
+# results across 3 replicas of the binary that share one Redis, for 60 s.
+# Prints errors, p50/p99 latency, each replica's RSS and the page cache's
+# hits (local vs shared), then stops. LOAD_CLUSTER_CLIENTS and
+# LOAD_CLUSTER_DURATION change the load.
+LOAD_CLUSTER_DURATION ?= 60s
+LOAD_CLUSTER_CLIENTS  ?= 200
+load-cluster:
+	DUNE_MCP_LOAD_CLUSTER=$(LOAD_CLUSTER_DURATION) LOAD_CLUSTER_CLIENTS=$(LOAD_CLUSTER_CLIENTS) \
+		$(GO) test -count=1 -timeout 15m -run '^TestLoadCluster$$' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS$$'
 
 # A scripted agent session against the embedded Dune emulator: what each tool returns.
 demo: build
