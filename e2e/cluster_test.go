@@ -15,8 +15,20 @@ import (
 	"github.com/dune-mcp/dune-mcp/internal/redistest"
 )
 
-// clusterSecret is the cursor secret every replica shares.
-const clusterSecret = "e2e-cluster-cursor-secret-3c9f1a7e"
+// clusterSecret is the cursor secret every replica shares; redisPassword
+// protects their Redis (and is grepped for in every replica's stderr).
+const (
+	clusterSecret = "e2e-cluster-cursor-secret-3c9f1a7e"
+	redisPassword = "e2e-redis-password-8b2d6f0e4a"
+)
+
+// clusterRedis starts a password-protected redis-server and returns it with
+// the URL the replicas use.
+func clusterRedis(t *testing.T) (*redistest.Server, string) {
+	t.Helper()
+	srv := redistest.Start(t, "--requirepass", redisPassword)
+	return srv, "redis://:" + redisPassword + "@" + srv.Addr + "/0"
+}
 
 // replica is one dune-mcp process of a team deployment, over HTTP.
 type replica struct {
@@ -34,6 +46,9 @@ func startCluster(t *testing.T, n int, emu *emulator.Server, redisURL string) []
 	for i := range out {
 		p, base := startHTTP(t, env)
 		out[i] = &replica{p: p, base: base}
+		t.Cleanup(func() {
+			assertNoSecrets(t, fmt.Sprintf("replica %d stderr", i), p.stderr.String(), redisPassword, duneKey, authToken, clusterSecret)
+		})
 	}
 	return out
 }
@@ -117,10 +132,10 @@ func TestClusterWalkFetchesEachRowOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("walks 100,000 rows across 3 replicas")
 	}
-	srv := redistest.Start(t)
+	_, url := clusterRedis(t)
 	emu := newEmulator(t)
 	args, want := walkQuery(t, emu, 4242, 100_000)
-	rs := startCluster(t, 3, emu, srv.URL())
+	rs := startCluster(t, 3, emu, url)
 	sessions := []*client.Client{rs[0].session(t), rs[1].session(t), rs[2].session(t)}
 
 	delivered, cursors := walkCluster(t, sessions, args, want, nil)
@@ -143,11 +158,14 @@ func TestClusterWalkFetchesEachRowOnce(t *testing.T) {
 }
 
 func TestClusterSurvivesRedisKill(t *testing.T) {
-	srv := redistest.Start(t)
+	if testing.Short() {
+		t.Skip("kills and restarts Redis under a 30,000-row walk (tools' TestRedisDownServesInProcessThenShares runs under -short)")
+	}
+	srv, url := clusterRedis(t)
 	emu := newEmulator(t)
 	args, want := walkQuery(t, emu, 4343, 30_000)
 	args["max_tokens"] = 8000
-	rs := startCluster(t, 3, emu, srv.URL())
+	rs := startCluster(t, 3, emu, url)
 	sessions := []*client.Client{rs[0].session(t), rs[1].session(t), rs[2].session(t)}
 
 	killed, back := false, false
@@ -210,12 +228,12 @@ func TestClusterSurvivesRedisKill(t *testing.T) {
 }
 
 func TestClusterRunsOneExecution(t *testing.T) {
-	srv := redistest.Start(t)
+	_, url := clusterRedis(t)
 	emu := newEmulator(t)
 	// A slow execute request: every replica decides to run before any
 	// has an execution id.
 	emu.InjectFault(emulator.Fault{Latency: 500 * time.Millisecond, Path: emulator.EndpointExecute})
-	rs := startCluster(t, 3, emu, srv.URL())
+	rs := startCluster(t, 3, emu, url)
 	sessions := []*client.Client{rs[0].session(t), rs[1].session(t), rs[2].session(t)}
 
 	var wg sync.WaitGroup

@@ -16,7 +16,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
-	"github.com/dune-mcp/dune-mcp/internal/redistest"
 )
 
 // TestLoadCluster is `make load-cluster`: LOAD_CLUSTER_CLIENTS agents (200)
@@ -40,9 +39,9 @@ func TestLoadCluster(t *testing.T) {
 		}
 	}
 
-	srv := redistest.Start(t)
+	_, url := clusterRedis(t)
 	emu := newEmulator(t)
-	rs := startCluster(t, 3, emu, srv.URL())
+	rs := startCluster(t, 3, emu, url)
 	sessions := make([][]*client.Client, clients)
 	for i := range sessions {
 		sessions[i] = []*client.Client{rs[0].session(t), rs[1].session(t), rs[2].session(t)}

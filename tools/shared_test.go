@@ -285,3 +285,42 @@ func TestSharedCacheKeyIsPerKeyAndView(t *testing.T) {
 		t.Error("start row is not part of the key")
 	}
 }
+
+func TestSharedExecutionFailedRequestLetsAnotherRun(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	emu := emulator.NewServer(emulator.WithClock(clk.Now))
+	t.Cleanup(emu.Close)
+	emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clk.Now().Add(-30 * time.Hour)})
+	emu.SetProfile(7, emulator.Profile{Run: 5 * time.Second, Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+	// The first execute request is slow, then refused (402): the replica
+	// that sent it fails; the claim it held must not keep the others from
+	// running the query.
+	emu.InjectFault(emulator.Fault{Status: 402, Latency: 300 * time.Millisecond, Path: emulator.EndpointExecute})
+	r := replicas(t, 3, emu, srv.URL(), func(c *Config) { c.Clock = clk })
+
+	var wg sync.WaitGroup
+	res := make([]result, len(r))
+	for i := range r {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = r[i].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
+		}()
+	}
+	wg.Wait()
+	var failed, ok []result
+	for _, x := range res {
+		if x.IsError {
+			failed = append(failed, x)
+		} else {
+			ok = append(ok, x)
+		}
+	}
+	if len(failed) != 1 || len(ok) != 2 || ok[0].S.ExecutionID != ok[1].S.ExecutionID || ok[0].S.Total != 300 {
+		t.Fatalf("%d failed, %d succeeded (want 1 and 2, one execution): %+v", len(failed), len(ok), res)
+	}
+	if n := emu.Stats().Executions; n != 1 {
+		t.Errorf("%d executions, want 1", n)
+	}
+}

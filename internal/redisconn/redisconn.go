@@ -42,7 +42,7 @@ const DefaultRetryAfter = 2 * time.Second
 func ParseURL(raw string) (*redis.Options, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return nil, errors.New("not a URL; want redis://[:password@]host[:port][/db] or rediss://...")
+		return nil, errors.New("not a URL; want redis://[:password@]host[:port][/db] or rediss://")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, errors.New("want a redis:// or rediss:// (TLS) URL")
