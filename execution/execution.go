@@ -145,19 +145,14 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 	r.mu.Unlock()
 
 	// Another process may run it, or be about to.
-	sh, err := r.claim(ctx, key, since)
-	if err != nil || sh.id != "" {
-		f.id, f.err, f.claim = sh.id, err, sh.record
-		if err == nil {
-			r.mu.Lock()
-			f.started = sh.submitted // what a later caller's since is compared with
-			r.mu.Unlock()
-		}
+	sh := r.claim(ctx, key, since)
+	if sh.id != "" {
+		r.mu.Lock()
+		f.started = sh.submitted // what a later caller's since is compared with
+		r.mu.Unlock()
+		f.id, f.claim = sh.id, sh.record
 		close(f.done)
-		if err != nil {
-			r.forget(key, f)
-		}
-		return sh.id, false, err
+		return sh.id, false, nil
 	}
 
 	// Calls with the same key share this request, so it does not end with

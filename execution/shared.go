@@ -90,12 +90,16 @@ func parseRun(s string) (x run, ok bool) {
 // claim decides, with the other processes, who runs key's query: it
 // returns the execution to join (another process runs or ran it, not
 // finished or submitted since since: as fresh as the caller asked), or the
-// pending record this process now holds (then it runs the query). An
-// error is only the caller's context ending while it waited.
-func (r *Runner) claim(ctx context.Context, key Key, since time.Time) (shared, error) {
+// pending record this process now holds (then it runs the query), or
+// neither (no Claims, or it did not answer: this process runs the query
+// without a record). Like the execute request, it does not end with the
+// caller's context: calls of this process with the same key wait on it.
+func (r *Runner) claim(ctx context.Context, key Key, since time.Time) shared {
 	if r.claims == nil {
-		return shared{}, nil
+		return shared{}
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), executeTimeout)
+	defer cancel()
 	name := claimKey(key)
 	var tok [12]byte
 	_, _ = rand.Read(tok[:])
@@ -104,29 +108,30 @@ func (r *Runner) claim(ctx context.Context, key Key, since time.Time) (shared, e
 		held, won, err := r.claims.Claim(ctx, name, pending, executeTimeout)
 		switch {
 		case err != nil:
-			return shared{}, nil // the store does not answer: decide alone
+			return shared{} // the store does not answer: decide alone
 		case won:
-			return shared{pending: pending}, nil
+			return shared{pending: pending}
 		}
 		x, ok := parseRun(held)
 		switch {
 		case ok && (!x.finished || !x.submitted.Before(since)):
-			return shared{id: x.id, submitted: x.submitted, record: held}, nil
+			return shared{id: x.id, submitted: x.submitted, record: held}
 		case ok || !strings.HasPrefix(held, "pending "):
 			// Finished before the caller decided (too old), or not a record
 			// of ours: take its place.
 			swapped, err := r.claims.Swap(ctx, name, held, pending, executeTimeout)
 			if err != nil {
-				return shared{}, nil
+				return shared{}
 			}
 			if swapped {
-				return shared{pending: pending}, nil
+				return shared{pending: pending}
 			}
 		default:
 			// Another process is sending the execute request: wait for its
-			// answer (its record expires should it die meanwhile).
+			// answer (its record expires should it die meanwhile, and then
+			// Claim wins).
 			if err := r.clock.Sleep(ctx, claimPoll); err != nil {
-				return shared{}, err
+				return shared{}
 			}
 		}
 	}
