@@ -132,6 +132,9 @@ func TestSharedChunkRoundTripsValuesExactly(t *testing.T) {
 }
 
 func TestSharedWalkAcrossReplicasFetchesEachRowOnce(t *testing.T) {
+	if raceEnabled {
+		t.Skip("165 tokenised pages are slow under -race; e2e's TestClusterWalkFetchesEachRowOnce walks 100,000 rows across 3 binaries")
+	}
 	srv := redistest.Start(t)
 	emu := emulator.NewServer()
 	t.Cleanup(emu.Close)
