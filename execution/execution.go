@@ -1,5 +1,6 @@
 // Package execution runs saved Dune queries and waits for them: at most one
-// execution in flight per query, parameters and caller in this process, and
+// execution in flight per query, parameters and caller in this process (and
+// across processes that share Claims, shared.go), and
 // status polling (free of charge on Dune) with progress reports and a wait
 // bounded by the caller's deadline.
 //
@@ -131,14 +132,18 @@ const keepFinished = 10 * time.Minute
 func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map[string]string, performance string) (id string, started bool, err error) {
 	r.mu.Lock()
 	r.prune()
+	var old *flight // a run of this process that the shared record may know better
 	if f, ok := r.inflight[key]; ok && (!f.finished || !f.started.Before(since)) {
-		r.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.id, false, f.err
-		case <-ctx.Done():
-			return "", false, ctx.Err()
+		if !r.askShared(f, since) {
+			r.mu.Unlock()
+			select {
+			case <-f.done:
+				return f.id, false, f.err
+			case <-ctx.Done():
+				return "", false, ctx.Err()
+			}
 		}
+		old = f
 	}
 	f := &flight{done: make(chan struct{}), started: r.clock.Now()}
 	r.inflight[key] = f
@@ -146,13 +151,21 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 
 	// Another process may run it, or be about to.
 	sh := r.claim(ctx, key, since)
-	if sh.id != "" {
+	join := func(id, record string, submitted time.Time) (string, bool, error) {
 		r.mu.Lock()
-		f.started = sh.submitted // what a later caller's since is compared with
+		f.started = submitted // what a later caller's since is compared with
 		r.mu.Unlock()
-		f.id, f.claim = sh.id, sh.record
+		f.id, f.claim = id, record
 		close(f.done)
-		return sh.id, false, nil
+		return id, false, nil
+	}
+	switch {
+	case sh.id != "":
+		return join(sh.id, sh.record, sh.submitted)
+	case sh.pending == "" && old != nil:
+		// The store did not answer: as without it, this process's run
+		// that it has not seen finish is joined.
+		return join(old.id, old.claim, old.started)
 	}
 
 	// Calls with the same key share this request, so it does not end with
@@ -171,6 +184,22 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 		return "", false, err
 	}
 	return f.id, true, nil
+}
+
+// askShared reports whether the shared record, rather than f, should
+// answer a caller who decided at since: f is older than since and, though
+// this process has not seen it finish, another process may have (then the
+// record says so, or names a newer run).
+func (r *Runner) askShared(f *flight, since time.Time) bool {
+	if r.claims == nil || !f.started.Before(since) {
+		return false
+	}
+	select {
+	case <-f.done:
+		return f.err == nil
+	default:
+		return false // its execute request is still out: wait for it
+	}
 }
 
 // forget drops f, a flight that failed, unless another replaced it.
