@@ -6,7 +6,8 @@
 // handlers live in latest.go, next_page.go and sample.go. Shared
 // machinery: call.go (one call's upstream requests, progress and client
 // logs), page.go (top-up, render, cache), cursor.go (signed opaque cursors),
-// cache.go (views and the byte-bounded page cache), estimate.go (sizing the
+// cache.go (views and the byte-bounded page cache), sharedcache.go (the
+// page cache's tiers: in-process, then shared between replicas), estimate.go (sizing the
 // first fetch), errors.go (failures explained for the model),
 // instructions.go (the server's initialize instructions).
 package tools
