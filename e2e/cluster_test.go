@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	mcptransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
 	"github.com/dune-mcp/dune-mcp/internal/redistest"
@@ -132,7 +134,7 @@ func TestClusterWalkFetchesEachRowOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("walks 100,000 rows across 3 replicas")
 	}
-	_, url := clusterRedis(t)
+	srv, url := clusterRedis(t)
 	emu := newEmulator(t)
 	args, want := walkQuery(t, emu, 4242, 100_000)
 	rs := startCluster(t, 3, emu, url)
@@ -155,6 +157,34 @@ func TestClusterWalkFetchesEachRowOnce(t *testing.T) {
 		t.Errorf("re-read on another replica: %d upstream requests, %d datapoints; want 0 and 0", n, p.datapoints)
 	}
 	t.Logf("re-read of rows %d+ on another replica: %d upstream requests", p.offset, emu.Stats().Requests-before)
+	t.Logf("redis after the walk: %s", redisInfo(t, srv.Addr, "keys", "used_memory_human", "total_net_input_bytes"))
+}
+
+// redisInfo returns the named fields of Redis's INFO (and the number of
+// keys), for the test's log.
+func redisInfo(t *testing.T, addr string, fields ...string) string {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: redisPassword})
+	defer rdb.Close()
+	ctx := context.Background()
+	info, err := rdb.Info(ctx, "memory", "stats").Result()
+	if err != nil {
+		return err.Error()
+	}
+	keys, _ := rdb.DBSize(ctx).Result()
+	var out []string
+	for _, f := range fields {
+		if f == "keys" {
+			out = append(out, fmt.Sprintf("keys:%d", keys))
+			continue
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if strings.HasPrefix(line, f+":") {
+				out = append(out, line)
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func TestClusterSurvivesRedisKill(t *testing.T) {
