@@ -73,11 +73,13 @@ bench:
 # results across 3 replicas of the binary that share one Redis, for 60 s.
 # Prints errors, p50/p99 latency, each replica's RSS and the page cache's
 # hits (local vs shared), then stops. LOAD_CLUSTER_CLIENTS and
-# LOAD_CLUSTER_DURATION change the load.
+# LOAD_CLUSTER_DURATION change the load; LOAD_CLUSTER_REDIS=off runs it on
+# replicas that share nothing, for comparison.
 LOAD_CLUSTER_DURATION ?= 60s
 LOAD_CLUSTER_CLIENTS  ?= 200
+LOAD_CLUSTER_REDIS    ?= on
 load-cluster:
-	DUNE_MCP_LOAD_CLUSTER=$(LOAD_CLUSTER_DURATION) LOAD_CLUSTER_CLIENTS=$(LOAD_CLUSTER_CLIENTS) \
+	DUNE_MCP_LOAD_CLUSTER=$(LOAD_CLUSTER_DURATION) LOAD_CLUSTER_CLIENTS=$(LOAD_CLUSTER_CLIENTS) LOAD_CLUSTER_REDIS=$(LOAD_CLUSTER_REDIS) \
 		$(GO) test -count=1 -timeout 15m -run '^TestLoadCluster$$' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS$$'
 
 # A scripted agent session against the embedded Dune emulator: what each tool returns.

@@ -23,6 +23,8 @@ import (
 // 3 replicas sharing one Redis, each call on the next replica. It prints
 // errors, latency percentiles, each replica's memory and the page cache's
 // hits by tier, then stops. Skipped unless DUNE_MCP_LOAD_CLUSTER is set.
+// LOAD_CLUSTER_REDIS=off runs the same load on replicas without Redis, for
+// comparison.
 func TestLoadCluster(t *testing.T) {
 	raw := os.Getenv("DUNE_MCP_LOAD_CLUSTER")
 	if raw == "" {
@@ -40,13 +42,17 @@ func TestLoadCluster(t *testing.T) {
 	}
 
 	_, url := clusterRedis(t)
+	store := "one Redis"
+	if os.Getenv("LOAD_CLUSTER_REDIS") == "off" { // the baseline: replicas that share nothing
+		url, store = "", "no Redis"
+	}
 	emu := newEmulator(t)
 	rs := startCluster(t, 3, emu, url)
 	sessions := make([][]*client.Client, clients)
 	for i := range sessions {
 		sessions[i] = []*client.Client{rs[0].session(t), rs[1].session(t), rs[2].session(t)}
 	}
-	fmt.Printf("load-cluster: %d clients × 3 replicas (one Redis, one emulator) for %s\n", clients, dur)
+	fmt.Printf("load-cluster: %d clients × 3 replicas (%s, one emulator) for %s\n", clients, store, dur)
 
 	// What agents read: a few views of the demo results, so that walks
 	// overlap and the shared cache has something to share.
@@ -71,6 +77,7 @@ func TestLoadCluster(t *testing.T) {
 		samples = append(samples, sample{d, err})
 		mu.Unlock()
 	}
+	begin := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -100,7 +107,7 @@ func TestLoadCluster(t *testing.T) {
 					case err != nil:
 						record(d, "transport: "+err.Error())
 					case res.IsError:
-						record(d, "tool: "+firstLine(text(res)))
+						record(d, fmt.Sprintf("tool (view %d, step %d, t=%ds): %s", (n-1-step)%len(views), step, int(time.Since(begin).Seconds())/10*10, firstLine(text(res))))
 					default:
 						record(d, "")
 					}
@@ -148,7 +155,11 @@ func TestLoadCluster(t *testing.T) {
 		rss, hwm := memory(r.p.cmd.Process.Pid)
 		l, s, n := cacheHits(r.p.stderr.String())
 		local, shared, calls = local+l, shared+s, calls+n
-		fmt.Printf("replica %d: RSS %s (peak %s); %d calls, page cache hits: %d local, %d shared\n", i, rss, hwm, n, l, s)
+		down := outages(r.p.stderr.String())
+		fmt.Printf("replica %d: RSS %s (peak %s); %d calls, page cache hits: %d local, %d shared; Redis outages seen: %d\n", i, rss, hwm, n, l, s, len(down))
+		for _, e := range down {
+			fmt.Printf("  redis unavailable: %s\n", e)
+		}
 	}
 	fmt.Printf("page cache hits, all replicas: %d local, %d shared (of %d calls)\n", local, shared, calls)
 	if len(samples) == 0 {
@@ -181,6 +192,18 @@ func memory(pid int) (rss, peak string) {
 		}
 	}
 	return rss, peak
+}
+
+// outages returns the errors of a replica's "redis unavailable" lines.
+func outages(stderr string) []string {
+	var out []string
+	for _, line := range strings.Split(stderr, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(fmt.Sprint(m["message"]), "redis unavailable") {
+			out = append(out, fmt.Sprint(m["error"]))
+		}
+	}
+	return out
 }
 
 // cacheHits counts a replica's tool calls whose rows came (at least in part)
