@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -149,13 +150,22 @@ type sharedChunk struct {
 	Rows  []dune.Row
 }
 
+// deflaters and inflaters are reused: each holds about a megabyte of
+// state that a chunk would otherwise allocate anew.
+var (
+	deflaters = sync.Pool{New: func() any {
+		zw, _ := flate.NewWriter(nil, flate.BestSpeed) // a valid level never fails
+		return zw
+	}}
+	inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+)
+
 // encodeChunk returns ch deflated for the shared cache.
 func encodeChunk(ch *chunk) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
+	zw := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(zw)
+	zw.Reset(&buf)
 	if err := json.NewEncoder(zw).Encode(sharedChunk{Head: ch.head, Total: ch.Total, Start: ch.Start, Rows: ch.Rows}); err != nil {
 		return nil, err
 	}
@@ -172,8 +182,11 @@ var errBadEntry = errors.New("malformed shared cache entry")
 // json.Number, as the Dune client decodes them. An entry that is not the
 // chunk starting at start is refused.
 func decodeChunk(b []byte, start int) (*chunk, error) {
-	zr := flate.NewReader(bytes.NewReader(b))
-	defer zr.Close()
+	zr := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(zr)
+	if err := zr.(flate.Resetter).Reset(bytes.NewReader(b), nil); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(io.LimitReader(zr, 64*MaxSharedEntry))
 	dec.UseNumber()
 	var sc sharedChunk
