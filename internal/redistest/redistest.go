@@ -41,10 +41,19 @@ func binary(t testing.TB) string {
 // with extra configuration arguments (e.g. "--requirepass", "pw").
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: binary(t), Addr: freeAddr(t), extra: extra}
-	s.Start()
+	s := &Server{t: t, bin: binary(t), extra: extra}
 	t.Cleanup(s.Stop)
-	return s
+	// The port is free when picked, but another process may take it before
+	// redis-server binds it: then try another.
+	var err error
+	for range 3 {
+		s.Addr = freeAddr(t)
+		if err = s.start(); err == nil {
+			return s
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // URL is the redis:// URL of the server (database 0).
@@ -54,16 +63,22 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 // connections.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--protected-mode", "no", "--loglevel", "notice", "--logfile", "")
 	s.cmd.Args = append(s.cmd.Args, s.extra...)
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %w", err)
 	}
 	ready := make(chan error, 1)
 	go func() {
@@ -82,10 +97,12 @@ func (s *Server) Start() {
 	select {
 	case err := <-ready:
 		if err != nil {
-			s.t.Fatal(err)
+			s.Stop()
 		}
+		return err
 	case <-time.After(20 * time.Second):
-		s.t.Fatal("redis-server not ready within 20s")
+		s.Stop()
+		return fmt.Errorf("redis-server on %s not ready within 20s", s.Addr)
 	}
 }
 
