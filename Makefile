@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench conformance sdk-compat clean
+.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench load-cluster conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -34,8 +34,12 @@ mcpb: dist
 # The container image (packaging/Dockerfile): the static linux binary on
 # scratch, non-root, HTTP on 0.0.0.0:8080, HEALTHCHECK `dune-mcp healthcheck`.
 # Built with buildah (IMAGE_TOOL=podman works too) in docker format, which
-# keeps HEALTHCHECK. .ci/image builds and checks it.
+# keeps HEALTHCHECK. .ci/image builds and checks it. deploy/compose.yaml runs
+# it: make image IMAGE_TAG=local. With Docker: make image IMAGE_TOOL=docker
+# IMAGE_FORMAT= (docker builds the docker format without the flag).
 IMAGE      ?= dune-mcp
+IMAGE_TAG  ?= $(VERSION)
+IMAGE_FORMAT ?= --format docker
 IMAGE_TOOL ?= buildah
 IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
@@ -43,8 +47,8 @@ image:
 	rm -rf .cache/image && mkdir -p .cache/image
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o .cache/image/$(BIN) .
 	cp $(CA_BUNDLE) .cache/image/ca-certificates.crt
-	$(IMAGE_TOOL) build --format docker --platform linux/$(IMAGE_ARCH) --build-arg VERSION=$(VERSION) \
-		-f packaging/Dockerfile -t $(IMAGE):$(VERSION) .cache/image
+	$(IMAGE_TOOL) build $(IMAGE_FORMAT) --platform linux/$(IMAGE_ARCH) --build-arg VERSION=$(VERSION) \
+		-f packaging/Dockerfile -t $(IMAGE):$(IMAGE_TAG) .cache/image
 
 # `go install github.com/dune-mcp/dune-mcp@latest` as a user runs it, from a
 # local module proxy serving HEAD (.ci/goinstall); CI runs it.
@@ -96,6 +100,19 @@ walk:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A team deployment under load (needs redis-server): 200 agents walking demo
+# results across 3 replicas of the binary that share one Redis, for 60 s.
+# Prints errors, p50/p99 latency, each replica's RSS and the page cache's
+# hits (local vs shared), then stops. LOAD_CLUSTER_CLIENTS and
+# LOAD_CLUSTER_DURATION change the load; LOAD_CLUSTER_REDIS=off runs it on
+# replicas that share nothing, for comparison.
+LOAD_CLUSTER_DURATION ?= 60s
+LOAD_CLUSTER_CLIENTS  ?= 200
+LOAD_CLUSTER_REDIS    ?= on
+load-cluster:
+	DUNE_MCP_LOAD_CLUSTER=$(LOAD_CLUSTER_DURATION) LOAD_CLUSTER_CLIENTS=$(LOAD_CLUSTER_CLIENTS) LOAD_CLUSTER_REDIS=$(LOAD_CLUSTER_REDIS) \
+		$(GO) test -count=1 -timeout 15m -run '^TestLoadCluster$$' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS$$'
 
 # A scripted agent session against the embedded Dune emulator: what each tool returns.
 demo: build

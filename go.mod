@@ -6,6 +6,7 @@ require (
 	github.com/invopop/jsonschema v0.14.0 // tool input/output schemas generated from the Go parameter structs
 	github.com/mark3labs/mcp-go v1.2.1 // MCP server (stdio, streamable HTTP, SSE) and the clients used by e2e tests and evals
 	github.com/oklog/ulid/v2 v2.1.2 // real ULID execution ids in the emulator; compact ULID encoding in cursors
+	github.com/redis/go-redis/v9 v9.23.0 // --redis-url: the most used Redis client for Go, kept by Redis; speaks RESP2/3 to Redis 7 and Valkey 8 alike (SET NX GET, Lua), pooled, TLS for rediss://
 	github.com/rs/zerolog v1.35.1 // structured logging to stderr
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // packaging/registry: validates server.json against the MCP registry's JSON Schema (already in the graph through mcp-go)
 	github.com/tiktoken-go/tokenizer v0.10.0 // o200k_base token counting with the vocabulary embedded (no download at run time)
@@ -16,6 +17,7 @@ require (
 require (
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
 	github.com/buger/jsonparser v1.1.2 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dlclark/regexp2/v2 v2.5.1 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/jsonschema-go v0.4.2 // indirect
@@ -26,8 +28,8 @@ require (
 	github.com/pb33f/ordered-map/v2 v2.3.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/spf13/cast v1.7.1 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.2 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.14.0 // indirect

@@ -22,6 +22,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
 	"github.com/dune-mcp/dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 	"github.com/dune-mcp/dune-mcp/logging"
 	"github.com/dune-mcp/dune-mcp/tools"
 	"github.com/dune-mcp/dune-mcp/transport"
@@ -98,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 	}
 
 	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version})
-	toolset, err := tools.New(tools.Config{
+	tcfg := tools.Config{
 		Fetcher:              client,
 		DefaultMaxTokens:     cfg.MaxTokens,
 		CursorSecret:         []byte(cfg.CursorSecret.Reveal()),
@@ -108,7 +109,18 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		NoExecute:            cfg.NoExecute,
 		MaxDatapointsPerCall: cfg.MaxDatapointsPerCall,
 		DatapointBudget:      cfg.DatapointBudget,
-	})
+	}
+	if cfg.RedisURL != "" {
+		// Only a bad URL fails here (config already refused those): a Redis
+		// that does not answer is one warning, and in-process until it does.
+		conn, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		defer conn.Close()
+		tcfg.SharedCache, tcfg.SharedRuns = conn, conn
+	}
+	toolset, err := tools.New(tcfg)
 	if err != nil {
 		return fmt.Errorf("building tools: %w", err)
 	}
@@ -130,7 +142,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 
 	log.Info().Str("version", version).Str("transport", cfg.Transport).Bool("demo", cfg.Demo).
 		Str("dune_base_url", baseURL).Bool("api_key_set", apiKey != "").Int("max_tokens", cfg.MaxTokens).
-		Bool("cursor_secret_set", cfg.CursorSecret != "").Msg("starting dune-mcp")
+		Bool("cursor_secret_set", cfg.CursorSecret != "").Bool("redis", cfg.RedisURL != "").Msg("starting dune-mcp")
 	warnings(cfg, log)
 
 	if !httpMode {
@@ -174,6 +186,9 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 const minAuthTokenLen = 16
 
 func warnings(cfg config.Config, log zerolog.Logger) {
+	if cfg.RedisURL != "" && cfg.CursorSecret == "" {
+		log.Warn().Msg("--redis-url without " + config.EnvCursorSecret + ": this process's cursors and cached pages are its own; give every replica the same secret to share them")
+	}
 	if cfg.Demo && cfg.APIKey != "" {
 		log.Info().Msg("demo mode: " + config.EnvAPIKey + " is ignored")
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 	"github.com/dune-mcp/dune-mcp/logging"
 	"github.com/dune-mcp/dune-mcp/schemas"
 	"github.com/dune-mcp/dune-mcp/tools"
@@ -42,6 +43,7 @@ const (
 	EnvNoExecute      = "DUNE_MCP_NO_EXECUTE"
 	EnvMaxDatapoints  = "DUNE_MCP_MAX_DATAPOINTS_PER_CALL"
 	EnvBudget         = "DUNE_MCP_DATAPOINT_BUDGET"
+	EnvRedisURL       = "DUNE_MCP_REDIS_URL"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -101,6 +103,9 @@ type Config struct {
 	BaseURL              string
 	AuthToken            Secret
 	CursorSecret         Secret
+	// RedisURL is the Redis or Valkey that replicas share (page cache,
+	// executions); "" keeps everything in-process. It may hold a password.
+	RedisURL             Secret
 	LogLevel             zerolog.Level
 	LogFormat            string // logging.FormatJSON or logging.FormatConsole
 	AllowedOrigins       []string
@@ -111,10 +116,13 @@ type Config struct {
 // Secrets returns the non-empty secret values, for log redaction.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []Secret{c.APIKey, c.AuthToken, c.CursorSecret} {
+	for _, s := range []Secret{c.APIKey, c.AuthToken, c.CursorSecret, c.RedisURL} {
 		if s != "" {
 			out = append(out, s.Reveal())
 		}
+	}
+	if p := redisconn.Password(c.RedisURL.Reveal()); p != "" {
+		out = append(out, p)
 	}
 	return out
 }
@@ -145,6 +153,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		transport, addr, baseURL, logLevel, logFormat, origins string
 		demo, allowUnauth, version, noExecute                  bool
 		maxTokens, callTimeout, maxDatapoints, dpBudget        string
+		redisURL                                               string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -154,6 +163,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.BoolVar(&noExecute, "no-execute", false, "never run a query: get_latest_result refuses max_age_hours ["+EnvNoExecute+"]")
 	fs.StringVar(&maxDatapoints, "max-datapoints-per-call", strconv.Itoa(tools.DefaultMaxDatapointsPerCall), "most Dune datapoints (rows × columns) one tool call may read, `N` ≥ 1 ["+EnvMaxDatapoints+"]")
 	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
+	fs.StringVar(&redisURL, "redis-url", "", "Redis or Valkey `URL` (redis:// or rediss://, [:password@]host[:port][/db]) that replicas share for the page cache and executions; prefer the environment, which ps does not show ["+EnvRedisURL+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -265,6 +275,14 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		return Config{}, usageErrorf("invalid %s %q: %v", src, v, err)
 	}
 	cfg.BaseURL = u
+
+	v, src = pick("redis-url", redisURL, EnvRedisURL)
+	if v = strings.TrimSpace(v); v != "" {
+		if _, err := redisconn.ParseURL(v); err != nil {
+			return Config{}, usageErrorf("invalid %s: %v", src, err) // never the value: it may hold a password
+		}
+		cfg.RedisURL = Secret(v)
+	}
 
 	v, src = pick("log-level", logLevel, EnvLogLevel)
 	lvl, err := parseLevel(v)

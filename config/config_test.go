@@ -292,3 +292,36 @@ func TestLogLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisURL(t *testing.T) {
+	const pw = "redis-pass-5e1f0a9c"
+	url := "redis://:" + pw + "@cache.internal:6380/2"
+	cfg, err := Parse(nil, env(EnvRedisURL, " "+url+" "), nil)
+	if err != nil || cfg.RedisURL.Reveal() != url {
+		t.Fatalf("from the environment: %q, %v", cfg.RedisURL.Reveal(), err)
+	}
+	if s := fmt.Sprintf("%v %+v", cfg.RedisURL, cfg); strings.Contains(s, pw) {
+		t.Errorf("printing the config shows the password: %s", s)
+	}
+	secrets := strings.Join(cfg.Secrets(), "\n")
+	if !strings.Contains(secrets, "\n"+pw) && !strings.HasPrefix(secrets, pw) {
+		t.Errorf("Secrets() lacks the Redis password (log redaction): %q", cfg.Secrets())
+	}
+	// The flag beats the variable.
+	cfg, err = Parse([]string{"--redis-url", "rediss://cache.example.com"}, env(EnvRedisURL, url), nil)
+	if err != nil || cfg.RedisURL.Reveal() != "rediss://cache.example.com" {
+		t.Fatalf("flag: %q, %v", cfg.RedisURL.Reveal(), err)
+	}
+	for _, bad := range []string{"http://:" + pw + "@cache", "redis://:" + pw + "@cache/x", "redis://:" + pw + "@:6379"} {
+		_, err := Parse(nil, env(EnvRedisURL, bad), nil)
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), EnvRedisURL) {
+			t.Errorf("%s=%q: %v, want a usage error naming the variable", EnvRedisURL, bad, err)
+		} else if strings.Contains(err.Error(), pw) {
+			t.Errorf("the error quotes the password: %v", err)
+		}
+	}
+	if cfg, err := Parse(nil, env(), nil); err != nil || cfg.RedisURL != "" {
+		t.Errorf("default: %q, %v; want none (in-process)", cfg.RedisURL.Reveal(), err)
+	}
+}

@@ -1,5 +1,6 @@
 // Package execution runs saved Dune queries and waits for them: at most one
-// execution in flight per query, parameters and caller in this process, and
+// execution in flight per query, parameters and caller in this process (and
+// across processes that share Claims, shared.go), and
 // status polling (free of charge on Dune) with progress reports and a wait
 // bounded by the caller's deadline.
 //
@@ -70,16 +71,30 @@ type Runner struct {
 	mu       sync.Mutex
 	inflight map[Key]*flight // executions of this process, until seen finished
 
-	clock clock.Clock
+	clock  clock.Clock
+	claims Claims // nil: executions are shared within this process only
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithClaims shares executions with the other processes that use claims
+// (replicas on one Redis): see shared.go. A nil claims is no option.
+func WithClaims(claims Claims) Option {
+	return func(r *Runner) { r.claims = claims }
 }
 
 // NewRunner returns a Runner that talks to Dune through client and waits
 // on clock (nil: the wall clock).
-func NewRunner(client Client, c clock.Clock) *Runner {
+func NewRunner(client Client, c clock.Clock, opts ...Option) *Runner {
 	if c == nil {
 		c = clock.Wall{}
 	}
-	return &Runner{client: client, inflight: map[Key]*flight{}, clock: c}
+	r := &Runner{client: client, inflight: map[Key]*flight{}, clock: c}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // flight is one execution of a key: its id once Dune answered the execute
@@ -91,6 +106,8 @@ type flight struct {
 	err      error
 	started  time.Time
 	finished bool
+	// claim is the record of the execution in the shared claims ("": none).
+	claim string
 }
 
 // executeTimeout bounds the execute request, which runs detached from the
@@ -115,18 +132,41 @@ const keepFinished = 10 * time.Minute
 func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map[string]string, performance string) (id string, started bool, err error) {
 	r.mu.Lock()
 	r.prune()
+	var old *flight // a run of this process that the shared record may know better
 	if f, ok := r.inflight[key]; ok && (!f.finished || !f.started.Before(since)) {
-		r.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.id, false, f.err
-		case <-ctx.Done():
-			return "", false, ctx.Err()
+		if !r.askShared(f, since) {
+			r.mu.Unlock()
+			select {
+			case <-f.done:
+				return f.id, false, f.err
+			case <-ctx.Done():
+				return "", false, ctx.Err()
+			}
 		}
+		old = f
 	}
 	f := &flight{done: make(chan struct{}), started: r.clock.Now()}
 	r.inflight[key] = f
 	r.mu.Unlock()
+
+	// Another process may run it, or be about to.
+	sh := r.claim(ctx, key, since)
+	join := func(id, record string, submitted time.Time) (string, bool, error) {
+		r.mu.Lock()
+		f.started = submitted // what a later caller's since is compared with
+		r.mu.Unlock()
+		f.id, f.claim = id, record
+		close(f.done)
+		return id, false, nil
+	}
+	switch {
+	case sh.id != "":
+		return join(sh.id, sh.record, sh.submitted)
+	case sh.pending == "" && old != nil:
+		// The store did not answer: as without it, this process's run
+		// that it has not seen finish is joined.
+		return join(old.id, old.claim, old.started)
+	}
 
 	// Calls with the same key share this request, so it does not end with
 	// the first caller's context (a cancel there must not fail the others).
@@ -136,17 +176,39 @@ func (r *Runner) Start(ctx context.Context, key Key, since time.Time, params map
 	if err == nil {
 		f.id = ex.ExecutionID
 	}
+	f.claim = r.settle(key, sh.pending, f.id, f.started)
 	f.err = err
 	close(f.done)
 	if err != nil {
-		r.mu.Lock()
-		if r.inflight[key] == f {
-			delete(r.inflight, key)
-		}
-		r.mu.Unlock()
+		r.forget(key, f)
 		return "", false, err
 	}
 	return f.id, true, nil
+}
+
+// askShared reports whether the shared record, rather than f, should
+// answer a caller who decided at since: f is older than since and, though
+// this process has not seen it finish, another process may have (then the
+// record says so, or names a newer run).
+func (r *Runner) askShared(f *flight, since time.Time) bool {
+	if r.claims == nil || !f.started.Before(since) {
+		return false
+	}
+	select {
+	case <-f.done:
+		return f.err == nil
+	default:
+		return false // its execute request is still out: wait for it
+	}
+}
+
+// forget drops f, a flight that failed, unless another replaced it.
+func (r *Runner) forget(key Key, f *flight) {
+	r.mu.Lock()
+	if r.inflight[key] == f {
+		delete(r.inflight, key)
+	}
+	r.mu.Unlock()
 }
 
 // Track records id, an execution found running on Dune (started by another
@@ -171,18 +233,25 @@ func (r *Runner) Track(key Key, id string) string {
 	return id
 }
 
-// finish marks id finished.
+// finish marks id finished, here and in the shared claims.
 func (r *Runner) finish(id string) {
+	var shared []finished
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, f := range r.inflight {
+	for k, f := range r.inflight {
 		select {
 		case <-f.done:
 			if f.id == id {
+				if !f.finished && f.claim != "" {
+					shared = append(shared, finished{k, f.claim})
+				}
 				f.finished = true
 			}
 		default:
 		}
+	}
+	r.mu.Unlock()
+	for _, s := range shared {
+		r.finishShared(s)
 	}
 }
 

@@ -158,10 +158,15 @@ func (p *pageCache) put(v view, ch *chunk) {
 // result's metadata; its rows are shared with the cache when one segment
 // suffices, and copied otherwise.
 func (p *pageCache) collect(v view, offset, need int) *chunk {
+	return collectFrom(func(start int) (*chunk, bool) { return p.get(v, start) }, offset, need)
+}
+
+// collectFrom is collect over the segments get finds by their first row.
+func collectFrom(get func(start int) (*chunk, bool), offset, need int) *chunk {
 	var out *chunk
 	owned := false // out.Rows is a copy this call may append to
 	for out == nil || len(out.Rows) < need && !out.atEnd() {
-		seg, ok := p.get(v, offset+lenRows(out))
+		seg, ok := get(offset + lenRows(out))
 		switch {
 		case !ok:
 			return out

@@ -22,6 +22,9 @@ type call struct {
 	caller   keyFP // fingerprint of the Dune key the call uses
 	reserved int64 // datapoints of the caller's budget set aside by admit
 	progress float64
+	// cacheTier is where next_page found cached rows: tierLocal,
+	// tierShared (another replica fetched them) or "" (none).
+	cacheTier string
 }
 
 // notifyProgress sends a progress notification when the client asked for

@@ -65,7 +65,8 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, p schemas.NextPageParam
 	// An explicit limit defines the agent's page: rows of it that were
 	// fetched but not yet shown are served as they are, never topped up
 	// upstream (the next call fetches the next page).
-	cached := t.cache.collect(cur.view, cur.Offset, need)
+	cached, tier := t.cache.collect(cur.view, cur.Offset, need)
+	c.cacheTier = tier
 	if cached != nil && (len(cached.Rows) >= need || cached.atEnd() || explicit && p.Limit == 0) {
 		pr.ch, pr.fromCache, pr.topUp = cached, true, false
 		return t.present(ctx, c, rep, pr)

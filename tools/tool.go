@@ -176,6 +176,9 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 	if out != nil {
 		ev = ev.Int("text_tokens", out.TextTokens).Int("structured_tokens", out.StructuredTokens)
 	}
+	if c.cacheTier != "" {
+		ev = ev.Str("cache", c.cacheTier)
+	}
 	if errKind != "" {
 		ev = ev.Str("error_kind", errKind)
 	}

@@ -6,7 +6,8 @@
 // handlers live in latest.go, next_page.go and sample.go. Shared
 // machinery: call.go (one call's upstream requests, progress and client
 // logs), page.go (top-up, render, cache), cursor.go (signed opaque cursors),
-// cache.go (views and the byte-bounded page cache), estimate.go (sizing the
+// cache.go (views and the byte-bounded page cache), sharedcache.go (the
+// page cache's tiers: in-process, then shared between replicas), estimate.go (sizing the
 // first fetch), errors.go (failures explained for the model),
 // instructions.go (the server's initialize instructions).
 package tools
@@ -64,6 +65,12 @@ type Config struct {
 	// DatapointBudget is what this process may read per Dune API key over
 	// its lifetime, in datapoints (0: unlimited).
 	DatapointBudget int64
+	// SharedCache, when set, is the page cache every replica shares
+	// (--redis-url); nil keeps the page cache in-process.
+	SharedCache SharedCache
+	// SharedRuns, when set, shares executions between replicas: one run
+	// per query, parameters and key across all of them (--redis-url).
+	SharedRuns execution.Claims
 	// Clock is the time runs are waited in and results aged by (nil: the
 	// wall clock). Tests pass one that jumps instead of sleeping.
 	Clock clock.Clock
@@ -80,7 +87,7 @@ type Toolset struct {
 	cfg    Config
 	budget int
 	codec  cursorCodec
-	cache  *pageCache
+	cache  *pages
 	shapes *shapeMemo
 	// callTimeout bounds each call's wait on Dune; ≤ 0: unbounded.
 	callTimeout time.Duration
@@ -125,15 +132,18 @@ func New(cfg Config) (*Toolset, error) {
 		cfg:         cfg,
 		budget:      schemas.ClampMaxTokens(budget),
 		codec:       cursorCodec{secret: append([]byte(nil), secret...)},
-		cache:       newPageCache(cfg.CacheBytes),
+		cache:       newPages(cfg.CacheBytes, cfg.SharedCache),
 		shapes:      newShapeMemo(),
 		callTimeout: timeout,
-		runner:      execution.NewRunner(cfg.Fetcher, clk),
+		runner:      execution.NewRunner(cfg.Fetcher, clk, execution.WithClaims(cfg.SharedRuns)),
 		maxPerCall:  maxPerCall,
 		spend:       credits.NewBudget(cfg.DatapointBudget),
 		clock:       clk,
 	}, nil
 }
+
+// CacheStats counts the page cache's lookups so far, by tier.
+func (t *Toolset) CacheStats() CacheStats { return t.cache.stats() }
 
 // ServerTools returns the tools with their handlers, ready for
 // (*server.MCPServer).AddTools.

@@ -1,0 +1,294 @@
+// Package redisconn is dune-mcp's optional connection to Redis or Valkey
+// (--redis-url), which replicas use to share their page cache and their
+// executions: the URL's rules, the client's options, and the few commands
+// dune-mcp sends, each of which degrades instead of failing.
+//
+// Redis is never needed to answer a tool call. When it does not answer, a
+// Conn logs one warning, counts the error (Errors), and for RetryAfter
+// answers every read as a miss and drops every write, so callers run
+// in-process; then it tries again, and logs one line when Redis is back.
+package redisconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/rs/zerolog"
+)
+
+// Bounds of one Redis round trip. A shared cache that answers slower than
+// this is worth less than fetching again, and a dead one must not hold a
+// tool call.
+const (
+	DialTimeout = time.Second
+	OpTimeout   = 500 * time.Millisecond
+)
+
+// DefaultRetryAfter is how long a Conn leaves Redis alone after an error.
+const DefaultRetryAfter = 2 * time.Second
+
+// ParseURL checks a --redis-url value: redis:// or rediss://
+// [user[:password]@]host[:port][/db]. Its errors never quote the URL (it
+// may hold a password).
+func ParseURL(raw string) (*redis.Options, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, errors.New("not a URL; want redis://[:password@]host[:port][/db] or rediss://")
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, errors.New("want a redis:// or rediss:// (TLS) URL")
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("missing host; want redis://[:password@]host[:port][/db]")
+	}
+	if u.Fragment != "" {
+		return nil, errors.New("a fragment (#...) is not allowed")
+	}
+	o, err := redis.ParseURL(u.String())
+	if err != nil {
+		// go-redis names the bad part (db number, query option), never the
+		// password.
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	if o.DB < 0 {
+		return nil, errors.New("the database number must be ≥ 0")
+	}
+	return o, nil
+}
+
+// Redacted returns raw with its password replaced by "xxxxx", for logs.
+func Redacted(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// Password returns the password in raw ("" if none), so that a logger can
+// scrub it.
+func Password(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// Options configure Open.
+type Options struct {
+	// Logger receives the down/up lines (and go-redis's own messages, at debug).
+	Logger zerolog.Logger
+	// RetryAfter is how long Redis is left alone after an error (default
+	// DefaultRetryAfter).
+	RetryAfter time.Duration
+}
+
+// Conn is a Redis connection that degrades: see the package documentation.
+// It is safe for concurrent use.
+type Conn struct {
+	rdb   *redis.Client
+	log   zerolog.Logger
+	retry time.Duration
+	where string // the URL without its password, for logs
+
+	errs atomic.Int64
+
+	mu      sync.Mutex
+	down    bool
+	retryAt time.Time
+}
+
+// loggerOnce routes go-redis's global logger into the first Conn's logger.
+var loggerOnce sync.Once
+
+// Open connects to the Redis named by raw (see ParseURL) and pings it once.
+// Only a bad URL is an error: a Redis that does not answer leaves the Conn
+// down, with its one warning logged, to be tried again later.
+func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
+	opts, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	// RESP3 (the default) works with Redis ≥ 6 and Valkey; CLIENT SETINFO
+	// (Redis ≥ 7.2) and maintenance notifications (Redis Enterprise) are
+	// not sent, so Redis 7.0 and Valkey see no failed command.
+	opts.DisableIdentity = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = DialTimeout
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = OpTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = OpTimeout
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1 // a Redis that refuses is down: no dial loop inside a command
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1 // once, for a pooled connection Redis closed
+	}
+	if opts.TLSConfig != nil {
+		opts.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	retry := o.RetryAfter
+	if retry <= 0 {
+		retry = DefaultRetryAfter
+	}
+	loggerOnce.Do(func() { redis.SetLogger(debugLogger{o.Logger.With().Str("source", "go-redis").Logger()}) })
+	c := &Conn{rdb: redis.NewClient(opts), log: o.Logger, retry: retry, where: Redacted(raw)}
+	if err := c.Ping(ctx); err == nil {
+		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache and executions are shared")
+	}
+	return c, nil
+}
+
+// Ping asks Redis whether it answers, recording the outcome like any command.
+func (c *Conn) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout+OpTimeout)
+	defer cancel()
+	err := c.rdb.Ping(ctx).Err()
+	c.observe(ctx, err)
+	return err
+}
+
+// Close closes the connections.
+func (c *Conn) Close() error { return c.rdb.Close() }
+
+// Errors is the number of failed Redis commands since Open (for metrics).
+func (c *Conn) Errors() int64 { return c.errs.Load() }
+
+// Up reports whether the last command reached Redis.
+func (c *Conn) Up() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.down
+}
+
+// errDown is the error of a command not sent because Redis is down.
+var errDown = errors.New("redis unavailable")
+
+// begin returns the context of one command, or errDown while Redis is left
+// alone.
+func (c *Conn) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	c.mu.Lock()
+	skip := c.down && time.Now().Before(c.retryAt)
+	c.mu.Unlock()
+	if skip {
+		return nil, nil, errDown
+	}
+	ctx, cancel := context.WithTimeout(ctx, OpTimeout+DialTimeout)
+	return ctx, cancel, nil
+}
+
+// observe records a command's outcome: the first failure of an outage logs
+// one warning, the first success after it one info line. A command cut
+// short by its caller (a cancelled tool call) says nothing about Redis.
+func (c *Conn) observe(ctx context.Context, err error) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		c.errs.Add(1)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.retryAt = time.Now().Add(c.retry)
+		if !c.down {
+			c.down = true
+			c.log.Warn().Str("redis", c.where).Str("error", err.Error()).
+				Msg("redis unavailable: page cache and executions are in-process only until it answers again")
+		}
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		c.down = false
+		c.log.Info().Str("redis", c.where).Msg("redis is back: page cache and executions are shared again")
+	}
+}
+
+// Get returns the value of key; false when it has none, or when Redis does
+// not answer.
+func (c *Conn) Get(ctx context.Context, key string) ([]byte, bool) {
+	ctx, cancel, err := c.begin(ctx)
+	if err != nil {
+		return nil, false
+	}
+	defer cancel()
+	b, err := c.rdb.Get(ctx, key).Bytes()
+	c.observe(ctx, err)
+	return b, err == nil
+}
+
+// Set stores value under key for ttl, best effort.
+func (c *Conn) Set(ctx context.Context, key string, value []byte, ttl time.Duration) {
+	ctx, cancel, err := c.begin(ctx)
+	if err != nil {
+		return
+	}
+	defer cancel()
+	c.observe(ctx, c.rdb.Set(ctx, key, value, ttl).Err())
+}
+
+// Claim stores value under key for ttl unless key holds a value (SET NX
+// GET, Redis ≥ 7.0 and Valkey). It returns the value key holds afterwards
+// and whether that is value. The error is non-nil when Redis did not
+// answer: the caller decides alone.
+func (c *Conn) Claim(ctx context.Context, key, value string, ttl time.Duration) (held string, won bool, err error) {
+	ctx, cancel, err := c.begin(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer cancel()
+	old, err := c.rdb.SetArgs(ctx, key, value, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
+	c.observe(ctx, err)
+	switch {
+	case errors.Is(err, redis.Nil):
+		return value, true, nil
+	case err != nil:
+		return "", false, err
+	}
+	return old, false, nil
+}
+
+// swap replaces KEYS[1]'s value ARGV[1] by ARGV[2] with a TTL of ARGV[3]
+// milliseconds, or deletes it when ARGV[2] is empty; it returns 1 if the
+// key held ARGV[1].
+var swap = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`)
+
+// Swap replaces key's value old by value (for ttl), or deletes key when
+// value is "", provided key still holds old. It reports whether it did.
+func (c *Conn) Swap(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	ctx, cancel, err := c.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	n, err := swap.Run(ctx, c.rdb, []string{key}, old, value, max(ttl.Milliseconds(), 1)).Int()
+	c.observe(ctx, err)
+	return n == 1, err
+}
+
+// debugLogger feeds go-redis's own messages (pool and reconnect notices) to
+// the logger at debug level: nothing but dune-mcp's lines reaches stderr.
+type debugLogger struct{ l zerolog.Logger }
+
+func (d debugLogger) Printf(_ context.Context, format string, v ...any) {
+	d.l.Debug().Msg(fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,200 @@
+package tools
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dune-mcp/dune-mcp/dune"
+)
+
+// SharedCache is a page cache every replica reads and writes: bytes under
+// string keys, each with a time to live. internal/redisconn's Conn is one
+// (--redis-url). Its methods never fail a call: a miss or a dropped write
+// costs at most a fetch from Dune.
+type SharedCache interface {
+	Get(ctx context.Context, key string) ([]byte, bool)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration)
+}
+
+// The shared page cache's memory policy: an entry lives SharedTTL (less if
+// Dune deletes the result sooner) and is at most MaxSharedEntry bytes once
+// compressed (larger chunks stay in-process). The store bounds the total:
+// deploy/ runs Valkey with maxmemory and allkeys-lru, so the least recently
+// used chunks go first, as in the in-process cache.
+const (
+	SharedTTL      = time.Hour
+	MaxSharedEntry = 1 << 20
+)
+
+// sharedKeyPrefix names dune-mcp's page entries in the store, versioned
+// with their encoding.
+const sharedKeyPrefix = "dune-mcp:page:1:"
+
+// CacheStats counts page cache lookups of segments (a stitched page may
+// look up several): found in this process, found in the shared cache, not
+// found. For metrics.
+type CacheStats struct {
+	LocalHits, SharedHits, Misses int64
+}
+
+// Cache tiers, as a call's log line names them.
+const (
+	tierLocal  = "local"
+	tierShared = "shared"
+)
+
+// pages is the page cache of a Toolset: the in-process LRU first, then the
+// shared cache when there is one. Every chunk stored goes to both, so any
+// replica serves rows any replica fetched; a chunk found only in the shared
+// cache is kept in-process too.
+type pages struct {
+	local  *pageCache
+	shared SharedCache // nil: in-process only
+
+	localHits, sharedHits, misses atomic.Int64
+}
+
+func newPages(maxBytes int64, shared SharedCache) *pages {
+	return &pages{local: newPageCache(maxBytes), shared: shared}
+}
+
+// stats returns the lookup counts so far.
+func (p *pages) stats() CacheStats {
+	return CacheStats{LocalHits: p.localHits.Load(), SharedHits: p.sharedHits.Load(), Misses: p.misses.Load()}
+}
+
+// get returns the chunk starting at row start of v and the tier it came from.
+func (p *pages) get(v view, start int) (*chunk, string, bool) {
+	if ch, ok := p.local.get(v, start); ok {
+		p.localHits.Add(1)
+		return ch, tierLocal, true
+	}
+	if p.shared != nil {
+		if b, ok := p.shared.Get(context.Background(), sharedKey(v, start)); ok {
+			if ch, err := decodeChunk(b, start); err == nil {
+				p.sharedHits.Add(1)
+				p.local.put(v, ch)
+				return ch, tierShared, true
+			}
+		}
+	}
+	p.misses.Add(1)
+	return nil, "", false
+}
+
+// put stores ch (non-empty) under its view and start row in both tiers.
+func (p *pages) put(v view, ch *chunk) {
+	p.local.put(v, ch)
+	if p.shared == nil || len(ch.Rows) == 0 {
+		return
+	}
+	ttl := SharedTTL
+	if exp := ch.head.ExpiresAt; !exp.IsZero() {
+		ttl = min(ttl, time.Until(exp))
+	}
+	if ttl < time.Second {
+		return
+	}
+	b, err := encodeChunk(ch)
+	if err != nil || len(b) > MaxSharedEntry {
+		return
+	}
+	p.shared.Set(context.Background(), sharedKey(v, ch.Start), b, ttl)
+}
+
+// collect is pageCache.collect over both tiers; tier is "shared" when a
+// segment came from the shared cache, else "local" (or "" for nil).
+func (p *pages) collect(v view, offset, need int) (ch *chunk, tier string) {
+	ch = collectFrom(func(start int) (*chunk, bool) {
+		seg, t, ok := p.get(v, start)
+		if ok && tier != tierShared {
+			tier = t
+		}
+		return seg, ok
+	}, offset, need)
+	if ch == nil {
+		tier = ""
+	}
+	return ch, tier
+}
+
+// sharedKey is the shared cache's key of the chunk of v starting at row
+// start: today's view key (key fingerprint, execution, columns, filters,
+// sort, partial) with everything past the fingerprint hashed, so keys stay
+// short and name no filter text.
+func sharedKey(v view, start int) string {
+	k := v.key(start)
+	h := sha256.New()
+	h.Write([]byte(k.exec))
+	h.Write([]byte{0x1d})
+	h.Write([]byte(k.params))
+	sum := base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+	return sharedKeyPrefix + k.fp.String() + ":" + sum + ":" + strconv.Itoa(start)
+}
+
+// sharedChunk is a chunk as stored in the shared cache (JSON, deflated).
+type sharedChunk struct {
+	Head  *dune.Result
+	Total int
+	Start int
+	Rows  []dune.Row
+}
+
+// deflaters and inflaters are reused: each holds about a megabyte of
+// state that a chunk would otherwise allocate anew.
+var (
+	deflaters = sync.Pool{New: func() any {
+		zw, _ := flate.NewWriter(nil, flate.BestSpeed) // a valid level never fails
+		return zw
+	}}
+	inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+)
+
+// encodeChunk returns ch deflated for the shared cache.
+func encodeChunk(ch *chunk) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(zw)
+	zw.Reset(&buf)
+	if err := json.NewEncoder(zw).Encode(sharedChunk{Head: ch.head, Total: ch.Total, Start: ch.Start, Rows: ch.Rows}); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// errBadEntry is a shared entry that does not decode to the chunk asked for.
+var errBadEntry = errors.New("malformed shared cache entry")
+
+// decodeChunk reads an entry written by encodeChunk: numbers stay
+// json.Number, as the Dune client decodes them. An entry that is not the
+// chunk starting at start is refused.
+func decodeChunk(b []byte, start int) (*chunk, error) {
+	zr := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(zr)
+	if err := zr.(flate.Resetter).Reset(bytes.NewReader(b), nil); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(io.LimitReader(zr, 64*MaxSharedEntry))
+	dec.UseNumber()
+	var sc sharedChunk
+	if err := dec.Decode(&sc); err != nil {
+		return nil, err
+	}
+	if sc.Head == nil || sc.Start != start || len(sc.Rows) == 0 || sc.Total < sc.Start+len(sc.Rows) {
+		return nil, errBadEntry
+	}
+	return &chunk{head: sc.Head, Total: sc.Total, Start: sc.Start, Rows: sc.Rows}, nil
+}
