@@ -33,11 +33,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +82,9 @@ type Config struct {
 	// never follows redirects, since the key header would travel with them.
 	HTTPClient *http.Client
 	// RequestTimeout bounds one HTTP attempt, body decoding included,
-	// default 60s; Retry.MaxElapsed can make an attempt's deadline nearer.
+	// default 60s. The schedule (attemptTimeout in retry.go) makes an
+	// attempt's deadline nearer: an attempt that may be retried gets at
+	// most half of what is left of the call's budget.
 	RequestTimeout time.Duration
 	// MaxBodyBytes guards against huge bodies, default 256 MiB.
 	MaxBodyBytes int64
@@ -140,9 +142,10 @@ type RetryPolicy struct {
 	// MaxBackoff caps one wait, default 10s. A longer Retry-After gives up.
 	MaxBackoff time.Duration
 	// MaxElapsed caps the total time of one call, attempts and waits
-	// included, default 45s: each attempt's deadline is the smaller of
-	// RequestTimeout and what remains of MaxElapsed, and a wait that would
-	// end past it gives up instead.
+	// included, default 45s; the context's deadline, when nearer, caps it
+	// too. Each attempt but the last gets at most half of what remains (at
+	// least MinAttemptTimeout), so a stalled attempt leaves room for a
+	// retry; a wait that would end past the budget gives up instead.
 	MaxElapsed time.Duration
 }
 
@@ -209,7 +212,7 @@ func (c *Client) GetLatestResult(ctx context.Context, queryID int64, opts Option
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return c.get(ctx, "/api/v1/query/"+strconv.FormatInt(queryID, 10)+"/results", opts.values())
+	return c.get(ctx, "/api/v1/query/"+strconv.FormatInt(queryID, 10)+"/results", opts, answerWant{queryID: queryID, columns: opts.Columns})
 }
 
 // GetExecutionResult fetches a page of one execution's results:
@@ -225,18 +228,22 @@ func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opt
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts.values())
+	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts, answerWant{executionID: executionID, columns: opts.Columns})
 }
 
 // get fetches one results page with the retry loop.
-func (c *Client) get(ctx context.Context, path string, q url.Values) (*Result, error) {
-	cl := call{method: http.MethodGet, path: path, query: q, maxBody: c.cfg.MaxBodyBytes, tooLarge: "; ask for fewer rows or columns"}
-	return do(ctx, c, cl, c.resultDecoder(path))
+func (c *Client) get(ctx context.Context, path string, opts Options, want answerWant) (*Result, error) {
+	cl := call{method: http.MethodGet, path: path, query: opts.values(), maxBody: c.cfg.MaxBodyBytes, tooLarge: "; ask for fewer rows or columns"}
+	res, err := do(ctx, c, cl, c.resultDecoder(path, want))
+	if me := (*MismatchError)(nil); errors.As(err, &me) {
+		return nil, err // an answer to another request is never handed out
+	}
+	return res, err
 }
 
 // resultDecoder reads a results page: rows counted in the usage, strings
-// scrubbed, states checked.
-func (c *Client) resultDecoder(path string) decoder[*Result] {
+// scrubbed, the answer checked against the request (want), states checked.
+func (c *Client) resultDecoder(path string, want answerWant) decoder[*Result] {
 	return decoder[*Result]{
 		decode: func(r io.Reader) (*Result, error) {
 			res := &Result{}
@@ -256,6 +263,9 @@ func (c *Client) resultDecoder(path string) decoder[*Result] {
 				usage.Datapoints.Add(int64(max(res.Metadata.DatapointCount, len(res.Rows)*len(res.Columns)))) // a missing datapoint_count still costs
 			}
 			scrubResult(res, key)
+			if err := want.check(res, http.MethodGet+" "+path, key); err != nil {
+				return err
+			}
 			return checkState(res)
 		},
 	}

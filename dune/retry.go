@@ -87,10 +87,14 @@ func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, erro
 		if err := ctx.Err(); err != nil {
 			return zero, fmt.Errorf("dune: %s: %w", cl.where(), err)
 		}
-		timeout := min(c.cfg.RequestTimeout, pol.MaxElapsed-c.now().Sub(start))
-		if timeout <= 0 && lastErr != nil { // the wait used up the budget
+		left := pol.MaxElapsed - c.now().Sub(start)
+		if dl, ok := ctx.Deadline(); ok { // the caller's deadline is wall-clock time
+			left = min(left, time.Until(dl))
+		}
+		if left <= 0 && lastErr != nil { // the wait used up the budget
 			return zero, giveUp(lastErr, &cl, n-1, "retry budget spent")
 		}
+		timeout := c.attemptTimeout(n, left)
 		v, retry, err := attempt(ctx, c, &cl, dec, u, key, timeout)
 		if cl.once {
 			retry.ok = retry.ok && retry.status == http.StatusTooManyRequests
@@ -123,6 +127,31 @@ func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, erro
 			return zero, fmt.Errorf("dune: %s: %w", cl.where(), err)
 		}
 	}
+}
+
+// MinAttemptTimeout is the shortest timeout the schedule gives an attempt
+// that is not the last one (see attemptTimeout).
+const MinAttemptTimeout = time.Second
+
+// attemptTimeout is the per-attempt timeout schedule. left is what remains
+// of the call's budget: the smaller of what Retry.MaxElapsed leaves and the
+// time to the context's deadline. An attempt that may be followed by
+// another gets at most half of left, so one stalled connection (a hang, a
+// body that drips) cannot eat the whole budget: the other half is kept for
+// the backoff and at least one more attempt. The last attempt
+// (Retry.MaxAttempts), and any attempt when half of left would be under
+// MinAttemptTimeout, gets all of left. RequestTimeout caps every attempt.
+//
+// With the defaults (RequestTimeout 60 s, MaxElapsed 45 s, 4 attempts) and
+// no earlier deadline, the attempts get at most 22.5 s, then half of what
+// is left after each failure and its backoff (about 11 s, 5 s), and the
+// fourth whatever remains.
+func (c *Client) attemptTimeout(n int, left time.Duration) time.Duration {
+	t := min(c.cfg.RequestTimeout, left)
+	if n < c.cfg.Retry.MaxAttempts && left/2 >= MinAttemptTimeout {
+		t = min(t, left/2)
+	}
+	return t
 }
 
 // giveUp returns the last error of a retry loop. An *APIError is returned as

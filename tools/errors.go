@@ -84,6 +84,10 @@ func explain(err error, at callSite) *toolError {
 		}
 		return explainAPI(api, at)
 	}
+	var me *dune.MismatchError
+	if errors.As(err, &me) {
+		return newToolError("mismatch", "Dune's answer did not match the request: it was for %s %s, not the requested %s (a proxy or cache between this server and Dune may be misrouting answers). Nothing from it was shown or cached; try again, and if it persists, check the network path to Dune.", me.Field, bound(me.Got, 300), bound(me.Want, 300))
+	}
 	var re *dune.ResultError
 	if errors.As(err, &re) {
 		return explainResult(re)
