@@ -86,8 +86,14 @@ type Config struct {
 	// attempt's deadline nearer: an attempt that may be retried gets at
 	// most half of what is left of the call's budget.
 	RequestTimeout time.Duration
-	// MaxBodyBytes guards against huge bodies, default 256 MiB.
+	// MaxBodyBytes caps the body guard of every answer, default 256 MiB. A
+	// results answer has its own, smaller guard sized from its request
+	// (see the memory design in budget.go).
 	MaxBodyBytes int64
+	// MaxUpstreamMemory is the process-wide budget of upstream bytes in
+	// flight shared by the client's calls, default
+	// DefaultMaxUpstreamMemory (see the memory design in budget.go).
+	MaxUpstreamMemory int64
 	// Retry is the retry policy for 429/502/503/504 and transient network errors.
 	Retry RetryPolicy
 	// UserAgent is sent on every request, default DefaultUserAgent.
@@ -105,16 +111,17 @@ const redacted = "[redacted]"
 // configView is Config as printed and marshalled: the key redacted, the
 // HTTP client and logger left out.
 type configView struct {
-	BaseURL        string
-	APIKey         string
-	RequestTimeout time.Duration
-	MaxBodyBytes   int64
-	Retry          RetryPolicy
-	UserAgent      string
+	BaseURL           string
+	APIKey            string
+	RequestTimeout    time.Duration
+	MaxBodyBytes      int64
+	MaxUpstreamMemory int64
+	Retry             RetryPolicy
+	UserAgent         string
 }
 
 func (c Config) view() configView {
-	v := configView{BaseURL: c.BaseURL, RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Retry: c.Retry, UserAgent: c.UserAgent}
+	v := configView{BaseURL: c.BaseURL, RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, MaxUpstreamMemory: c.MaxUpstreamMemory, Retry: c.Retry, UserAgent: c.UserAgent}
 	if c.APIKey != "" {
 		v.APIKey = redacted
 	}
@@ -155,6 +162,7 @@ type Client struct {
 	base string
 	http *http.Client
 	log  zerolog.Logger
+	mem  *MemoryBudget
 
 	// Seams for tests.
 	now    func() time.Time
@@ -176,6 +184,7 @@ func NewClient(cfg Config) *Client {
 	cfg.UserAgent = cmp.Or(cfg.UserAgent, DefaultUserAgent)
 	positiveOr(&cfg.RequestTimeout, DefaultRequestTimeout)
 	positiveOr(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	positiveOr(&cfg.MaxUpstreamMemory, DefaultMaxUpstreamMemory)
 	r := &cfg.Retry
 	positiveOr(&r.MaxAttempts, DefaultMaxAttempts)
 	positiveOr(&r.InitialBackoff, DefaultInitialBackoff)
@@ -191,6 +200,7 @@ func NewClient(cfg Config) *Client {
 		base:  normalizeBase(cfg.BaseURL),
 		http:  hc,
 		log:   cfg.Logger,
+		mem:   NewMemoryBudget(cfg.MaxUpstreamMemory),
 		now:   time.Now,
 		sleep: clock.Sleep,
 		jitter: func(d time.Duration) time.Duration {
@@ -201,6 +211,10 @@ func NewClient(cfg Config) *Client {
 		},
 	}
 }
+
+// MemoryBudget returns the budget of upstream bytes in flight the client's
+// calls share.
+func (c *Client) MemoryBudget() *MemoryBudget { return c.mem }
 
 // GetLatestResult fetches a page of the latest completed execution of a saved
 // query: GET /api/v1/query/{queryID}/results. It does not run the query.
@@ -233,7 +247,8 @@ func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opt
 
 // get fetches one results page with the retry loop.
 func (c *Client) get(ctx context.Context, path string, opts Options, want answerWant) (*Result, error) {
-	cl := call{method: http.MethodGet, path: path, query: opts.values(), maxBody: c.cfg.MaxBodyBytes, tooLarge: "; ask for fewer rows or columns"}
+	maxBody := guardFor(opts, min(c.cfg.MaxBodyBytes, c.mem.Size()))
+	cl := call{method: http.MethodGet, path: path, query: opts.values(), maxBody: maxBody, reserve: min(estimateFor(opts), maxBody), tooLarge: "; ask for fewer rows or columns"}
 	res, err := do(ctx, c, cl, c.resultDecoder(path, want))
 	if me := (*MismatchError)(nil); errors.As(err, &me) {
 		return nil, err // an answer to another request is never handed out
@@ -415,6 +430,7 @@ type bodyReader struct {
 	n   int64
 	max int64
 	err error
+	res *reservation // nil: the answer is not counted in the memory budget
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -429,6 +445,12 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.n > b.max {
 		b.err = ErrBodyTooLarge
 		return n, b.err
+	}
+	if b.res != nil && b.n > b.res.held {
+		if rerr := b.res.cover(b.n); rerr != nil {
+			b.err = rerr
+			return n, b.err
+		}
 	}
 	if err != nil && err != io.EOF {
 		b.err = err

@@ -2,9 +2,11 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -145,5 +147,15 @@ func TestTooManyQueryParametersIsAnError(t *testing.T) {
 	}
 	if p.Requests() != 0 {
 		t.Errorf("%d requests sent upstream", p.Requests())
+	}
+}
+
+// A call that could not get its share of the upstream memory budget gets a
+// clear isError naming the setting, not a timeout.
+func TestMemoryBudgetExplained(t *testing.T) {
+	err := fmt.Errorf("dune: GET /api/v1/query/1/results: %w (256 MiB, waited for 6000 KiB): %w", dune.ErrMemoryBudget, context.DeadlineExceeded)
+	te := explain(err, callSite{tool: "get_latest_result", deadline: 50 * time.Second})
+	if te.Kind != "busy" || !strings.Contains(te.Msg, "--max-upstream-memory") || strings.Contains(te.Msg, "Timed out") {
+		t.Errorf("%s: %s", te.Kind, te.Msg)
 	}
 }

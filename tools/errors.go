@@ -96,6 +96,9 @@ func explain(err error, at callSite) *toolError {
 	if errors.As(err, &ve) {
 		return newToolError("bad_argument", "invalid %s: %s", ve.Field, bound(ve.Reason, 200))
 	}
+	if errors.Is(err, dune.ErrMemoryBudget) && !at.clientGone {
+		return newToolError("busy", "This server is reading too many large answers from Dune at once (its memory budget, --max-upstream-memory / DUNE_MCP_MAX_UPSTREAM_MEMORY, stayed in use until this call's deadline). Try again shortly, or ask for less (smaller limit, fewer columns).")
+	}
 	ctxErr := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	switch {
 	case at.clientGone && ctxErr:
