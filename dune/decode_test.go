@@ -134,7 +134,8 @@ func FuzzRowDecoder(f *testing.F) {
 			cols = append(cols, k)
 		}
 		meta, _ := json.Marshal(cols)
-		res, err := decodeString(t, `{"state":"QUERY_STATE_COMPLETED","result":{"rows":[`+obj+`],"metadata":{"column_names":`+string(meta)+`}}}`)
+		// Twice: the second row shares values with the first.
+		res, err := decodeString(t, `{"state":"QUERY_STATE_COMPLETED","result":{"rows":[`+obj+`,`+obj+`],"metadata":{"column_names":`+string(meta)+`}}}`)
 		if err != nil {
 			t.Fatalf("decode %q: %v", obj, err)
 		}
@@ -142,7 +143,7 @@ func FuzzRowDecoder(f *testing.F) {
 		for i, c := range cols {
 			want[i] = m[c]
 		}
-		if !reflect.DeepEqual(res.Rows, []Row{want}) {
+		if !reflect.DeepEqual(res.Rows, []Row{want, want}) {
 			t.Fatalf("%q: got %#v want %#v", obj, res.Rows, want)
 		}
 	})

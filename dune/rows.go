@@ -19,6 +19,9 @@ type rowDecoder struct {
 	rows   []Row
 	spans  []valueSpan // values of the row being decoded
 	arena  []byte      // their bytes (strings unescaped)
+	fresh  []byte      // the bytes of the values not shared with the previous row
+	prev   []prevValue // slot -> the last string or number decoded in it
+	shared []any       // boxed values of the row being decoded taken from prev
 	nested []any       // decoded arrays/objects of the row being decoded
 	block  []any       // free cells for the next rows
 	grow   int         // rows per next block
@@ -92,7 +95,15 @@ const (
 	kindFalse
 	kindNull
 	kindNested
+	kindShared // the previous row's value in the slot, at shared[start]
 )
+
+// prevValue is the last string or number decoded in a slot, boxed.
+type prevValue struct {
+	kind valueKind
+	s    string
+	box  any
+}
 
 type valueSpan struct {
 	slot       int
@@ -306,13 +317,41 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s := string(d.arena) // one allocation for every string and number of the row
+	// A string or number equal to the one the previous row had in the same
+	// slot shares its boxed value (columns such as blockchain, project or
+	// a month repeat): no allocation, no bytes. The others share one
+	// string allocation.
+	if len(d.prev) < len(d.names) {
+		d.prev = append(d.prev, make([]prevValue, len(d.names)-len(d.prev))...)
+	}
+	d.fresh, d.shared = d.fresh[:0], d.shared[:0]
+	for k := range d.spans {
+		sp := &d.spans[k]
+		if sp.kind != kindString && sp.kind != kindNumber {
+			continue
+		}
+		v := d.arena[sp.start:sp.end]
+		if p := &d.prev[sp.slot]; p.kind == sp.kind && p.box != nil && p.s == string(v) {
+			sp.kind, sp.start = kindShared, len(d.shared)
+			d.shared = append(d.shared, p.box)
+			continue
+		}
+		sp.start, sp.end = len(d.fresh), len(d.fresh)+len(v)
+		d.fresh = append(d.fresh, v...)
+	}
+	s := string(d.fresh)
 	for _, sp := range d.spans {
 		switch sp.kind {
+		case kindShared:
+			row[sp.slot] = d.shared[sp.start]
 		case kindString:
-			row[sp.slot] = s[sp.start:sp.end]
+			v := s[sp.start:sp.end]
+			row[sp.slot] = v
+			d.prev[sp.slot] = prevValue{kind: kindString, s: v, box: row[sp.slot]}
 		case kindNumber:
-			row[sp.slot] = json.Number(s[sp.start:sp.end])
+			v := s[sp.start:sp.end]
+			row[sp.slot] = json.Number(v)
+			d.prev[sp.slot] = prevValue{kind: kindNumber, s: v, box: row[sp.slot]}
 		case kindTrue:
 			row[sp.slot] = true
 		case kindFalse:
