@@ -19,7 +19,7 @@ type answerWant struct {
 // (the answer's strings have the key removed).
 // A query_id of 0 (Dune leaves it out for raw SQL runs) is accepted;
 // execution ids are ULIDs, compared without regard to case; columns are
-// compared as a set of names, as the server trims them.
+// compared as a set of names (sameColumns).
 func (w answerWant) check(res *Result, where, key string) error {
 	if w.queryID != 0 && res.QueryID != 0 && res.QueryID != w.queryID {
 		return &MismatchError{Field: "query_id", Want: strconv.FormatInt(w.queryID, 10), Got: strconv.FormatInt(res.QueryID, 10), Where: where}
@@ -42,20 +42,23 @@ func (w answerWant) check(res *Result, where, key string) error {
 }
 
 // sameColumns reports whether got holds exactly the columns asked for, each
-// once, in any order.
+// once, in any order; names are compared without regard to case (SQL
+// engines fold unquoted identifiers), so only an answer with other columns
+// is refused.
 func sameColumns(asked []string, got []Column) bool {
 	if len(asked) != len(got) {
 		return false
 	}
 	want := make(map[string]int, len(asked))
 	for _, a := range asked {
-		want[strings.TrimSpace(a)]++
+		want[strings.ToLower(strings.TrimSpace(a))]++
 	}
 	for _, c := range got {
-		if want[c.Name] == 0 {
+		k := strings.ToLower(c.Name)
+		if want[k] == 0 {
 			return false
 		}
-		want[c.Name]--
+		want[k]--
 	}
 	return true
 }
