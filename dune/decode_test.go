@@ -286,3 +286,38 @@ func measureHeap(b *testing.B, body []byte) (peak, live uint64) {
 	runtime.KeepAlive(res)
 	return maxSeen.Load() - base, kept - base
 }
+
+// Envelope keys are read as JSON strings (escapes included); a key too long
+// to be one the decoder knows is skipped as it streams, with its value.
+func TestDecodeEnvelopeKeys(t *testing.T) {
+	long := strings.Repeat("k", 10000)
+	body := `{"st\u0061te":"QUERY_STATE_COMPLETED","` + long + `":{"x":[1,2,"` + long + `"]},"result":{"` + long + `":1,"rows":[{"a":1}],"metadata":{"column_names":["a"]}}}`
+	res, err := decodeString(t, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != StateCompleted || len(res.Rows) != 1 || res.Rows[0][0] != json.Number("1") {
+		t.Errorf("state %q, rows %v", res.State, res.Rows)
+	}
+}
+
+// The body guard follows the request: rows × columns × MaxCellBytes plus
+// the envelope, capped; without a limit, the cap.
+func TestGuardFor(t *testing.T) {
+	const max = 256 << 20
+	tests := []struct {
+		o    Options
+		want int64
+	}{
+		{Options{Limit: 10, Columns: []string{"a", "b"}}, guardEnvelope + 10*2*MaxCellBytes},
+		{Options{Limit: 10}, guardEnvelope + 10*assumedWidth*MaxCellBytes},
+		{Options{SampleCount: 5, Columns: []string{"a"}}, guardEnvelope + 10*MaxCellBytes},
+		{Options{}, max},
+		{Options{Limit: 1 << 30}, max},
+	}
+	for _, tt := range tests {
+		if got := guardFor(tt.o, max); got != tt.want {
+			t.Errorf("%+v: guard %d, want %d", tt.o, got, tt.want)
+		}
+	}
+}
