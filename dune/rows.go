@@ -19,7 +19,6 @@ type rowDecoder struct {
 	rows   []Row
 	spans  []valueSpan // values of the row being decoded
 	arena  []byte      // their bytes (strings unescaped)
-	fresh  []byte      // the bytes of the values not shared with the previous row
 	prev   []prevValue // slot -> the last string or number decoded in it
 	shared []any       // boxed values of the row being decoded taken from prev
 	nested []any       // decoded arrays/objects of the row being decoded
@@ -66,6 +65,23 @@ var (
 type posKey struct {
 	key  string
 	slot int
+}
+
+// value records a string or number v for sp. A value equal to the one the
+// previous rows had last in the same slot shares its boxed value (columns
+// such as blockchain, project or a month repeat): no allocation, no bytes.
+// The others go to the arena, which becomes one string per row.
+func (d *rowDecoder) value(sp *valueSpan, kind valueKind, v []byte) {
+	if sp.slot < len(d.prev) {
+		if p := &d.prev[sp.slot]; p.kind == kind && p.box != nil && p.s == string(v) {
+			sp.kind, sp.start = kindShared, len(d.shared)
+			d.shared = append(d.shared, p.box)
+			return
+		}
+	}
+	sp.kind, sp.start = kind, len(d.arena)
+	d.arena = append(d.arena, v...)
+	sp.end = len(d.arena)
 }
 
 // slotAt is slot for the m-th member of a row, through byPos.
@@ -180,6 +196,7 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 	d.spans = d.spans[:0]
 	d.arena = d.arena[:0]
 	d.nested = d.nested[:0]
+	d.shared = d.shared[:0]
 	width := 0 // 1 + the highest slot of this row
 	if len(raw) == 0 || raw[0] != '{' {
 		return 0, errRowNotObject
@@ -228,17 +245,15 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 					return 0, err
 				}
 				if slot >= 0 {
-					sp.kind, sp.start = kindString, len(d.arena)
 					if info == 0 {
-						d.arena = append(d.arena, raw[i+1:end-1]...)
+						d.value(&sp, kindString, raw[i+1:end-1])
 					} else {
 						v, err := stringValue(raw[i:end], info)
 						if err != nil {
 							return 0, err
 						}
-						d.arena = append(d.arena, v...)
+						d.value(&sp, kindString, []byte(v))
 					}
-					sp.end = len(d.arena)
 				}
 				i = end
 			case 't', 'f', 'n':
@@ -281,9 +296,7 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 					return 0, err
 				}
 				if slot >= 0 {
-					sp.kind, sp.start = kindNumber, len(d.arena)
-					d.arena = append(d.arena, raw[i:j]...)
-					sp.end = len(d.arena)
+					d.value(&sp, kindNumber, raw[i:j])
 				}
 				i = j
 			}
@@ -317,29 +330,10 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// A string or number equal to the one the previous row had in the same
-	// slot shares its boxed value (columns such as blockchain, project or
-	// a month repeat): no allocation, no bytes. The others share one
-	// string allocation.
+	s := string(d.arena) // one allocation for the row's values not shared (see value)
 	if len(d.prev) < len(d.names) {
 		d.prev = append(d.prev, make([]prevValue, len(d.names)-len(d.prev))...)
 	}
-	d.fresh, d.shared = d.fresh[:0], d.shared[:0]
-	for k := range d.spans {
-		sp := &d.spans[k]
-		if sp.kind != kindString && sp.kind != kindNumber {
-			continue
-		}
-		v := d.arena[sp.start:sp.end]
-		if p := &d.prev[sp.slot]; p.kind == sp.kind && p.box != nil && p.s == string(v) {
-			sp.kind, sp.start = kindShared, len(d.shared)
-			d.shared = append(d.shared, p.box)
-			continue
-		}
-		sp.start, sp.end = len(d.fresh), len(d.fresh)+len(v)
-		d.fresh = append(d.fresh, v...)
-	}
-	s := string(d.fresh)
 	for _, sp := range d.spans {
 		switch sp.kind {
 		case kindShared:
