@@ -78,7 +78,7 @@ func (s *scanner) more() error {
 	}
 }
 
-// ws skips white space and returns the next byte without consuming it.
+// peek skips white space and returns the next byte without consuming it.
 func (s *scanner) peek() (byte, error) {
 	for {
 		for s.i < s.n {
@@ -107,6 +107,9 @@ func (s *scanner) atEOF() (bool, error) {
 // malformed builds a decode error at where: errTruncated and
 // errTokenTooLarge keep their identity (a truncated body is retried).
 func malformed(where string, err error) error {
+	if err == errNeedMore { // the input ended inside a token
+		err = errTruncated
+	}
 	return fmt.Errorf("%w: %s: %w", ErrMalformedResponse, where, err)
 }
 
