@@ -159,3 +159,40 @@ func TestMemoryBudgetExplained(t *testing.T) {
 		t.Errorf("%s: %s", te.Kind, te.Msg)
 	}
 }
+
+// A call that cannot get its share of the memory budget before its
+// deadline gets the "busy" isError, and sends nothing: here another
+// toolset's call holds the whole (1 MiB) budget of the client they share.
+func TestMemoryBudgetBusyIsAnError(t *testing.T) {
+	emu := emulator.NewServer()
+	t.Cleanup(emu.Close)
+	emu.AddQuery(1001, emulator.DEXTrades(300, 7))
+	p := faultproxy.New(emu.URL)
+	t.Cleanup(p.Close)
+	dc := dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey, MaxUpstreamMemory: 1 << 20, Retry: dune.RetryPolicy{MaxAttempts: 1}})
+	holder := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) { c.Fetcher = dc })
+	waiter := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) { c.Fetcher = dc; c.CallTimeout = 300 * time.Millisecond })
+
+	p.Inject(faultproxy.Fault{Hang: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "get_latest_result"
+		req.Params.Arguments = map[string]any{"query_id": 1001, "limit": 5}
+		_, _ = holder.cli.CallTool(ctx, req) // ends when cancelled; its outcome is not what is tested
+	}()
+	<-p.Hung // the holder's request holds the budget
+
+	r := waiter.call(t, "get_latest_result", map[string]any{"query_id": 1001, "limit": 5})
+	if !r.IsError || !strings.Contains(r.Text, "--max-upstream-memory") {
+		t.Errorf("isError %v: %s", r.IsError, r.Text)
+	}
+	if p.Requests() != 1 {
+		t.Errorf("%d requests: the waiting call was sent", p.Requests())
+	}
+	cancel()
+	<-p.Released
+	<-done
+}
