@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		}
 	}
 
-	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version})
+	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version, MaxUpstreamMemory: cfg.MaxUpstreamMemory})
 	tcfg := tools.Config{
 		Fetcher:              client,
 		DefaultMaxTokens:     cfg.MaxTokens,

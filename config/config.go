@@ -44,6 +44,7 @@ const (
 	EnvMaxDatapoints  = "DUNE_MCP_MAX_DATAPOINTS_PER_CALL"
 	EnvBudget         = "DUNE_MCP_DATAPOINT_BUDGET"
 	EnvRedisURL       = "DUNE_MCP_REDIS_URL"
+	EnvMaxUpstreamMem = "DUNE_MCP_MAX_UPSTREAM_MEMORY"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -56,6 +57,10 @@ const (
 	DefaultAddr = "127.0.0.1:8080"
 	// MaxCallTimeout is the largest --call-timeout accepted.
 	MaxCallTimeout = 30 * time.Minute
+	// MinUpstreamMemory and MaxUpstreamMemory bound --max-upstream-memory
+	// (its default is dune.DefaultMaxUpstreamMemory).
+	MinUpstreamMemory = 8 << 20
+	MaxUpstreamMemory = 64 << 30
 )
 
 // Transports.
@@ -99,6 +104,7 @@ type Config struct {
 	NoExecute            bool          // never run a query (max_age_hours is refused)
 	MaxDatapointsPerCall int64         // cap of one call's reads, in datapoints
 	DatapointBudget      int64         // reads allowed per Dune key over the process's life (0: unlimited)
+	MaxUpstreamMemory    int64         // process-wide budget of upstream bytes in flight
 	APIKey               Secret
 	BaseURL              string
 	AuthToken            Secret
@@ -154,6 +160,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		demo, allowUnauth, version, noExecute                  bool
 		maxTokens, callTimeout, maxDatapoints, dpBudget        string
 		redisURL                                               string
+		maxUpstreamMem                                         string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -164,6 +171,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&maxDatapoints, "max-datapoints-per-call", strconv.Itoa(tools.DefaultMaxDatapointsPerCall), "most Dune datapoints (rows × columns) one tool call may read, `N` ≥ 1 ["+EnvMaxDatapoints+"]")
 	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
 	fs.StringVar(&redisURL, "redis-url", "", "Redis or Valkey `URL` (redis:// or rediss://, [:password@]host[:port][/db]) that replicas share for the page cache and executions; prefer the environment, which ps does not show ["+EnvRedisURL+"]")
+	fs.StringVar(&maxUpstreamMem, "max-upstream-memory", formatSize(dune.DefaultMaxUpstreamMemory), "process-wide budget of Dune answer bytes in flight, a `size` such as 256MiB or 1GiB; calls beyond it wait ["+EnvMaxUpstreamMem+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -267,6 +275,11 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	v, src = pick("datapoint-budget", dpBudget, EnvBudget)
 	if cfg.DatapointBudget, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.DatapointBudget < 0 {
 		return Config{}, usageErrorf("invalid %s %q: want a whole number of datapoints ≥ 0 (0: unlimited)", src, v)
+	}
+
+	v, src = pick("max-upstream-memory", maxUpstreamMem, EnvMaxUpstreamMem)
+	if cfg.MaxUpstreamMemory, err = parseSize(v); err != nil || cfg.MaxUpstreamMemory < MinUpstreamMemory || cfg.MaxUpstreamMemory > MaxUpstreamMemory {
+		return Config{}, usageErrorf("invalid %s %q: want a size from %s to %s, e.g. 256MiB", src, v, formatSize(MinUpstreamMemory), formatSize(MaxUpstreamMemory))
 	}
 
 	v, src = pick("dune-base-url", baseURL, EnvBaseURL)
@@ -501,4 +514,38 @@ func ParseEmulator(args []string, defaultKey string, help io.Writer) (Emulator, 
 	}
 	e.LogLevel = lvl
 	return e, nil
+}
+
+// sizeUnits are the suffixes parseSize accepts, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+
+// parseSize reads a byte size: a whole number with an optional unit (B,
+// KB, MB, GB, KiB, MiB, GiB; case-insensitive), e.g. 256MiB.
+func parseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if len(v) > len(u.suffix) && strings.EqualFold(v[len(v)-len(u.suffix):], u.suffix) {
+			v, mult = strings.TrimSpace(v[:len(v)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a size")
+	}
+	return n * mult, nil
+}
+
+// formatSize writes n bytes in the largest binary unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits[:3] {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

@@ -33,11 +33,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -82,10 +82,18 @@ type Config struct {
 	// never follows redirects, since the key header would travel with them.
 	HTTPClient *http.Client
 	// RequestTimeout bounds one HTTP attempt, body decoding included,
-	// default 60s; Retry.MaxElapsed can make an attempt's deadline nearer.
+	// default 60s. The schedule (attemptTimeout in retry.go) makes an
+	// attempt's deadline nearer: an attempt that may be retried gets at
+	// most half of what is left of the call's budget.
 	RequestTimeout time.Duration
-	// MaxBodyBytes guards against huge bodies, default 256 MiB.
+	// MaxBodyBytes caps the body guard of every answer, default 256 MiB. A
+	// results answer has its own, smaller guard sized from its request
+	// (see the memory design in budget.go).
 	MaxBodyBytes int64
+	// MaxUpstreamMemory is the process-wide budget of upstream bytes in
+	// flight shared by the client's calls, default
+	// DefaultMaxUpstreamMemory (see the memory design in budget.go).
+	MaxUpstreamMemory int64
 	// Retry is the retry policy for 429/502/503/504 and transient network errors.
 	Retry RetryPolicy
 	// UserAgent is sent on every request, default DefaultUserAgent.
@@ -103,16 +111,17 @@ const redacted = "[redacted]"
 // configView is Config as printed and marshalled: the key redacted, the
 // HTTP client and logger left out.
 type configView struct {
-	BaseURL        string
-	APIKey         string
-	RequestTimeout time.Duration
-	MaxBodyBytes   int64
-	Retry          RetryPolicy
-	UserAgent      string
+	BaseURL           string
+	APIKey            string
+	RequestTimeout    time.Duration
+	MaxBodyBytes      int64
+	MaxUpstreamMemory int64
+	Retry             RetryPolicy
+	UserAgent         string
 }
 
 func (c Config) view() configView {
-	v := configView{BaseURL: c.BaseURL, RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Retry: c.Retry, UserAgent: c.UserAgent}
+	v := configView{BaseURL: c.BaseURL, RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, MaxUpstreamMemory: c.MaxUpstreamMemory, Retry: c.Retry, UserAgent: c.UserAgent}
 	if c.APIKey != "" {
 		v.APIKey = redacted
 	}
@@ -140,9 +149,10 @@ type RetryPolicy struct {
 	// MaxBackoff caps one wait, default 10s. A longer Retry-After gives up.
 	MaxBackoff time.Duration
 	// MaxElapsed caps the total time of one call, attempts and waits
-	// included, default 45s: each attempt's deadline is the smaller of
-	// RequestTimeout and what remains of MaxElapsed, and a wait that would
-	// end past it gives up instead.
+	// included, default 45s; the context's deadline, when nearer, caps it
+	// too. Each attempt but the last gets at most half of what remains (at
+	// least MinAttemptTimeout), so a stalled attempt leaves room for a
+	// retry; a wait that would end past the budget gives up instead.
 	MaxElapsed time.Duration
 }
 
@@ -152,6 +162,7 @@ type Client struct {
 	base string
 	http *http.Client
 	log  zerolog.Logger
+	mem  *MemoryBudget
 
 	// Seams for tests.
 	now    func() time.Time
@@ -173,6 +184,7 @@ func NewClient(cfg Config) *Client {
 	cfg.UserAgent = cmp.Or(cfg.UserAgent, DefaultUserAgent)
 	positiveOr(&cfg.RequestTimeout, DefaultRequestTimeout)
 	positiveOr(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	positiveOr(&cfg.MaxUpstreamMemory, DefaultMaxUpstreamMemory)
 	r := &cfg.Retry
 	positiveOr(&r.MaxAttempts, DefaultMaxAttempts)
 	positiveOr(&r.InitialBackoff, DefaultInitialBackoff)
@@ -188,6 +200,7 @@ func NewClient(cfg Config) *Client {
 		base:  normalizeBase(cfg.BaseURL),
 		http:  hc,
 		log:   cfg.Logger,
+		mem:   NewMemoryBudget(cfg.MaxUpstreamMemory),
 		now:   time.Now,
 		sleep: clock.Sleep,
 		jitter: func(d time.Duration) time.Duration {
@@ -199,6 +212,10 @@ func NewClient(cfg Config) *Client {
 	}
 }
 
+// MemoryBudget returns the budget of upstream bytes in flight the client's
+// calls share.
+func (c *Client) MemoryBudget() *MemoryBudget { return c.mem }
+
 // GetLatestResult fetches a page of the latest completed execution of a saved
 // query: GET /api/v1/query/{queryID}/results. It does not run the query.
 // Options.QueryParameters select the latest result run with those values.
@@ -209,7 +226,7 @@ func (c *Client) GetLatestResult(ctx context.Context, queryID int64, opts Option
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return c.get(ctx, "/api/v1/query/"+strconv.FormatInt(queryID, 10)+"/results", opts.values())
+	return c.get(ctx, "/api/v1/query/"+strconv.FormatInt(queryID, 10)+"/results", opts, answerWant{queryID: queryID, columns: opts.Columns})
 }
 
 // GetExecutionResult fetches a page of one execution's results:
@@ -225,18 +242,23 @@ func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opt
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts.values())
+	return c.get(ctx, "/api/v1/execution/"+executionID+"/results", opts, answerWant{executionID: executionID, columns: opts.Columns})
 }
 
 // get fetches one results page with the retry loop.
-func (c *Client) get(ctx context.Context, path string, q url.Values) (*Result, error) {
-	cl := call{method: http.MethodGet, path: path, query: q, maxBody: c.cfg.MaxBodyBytes, tooLarge: "; ask for fewer rows or columns"}
-	return do(ctx, c, cl, c.resultDecoder(path))
+func (c *Client) get(ctx context.Context, path string, opts Options, want answerWant) (*Result, error) {
+	maxBody := guardFor(opts, min(c.cfg.MaxBodyBytes, c.mem.Size()))
+	cl := call{method: http.MethodGet, path: path, query: opts.values(), maxBody: maxBody, reserve: min(estimateFor(opts), maxBody), tooLarge: "; ask for fewer rows or columns"}
+	res, err := do(ctx, c, cl, c.resultDecoder(path, want))
+	if me := (*MismatchError)(nil); errors.As(err, &me) {
+		return nil, err // an answer to another request is never handed out
+	}
+	return res, err
 }
 
 // resultDecoder reads a results page: rows counted in the usage, strings
-// scrubbed, states checked.
-func (c *Client) resultDecoder(path string) decoder[*Result] {
+// scrubbed, the answer checked against the request (want), states checked.
+func (c *Client) resultDecoder(path string, want answerWant) decoder[*Result] {
 	return decoder[*Result]{
 		decode: func(r io.Reader) (*Result, error) {
 			res := &Result{}
@@ -256,6 +278,9 @@ func (c *Client) resultDecoder(path string) decoder[*Result] {
 				usage.Datapoints.Add(int64(max(res.Metadata.DatapointCount, len(res.Rows)*len(res.Columns)))) // a missing datapoint_count still costs
 			}
 			scrubResult(res, key)
+			if err := want.check(res, http.MethodGet+" "+path, key); err != nil {
+				return err
+			}
 			return checkState(res)
 		},
 	}
@@ -405,6 +430,7 @@ type bodyReader struct {
 	n   int64
 	max int64
 	err error
+	res *reservation // nil: the answer is not counted in the memory budget
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -419,6 +445,12 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.n > b.max {
 		b.err = ErrBodyTooLarge
 		return n, b.err
+	}
+	if b.res != nil && b.n > b.res.held {
+		if rerr := b.res.cover(b.n); rerr != nil {
+			b.err = rerr
+			return n, b.err
+		}
 	}
 	if err != nil && err != io.EOF {
 		b.err = err

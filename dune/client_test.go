@@ -24,6 +24,27 @@ const okEmpty = `{"execution_id":"01HPF1299EV69Z08DBKW1B6MJR","query_id":7,"stat
  "submitted_at":"2024-02-12T16:05:40.270193Z","expires_at":"2024-05-12T16:05:40.654018Z",
  "result":{"rows":[],"metadata":{"column_names":["foo"],"column_types":["varchar"],"row_count":0,"total_row_count":0,"datapoint_count":0}}}`
 
+// okEmptyWith is okEmpty with these columns.
+func okEmptyWith(cols []string) string {
+	if len(cols) == 0 {
+		return okEmpty
+	}
+	names, _ := json.Marshal(cols)
+	return strings.Replace(okEmpty, `"column_names":["foo"],"column_types":["varchar"]`, `"column_names":`+string(names), 1)
+}
+
+// queryIDOf returns the query_id of a results body.
+func queryIDOf(t *testing.T, body string) int64 {
+	t.Helper()
+	var env struct {
+		QueryID int64 `json:"query_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &env); err != nil || env.QueryID == 0 {
+		t.Fatalf("no query_id in the body: %v", err)
+	}
+	return env.QueryID
+}
+
 func TestQueryEncoding(t *testing.T) {
 	tests := []struct {
 		name string
@@ -55,7 +76,7 @@ func TestQueryEncoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, rc, _ := serve(t, reply{body: okEmpty})
+			c, rc, _ := serve(t, reply{body: okEmptyWith(tt.opts.Columns)})
 			if _, err := c.GetLatestResult(context.Background(), 3426636, tt.opts); err != nil {
 				t.Fatal(err)
 			}
@@ -82,12 +103,12 @@ func TestQueryEncodingMatchesDuneNextURI(t *testing.T) {
 	if err := json.Unmarshal([]byte(fixture(t, "results_filtered_columns_next_uri.json")), &fx); err != nil {
 		t.Fatal(err)
 	}
-	c, rc, _ := serve(t, reply{body: okEmpty})
 	opts := Options{
 		Limit: 10, Offset: 10,
 		Columns: []string{"block_time", "tx_from", "tx_to", "tx_hash", "amount_usd"},
 		Filters: "block_time > '2024-03-01'",
 	}
+	c, rc, _ := serve(t, reply{body: okEmptyWith(opts.Columns)})
 	if _, err := c.GetExecutionResult(context.Background(), "01HR8AGD6CWGHGP1BN3Z1SJ4MD", opts); err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +437,7 @@ func TestFixturePages(t *testing.T) {
 			body := fixture(t, name)
 			c, _, _ := serve(t, reply{body: body})
 			ctx, usage := WithUsage(context.Background())
-			res, err := c.GetLatestResult(ctx, 1, Options{})
+			res, err := c.GetLatestResult(ctx, queryIDOf(t, body), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +466,7 @@ func TestFixturePages(t *testing.T) {
 	}
 	t.Run("details", func(t *testing.T) {
 		c, _, _ := serve(t, reply{body: fixture(t, "results_page_with_next_uri.json")})
-		res, err := c.GetLatestResult(context.Background(), 1, Options{})
+		res, err := c.GetLatestResult(context.Background(), 3426636, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,7 +505,7 @@ func TestNumbersStayExact(t *testing.T) {
 	  "u256":"115792089237316195423570985008687907853269984665640564039457584007913129639935","small":42}],
 	 "metadata":{"column_names":["big","neg","f","e","u256","small"],"column_types":["int256","int256","double","double","uint256","bigint"]}}}`
 	c, _, _ := serve(t, reply{body: body})
-	res, err := c.GetLatestResult(context.Background(), 1, Options{})
+	res, err := c.GetLatestResult(context.Background(), 9007199254740993, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -822,7 +843,7 @@ func TestUsageCountsRetries(t *testing.T) {
 	body := fixture(t, "results_filtered_columns_next_uri.json")
 	c, _, _ := retryClient(t, fastRetry, reply{status: 503, body: `{"error":"busy"}`}, reply{body: body})
 	ctx, usage := WithUsage(context.Background())
-	res, err := c.GetLatestResult(ctx, 1, Options{})
+	res, err := c.GetLatestResult(ctx, queryIDOf(t, body), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -873,9 +894,10 @@ func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"30"}}, Body: io.NopCloser(strings.NewReader(`{"error":"busy"}`)), Request: r}, nil
 }
 
-// MaxElapsed caps the whole call: each attempt's deadline is the smaller of
-// RequestTimeout and what remains of the budget. Time advances on a fake
-// clock moved by the injected sleep.
+// MaxElapsed caps the whole call: each attempt's deadline follows the
+// schedule (attemptTimeout): RequestTimeout, and at most half of what
+// remains of the budget while another attempt may follow, all of it for the
+// last. Time advances on a fake clock moved by the injected sleep.
 func TestAttemptDeadlineWithinMaxElapsed(t *testing.T) {
 	rt := &deadlineRecorder{}
 	c := NewClient(Config{APIKey: testKey, HTTPClient: &http.Client{Transport: rt}, RequestTimeout: time.Minute,
@@ -893,9 +915,9 @@ func TestAttemptDeadlineWithinMaxElapsed(t *testing.T) {
 	if !errors.As(err, &ae) || ae.StatusCode != 503 {
 		t.Fatalf("err = %v", err)
 	}
-	// 0s: min(60, 100); 30s: min(60, 70); 60s: 40 left; 90s: 10 left; a
+	// 0s: min(60, 100/2); 30s: min(60, 70/2); 60s: 40/2; 90s: 10/2; a
 	// fifth attempt would start past the budget.
-	want := []time.Duration{60 * time.Second, 60 * time.Second, 40 * time.Second, 10 * time.Second}
+	want := []time.Duration{50 * time.Second, 35 * time.Second, 20 * time.Second, 5 * time.Second}
 	if len(rt.left) != len(want) || !reflect.DeepEqual(waits, []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second}) {
 		t.Fatalf("deadlines %v, waits %v", rt.left, waits)
 	}
@@ -943,5 +965,70 @@ func TestRowCountMismatchLogged(t *testing.T) {
 	}
 	if res.Metadata.RowCount != 1 || !strings.Contains(logs.String(), `"row_count":3`) || !strings.Contains(logs.String(), `"rows":1`) {
 		t.Errorf("row_count %d, logs %s", res.Metadata.RowCount, logs.String())
+	}
+}
+
+// The per-attempt schedule: half of what is left while a retry may follow,
+// everything for the last attempt or when half would be under
+// MinAttemptTimeout, never more than RequestTimeout.
+func TestAttemptTimeoutSchedule(t *testing.T) {
+	c := NewClient(Config{RequestTimeout: 60 * time.Second, Retry: RetryPolicy{MaxAttempts: 3}})
+	tests := []struct {
+		n    int
+		left time.Duration
+		want time.Duration
+	}{
+		{1, 45 * time.Second, 22500 * time.Millisecond},
+		{2, 22 * time.Second, 11 * time.Second},
+		{3, 10 * time.Second, 10 * time.Second},               // the last attempt takes what is left
+		{1, 200 * time.Second, 60 * time.Second},              // RequestTimeout caps it
+		{1, 1500 * time.Millisecond, 1500 * time.Millisecond}, // half would be under a second
+		{2, 2 * time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		if got := c.attemptTimeout(tt.n, tt.left); got != tt.want {
+			t.Errorf("attempt %d with %v left: %v, want %v", tt.n, tt.left, got, tt.want)
+		}
+	}
+}
+
+// query_parameters are bounded in count and size, before any request.
+func TestQueryParametersBounded(t *testing.T) {
+	params := func(n, valueLen int) map[string]string {
+		m := make(map[string]string, n)
+		for i := range n {
+			m["p"+strconv.Itoa(i)] = strings.Repeat("v", valueLen)
+		}
+		return m
+	}
+	for name, tt := range map[string]struct {
+		params map[string]string
+		reason string
+	}{
+		"10,000 parameters": {params(10000, 1), "10000 parameters, at most 100"},
+		"101 parameters":    {params(MaxQueryParameters+1, 1), "at most 100"},
+		"too many bytes":    {params(2, MaxQueryParametersBytes/2), "total 16388 bytes, at most 16384"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, rc, _ := serve(t, reply{body: okEmpty})
+			_, err := c.GetLatestResult(context.Background(), 7, Options{QueryParameters: tt.params})
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != "query_parameters" || !strings.Contains(ve.Reason, tt.reason) {
+				t.Fatalf("err = %v, want %q", err, tt.reason)
+			}
+			if rc.count() != 0 {
+				t.Errorf("%d requests sent", rc.count())
+			}
+			if _, err := c.ExecuteQuery(context.Background(), 7, tt.params, ""); !errors.As(err, &ve) {
+				t.Errorf("execute: err = %v", err)
+			}
+		})
+	}
+	c, rc, _ := serve(t, reply{body: okEmpty})
+	if _, err := c.GetLatestResult(context.Background(), 7, Options{QueryParameters: params(MaxQueryParameters, 100)}); err != nil || rc.count() != 1 {
+		t.Fatalf("100 parameters of 100 bytes: %v, %d requests", err, rc.count())
+	}
+	if got := len(rc.req(0).URL.Query()); got != MaxQueryParameters {
+		t.Errorf("%d parameters sent", got)
 	}
 }

@@ -184,6 +184,9 @@ func FuzzDecodeResult(f *testing.F) {
 				t.Fatalf("error of %d bytes", len(err.Error()))
 			}
 		} else {
+			if !json.Valid(body) {
+				t.Fatalf("accepted a body that is not JSON: %q", body)
+			}
 			if res.State == "" {
 				t.Fatal("no state")
 			}

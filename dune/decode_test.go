@@ -134,7 +134,8 @@ func FuzzRowDecoder(f *testing.F) {
 			cols = append(cols, k)
 		}
 		meta, _ := json.Marshal(cols)
-		res, err := decodeString(t, `{"state":"QUERY_STATE_COMPLETED","result":{"rows":[`+obj+`],"metadata":{"column_names":`+string(meta)+`}}}`)
+		// Twice: the second row shares values with the first.
+		res, err := decodeString(t, `{"state":"QUERY_STATE_COMPLETED","result":{"rows":[`+obj+`,`+obj+`],"metadata":{"column_names":`+string(meta)+`}}}`)
 		if err != nil {
 			t.Fatalf("decode %q: %v", obj, err)
 		}
@@ -142,7 +143,7 @@ func FuzzRowDecoder(f *testing.F) {
 		for i, c := range cols {
 			want[i] = m[c]
 		}
-		if !reflect.DeepEqual(res.Rows, []Row{want}) {
+		if !reflect.DeepEqual(res.Rows, []Row{want, want}) {
 			t.Fatalf("%q: got %#v want %#v", obj, res.Rows, want)
 		}
 	})
@@ -284,4 +285,39 @@ func measureHeap(b *testing.B, body []byte) (peak, live uint64) {
 	kept := read()
 	runtime.KeepAlive(res)
 	return maxSeen.Load() - base, kept - base
+}
+
+// Envelope keys are read as JSON strings (escapes included); a key too long
+// to be one the decoder knows is skipped as it streams, with its value.
+func TestDecodeEnvelopeKeys(t *testing.T) {
+	long := strings.Repeat("k", 10000)
+	body := `{"st\u0061te":"QUERY_STATE_COMPLETED","` + long + `":{"x":[1,2,"` + long + `"]},"result":{"` + long + `":1,"rows":[{"a":1}],"metadata":{"column_names":["a"]}}}`
+	res, err := decodeString(t, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != StateCompleted || len(res.Rows) != 1 || res.Rows[0][0] != json.Number("1") {
+		t.Errorf("state %q, rows %v", res.State, res.Rows)
+	}
+}
+
+// The body guard follows the request: rows × columns × MaxCellBytes plus
+// the envelope, capped; without a limit, the cap.
+func TestGuardFor(t *testing.T) {
+	const max = 256 << 20
+	tests := []struct {
+		o    Options
+		want int64
+	}{
+		{Options{Limit: 10, Columns: []string{"a", "b"}}, guardEnvelope + 10*2*MaxCellBytes},
+		{Options{Limit: 10}, guardEnvelope + 10*assumedWidth*MaxCellBytes},
+		{Options{SampleCount: 5, Columns: []string{"a"}}, guardEnvelope + 10*MaxCellBytes},
+		{Options{}, max},
+		{Options{Limit: 1 << 30}, max},
+	}
+	for _, tt := range tests {
+		if got := guardFor(tt.o, max); got != tt.want {
+			t.Errorf("%+v: guard %d, want %d", tt.o, got, tt.want)
+		}
+	}
 }

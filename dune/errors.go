@@ -144,3 +144,24 @@ func (e *NetError) Error() string { return fmt.Sprintf("dune: %s: %v", e.Where, 
 
 // Unwrap returns the network error.
 func (e *NetError) Unwrap() error { return e.Err }
+
+// MismatchError reports a 2xx answer that does not belong to the request:
+// another query's result, another execution's rows, or columns other than
+// the ones asked for (a misrouting proxy or cache between us and Dune). The
+// answer is dropped: it is never shown as the asked query, merged with other
+// rows or cached. It is not retried.
+type MismatchError struct {
+	// Field names what disagrees: "query_id", "execution_id" or "columns".
+	Field string
+	// Want is what the request asked for; Got is what the answer carried
+	// (server-supplied, bounded, the key removed).
+	Want, Got string
+	// Where names the request: "GET /api/v1/query/1/results".
+	Where string
+}
+
+// Error returns "dune: <where>: the answer is for <field> <got>, not the
+// requested <want>".
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("dune: %s: the answer is for %s %s, not the requested %s", e.Where, e.Field, e.Got, e.Want)
+}

@@ -402,8 +402,9 @@ func TestStatusErr(t *testing.T) {
 			if !errors.As(got, &re) || re.State != st {
 				t.Fatalf("Err = %v, want a *ResultError in state %s", got, st)
 			}
-			// The same body as a (row-less) results answer gives the same error.
-			_, rerr := c.GetExecutionResult(context.Background(), execID, Options{})
+			// The same body as a (row-less) results answer gives the same
+			// error, asked for the execution the body is about.
+			_, rerr := c.GetExecutionResult(context.Background(), re.ExecutionID, Options{})
 			var want *ResultError
 			if !errors.As(rerr, &want) || !reflect.DeepEqual(re, want) {
 				t.Errorf("status %+v\nresult %+v", re, want)

@@ -15,7 +15,8 @@ import (
 //   - column names must not be empty or blank, and must not contain a comma
 //     (the list is sent comma-joined, so such a name would silently select
 //     other columns);
-//   - query parameter names must not be empty or blank.
+//   - query parameter names must not be empty or blank, and there may be
+//     at most MaxQueryParameters of them, MaxQueryParametersBytes in all.
 //
 // Whether query parameters are allowed depends on the endpoint; the client
 // checks that separately.
@@ -54,12 +55,32 @@ func (o Options) Validate() error {
 	return checkParamNames(o.QueryParameters)
 }
 
-// checkParamNames refuses empty or blank query parameter names.
+// Bounds on query parameters: a saved query has a handful, and they travel
+// in the URL of a results request, where servers and proxies cap the
+// length (and Go's own url.ParseQuery stops at 10,000 pairs).
+const (
+	// MaxQueryParameters is the most query parameters one request takes.
+	MaxQueryParameters = 100
+	// MaxQueryParametersBytes bounds the names and values of one
+	// request's query parameters together, in bytes before encoding.
+	MaxQueryParametersBytes = 16 << 10
+)
+
+// checkParamNames refuses empty or blank query parameter names, and more
+// parameters, or more bytes of them, than the bounds above.
 func checkParamNames(params map[string]string) error {
-	for name := range params {
+	if len(params) > MaxQueryParameters {
+		return &ValidationError{Field: "query_parameters", Reason: fmt.Sprintf("%d parameters, at most %d are accepted", len(params), MaxQueryParameters)}
+	}
+	size := 0
+	for name, v := range params {
 		if strings.TrimSpace(name) == "" {
 			return &ValidationError{Field: "query_parameters", Reason: "parameter name is empty"}
 		}
+		size += len(name) + len(v)
+	}
+	if size > MaxQueryParametersBytes {
+		return &ValidationError{Field: "query_parameters", Reason: fmt.Sprintf("names and values total %d bytes, at most %d are accepted", size, MaxQueryParametersBytes)}
 	}
 	return nil
 }

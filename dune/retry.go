@@ -47,6 +47,9 @@ type call struct {
 	// to the error when it trips.
 	maxBody  int64
 	tooLarge string
+	// reserve is what is reserved in the client's memory budget before
+	// the request is sent (0: the answer is small and not counted).
+	reserve int64
 	// once marks a request that must not run twice (it starts an
 	// execution): only a 429, which Dune answers before doing anything, is
 	// retried, and an error after which Dune may have acted on the request
@@ -87,11 +90,31 @@ func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, erro
 		if err := ctx.Err(); err != nil {
 			return zero, fmt.Errorf("dune: %s: %w", cl.where(), err)
 		}
-		timeout := min(c.cfg.RequestTimeout, pol.MaxElapsed-c.now().Sub(start))
-		if timeout <= 0 && lastErr != nil { // the wait used up the budget
+		remaining := func() time.Duration {
+			left := pol.MaxElapsed - c.now().Sub(start)
+			if dl, ok := ctx.Deadline(); ok { // the caller's deadline is wall-clock time
+				left = min(left, time.Until(dl))
+			}
+			return left
+		}
+		left := remaining()
+		if left <= 0 && lastErr != nil { // the wait used up the budget
 			return zero, giveUp(lastErr, &cl, n-1, "retry budget spent")
 		}
-		v, retry, err := attempt(ctx, c, &cl, dec, u, key, timeout)
+		var res *reservation
+		if cl.reserve > 0 {
+			var err error
+			if res, err = c.reserve(ctx, &cl, left); err != nil {
+				return zero, err
+			}
+			if left = remaining(); left <= 0 {
+				res.release()
+				return zero, fmt.Errorf("dune: %s: %w", cl.where(), context.DeadlineExceeded)
+			}
+		}
+		timeout := c.attemptTimeout(n, left)
+		v, retry, err := attempt(ctx, c, &cl, dec, u, key, timeout, res)
+		res.release() // the body is decoded: its bytes are no longer in flight
 		if cl.once {
 			retry.ok = retry.ok && retry.status == http.StatusTooManyRequests
 			if err != nil && !retry.ok && !retry.nothingRan() {
@@ -125,6 +148,46 @@ func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, erro
 	}
 }
 
+// reserve waits for cl.reserve bytes of the memory budget, at most for
+// left (the call's remaining budget) and until ctx ends.
+func (c *Client) reserve(ctx context.Context, cl *call, left time.Duration) (*reservation, error) {
+	wctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	got, err := c.mem.acquire(wctx, cl.reserve)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("dune: %s: %w", cl.where(), ctx.Err())
+		}
+		return nil, fmt.Errorf("dune: %s: %w", cl.where(), err)
+	}
+	return &reservation{b: c.mem, held: got}, nil
+}
+
+// MinAttemptTimeout is the shortest timeout the schedule gives an attempt
+// that is not the last one (see attemptTimeout).
+const MinAttemptTimeout = time.Second
+
+// attemptTimeout is the per-attempt timeout schedule. left is what remains
+// of the call's budget: the smaller of what Retry.MaxElapsed leaves and the
+// time to the context's deadline. An attempt that may be followed by
+// another gets at most half of left, so one stalled connection (a hang, a
+// body that drips) cannot eat the whole budget: the other half is kept for
+// the backoff and at least one more attempt. The last attempt
+// (Retry.MaxAttempts), and any attempt when half of left would be under
+// MinAttemptTimeout, gets all of left. RequestTimeout caps every attempt.
+//
+// With the defaults (RequestTimeout 60 s, MaxElapsed 45 s, 4 attempts) and
+// no earlier deadline, the attempts get at most 22.5 s, then half of what
+// is left after each failure and its backoff (about 11 s, 5 s), and the
+// fourth whatever remains.
+func (c *Client) attemptTimeout(n int, left time.Duration) time.Duration {
+	t := min(c.cfg.RequestTimeout, left)
+	if n < c.cfg.Retry.MaxAttempts && left/2 >= MinAttemptTimeout {
+		t = min(t, left/2)
+	}
+	return t
+}
+
 // giveUp returns the last error of a retry loop. An *APIError is returned as
 // is (its RetryAfter tells the caller when to come back); other errors say
 // how many attempts were made.
@@ -155,10 +218,13 @@ func (r retryInfo) nothingRan() bool {
 }
 
 // attempt sends one request, with its own timeout, and decodes its answer.
-func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u, key string, timeout time.Duration) (T, retryInfo, error) {
+func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u, key string, timeout time.Duration, res *reservation) (T, retryInfo, error) {
 	var zero T
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if res != nil {
+		res.ctx = actx // a body that outgrows its reservation waits at most for the attempt
+	}
 	var reqBody io.Reader
 	if cl.body != nil {
 		reqBody = bytes.NewReader(cl.body)
@@ -198,7 +264,7 @@ func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u,
 		c.log.Debug().Str("method", cl.method).Str("endpoint", cl.path).Err(inner).Dur("duration", time.Since(began)).Msg("dune request failed")
 		return zero, retryInfo{ok: transientNetError(inner), unsent: unsent}, &NetError{Host: req.URL.Host, Where: where, Err: inner}
 	}
-	body := &bodyReader{r: resp.Body, max: cl.maxBody}
+	body := &bodyReader{r: resp.Body, max: cl.maxBody, res: res}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10)) // let the connection be reused
 		resp.Body.Close()
@@ -223,6 +289,8 @@ func attempt[T any](ctx context.Context, c *Client, cl *call, dec decoder[T], u,
 			return zero, retryInfo{status: status}, fmt.Errorf("dune: %s: %w", where, ctx.Err())
 		case errors.Is(body.err, ErrBodyTooLarge):
 			return zero, retryInfo{status: status}, fmt.Errorf("dune: %s: %w (limit %d bytes%s)", where, ErrBodyTooLarge, cl.maxBody, cl.tooLarge)
+		case errors.Is(body.err, ErrMemoryBudget):
+			return zero, retryInfo{status: status}, fmt.Errorf("dune: %s: reading body after %d bytes: %w", where, body.n, body.err)
 		case actx.Err() != nil:
 			return zero, retryInfo{ok: true, status: status}, fmt.Errorf("dune: %s: attempt timed out after %s while reading the body: %w", where, timeout, actx.Err())
 		case body.err != nil:

@@ -2,31 +2,16 @@ package dune
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
-// rowSink receives each row object from json.Decoder.Decode, which has
-// validated it, without copying it out of the decoder's buffer.
-type rowSink rowDecoder
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (s *rowSink) UnmarshalJSON(b []byte) error {
-	if err := (*rowDecoder)(s).add(b); err != nil {
-		return &rowError{err}
-	}
-	return nil
-}
-
-// rowError marks a row the row parser refused, as opposed to a JSON error.
-type rowError struct{ err error }
-
-func (e *rowError) Error() string { return e.err.Error() }
-
-// rowDecoder turns validated row objects into Rows (see the decoding
-// strategy at the top of decode.go).
+// rowDecoder turns row objects into Rows (see the decoding strategy at the
+// top of decode.go).
 type rowDecoder struct {
 	slots  map[string]int // key -> slot index in a decoded row
 	names  []string       // slot -> key
@@ -34,9 +19,16 @@ type rowDecoder struct {
 	rows   []Row
 	spans  []valueSpan // values of the row being decoded
 	arena  []byte      // their bytes (strings unescaped)
+	prev   []prevValue // slot -> the last string or number decoded in it
+	shared []any       // boxed values of the row being decoded taken from prev
 	nested []any       // decoded arrays/objects of the row being decoded
 	block  []any       // free cells for the next rows
 	grow   int         // rows per next block
+
+	// byPos remembers, for the n-th member of the last rows, its key and
+	// slot: rows repeat their keys in the same order, so most lookups are
+	// one comparison instead of a hash.
+	byPos []posKey
 
 	maxKeys  int   // distinct keys allowed before the metadata; 0 until the first row
 	cells    int64 // cells handed out to rows
@@ -70,6 +62,46 @@ var (
 	errRowNotObject = errors.New("row is not a JSON object")
 )
 
+type posKey struct {
+	key  string
+	slot int
+}
+
+// value records a string or number v for sp. A value equal to the one the
+// previous rows had last in the same slot shares its boxed value (columns
+// such as blockchain, project or a month repeat): no allocation, no bytes.
+// The others go to the arena, which becomes one string per row.
+func (d *rowDecoder) value(sp *valueSpan, kind valueKind, v []byte) {
+	if sp.slot < len(d.prev) {
+		if p := &d.prev[sp.slot]; p.kind == kind && p.box != nil && p.s == string(v) {
+			sp.kind, sp.start = kindShared, len(d.shared)
+			d.shared = append(d.shared, p.box)
+			return
+		}
+	}
+	sp.kind, sp.start = kind, len(d.arena)
+	d.arena = append(d.arena, v...)
+	sp.end = len(d.arena)
+}
+
+// slotAt is slot for the m-th member of a row, through byPos.
+func (d *rowDecoder) slotAt(m int, key []byte) (int, error) {
+	if m < len(d.byPos) && d.byPos[m].key == string(key) {
+		return d.byPos[m].slot, nil
+	}
+	slot, err := d.slot(key)
+	if err != nil || m > len(d.byPos) || m >= maxKeysFor(0) {
+		return slot, err
+	}
+	pk := posKey{key: string(key), slot: slot}
+	if m == len(d.byPos) {
+		d.byPos = append(d.byPos, pk)
+	} else {
+		d.byPos[m] = pk
+	}
+	return slot, nil
+}
+
 type valueKind uint8
 
 const (
@@ -79,7 +111,15 @@ const (
 	kindFalse
 	kindNull
 	kindNested
+	kindShared // the previous row's value in the slot, at shared[start]
 )
+
+// prevValue is the last string or number decoded in a slot, boxed.
+type prevValue struct {
+	kind valueKind
+	s    string
+	box  any
+}
 
 type valueSpan struct {
 	slot       int
@@ -146,129 +186,140 @@ func (d *rowDecoder) take(n int) (Row, error) {
 	return r, nil
 }
 
-// add decodes one row object. raw has been validated by encoding/json, so
-// the parser only has to find boundaries; indexes are still checked so that
-// an unexpected input returns an error rather than panicking.
-func (d *rowDecoder) add(raw []byte) error {
+// add decodes the row object at the start of raw and returns its length.
+// raw is what the scanner has buffered: when the row runs past it, add
+// returns errNeedMore and is called again, from the row's start, with more
+// (so nothing of a row is kept before it is complete). It checks the
+// syntax as it goes: strings (escapes, control characters), numbers,
+// literals; nested values are decoded, and checked, by encoding/json.
+func (d *rowDecoder) add(raw []byte) (int, error) {
 	d.spans = d.spans[:0]
 	d.arena = d.arena[:0]
 	d.nested = d.nested[:0]
-	d.rowBytes += int64(len(raw))
+	d.shared = d.shared[:0]
 	width := 0 // 1 + the highest slot of this row
-	i := skipWS(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return errRowNotObject
+	if len(raw) == 0 || raw[0] != '{' {
+		return 0, errRowNotObject
 	}
-	i = skipWS(raw, i+1)
+	i := skipWS(raw, 1)
 	if i >= len(raw) {
-		return errRowNotObject
+		return 0, errNeedMore
 	}
-	for raw[i] != '}' { // one member per iteration; breaks after the last
-		if raw[i] != '"' {
-			return errRowNotObject
-		}
-		end, esc := scanString(raw, i)
-		if end < 0 {
-			return errRowNotObject
-		}
-		var (
-			slot int
-			err  error
-		)
-		if !esc && utf8.Valid(raw[i+1:end-1]) {
-			slot, err = d.slot(raw[i+1 : end-1])
-		} else {
-			var k string
-			if err := json.Unmarshal(raw[i:end], &k); err != nil {
-				return err
+	if raw[i] == '}' {
+		i++
+	} else {
+		for m := 0; ; m++ { // one member per iteration
+			if raw[i] != '"' {
+				return 0, errRowNotObject
 			}
-			slot, err = d.slot([]byte(k))
-		}
-		if err != nil {
-			return err
-		}
-		i = skipWS(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return errRowNotObject
-		}
-		i = skipWS(raw, i+1)
-		if i >= len(raw) {
-			return errRowNotObject
-		}
-		sp := valueSpan{slot: slot}
-		switch c := raw[i]; c {
-		case '"':
-			end, esc := scanString(raw, i)
-			if end < 0 {
-				return errRowNotObject
+			end, info, err := scanString(raw, i)
+			if err != nil {
+				return 0, err
 			}
-			if slot >= 0 {
-				sp.kind, sp.start = kindString, len(d.arena)
-				if !esc && utf8.Valid(raw[i+1:end-1]) {
-					d.arena = append(d.arena, raw[i+1:end-1]...)
-				} else {
-					var s string
-					if err := json.Unmarshal(raw[i:end], &s); err != nil {
-						return err
-					}
-					d.arena = append(d.arena, s...)
+			var slot int
+			if info == 0 {
+				slot, err = d.slotAt(m, raw[i+1:end-1])
+			} else {
+				var k string
+				if k, err = stringValue(raw[i:end], info); err == nil {
+					slot, err = d.slot([]byte(k))
 				}
-				sp.end = len(d.arena)
 			}
-			i = end
-		case 't':
-			sp.kind, i = kindTrue, i+4
-		case 'f':
-			sp.kind, i = kindFalse, i+5
-		case 'n':
-			sp.kind, i = kindNull, i+4
-		case '{', '[':
-			end := skipComposite(raw, i)
-			if end < 0 {
-				return errRowNotObject
+			if err != nil {
+				return 0, err
 			}
-			if slot >= 0 {
-				v, err := decodeAny(raw[i:end])
+			if i = skipWS(raw, end); i >= len(raw) {
+				return 0, errNeedMore
+			}
+			if raw[i] != ':' {
+				return 0, errRowNotObject
+			}
+			if i = skipWS(raw, i+1); i >= len(raw) {
+				return 0, errNeedMore
+			}
+			sp := valueSpan{slot: slot}
+			switch c := raw[i]; c {
+			case '"':
+				end, info, err := scanString(raw, i)
 				if err != nil {
-					return err
+					return 0, err
 				}
-				sp.kind, sp.start = kindNested, len(d.nested)
-				d.nested = append(d.nested, v)
-			}
-			i = end
-		default:
-			j := i
-			for j < len(raw) && isNumberByte(raw[j]) {
-				j++
-			}
-			if j == i {
-				return errRowNotObject
+				if slot >= 0 {
+					if info == 0 {
+						d.value(&sp, kindString, raw[i+1:end-1])
+					} else {
+						v, err := stringValue(raw[i:end], info)
+						if err != nil {
+							return 0, err
+						}
+						d.value(&sp, kindString, []byte(v))
+					}
+				}
+				i = end
+			case 't', 'f', 'n':
+				lit, kind := "null", kindNull
+				switch c {
+				case 't':
+					lit, kind = "true", kindTrue
+				case 'f':
+					lit, kind = "false", kindFalse
+				}
+				if i+len(lit) > len(raw) {
+					return 0, errNeedMore
+				}
+				if string(raw[i:i+len(lit)]) != lit {
+					return 0, errBadLiteral
+				}
+				sp.kind, i = kind, i+len(lit)
+			case '{', '[':
+				end := skipComposite(raw, i)
+				switch end {
+				case -1:
+					return 0, errNeedMore
+				case -2:
+					return 0, errBadNested
+				}
+				if slot >= 0 {
+					v, err := decodeAny(raw[i:end])
+					if err != nil {
+						return 0, err
+					}
+					sp.kind, sp.start = kindNested, len(d.nested)
+					d.nested = append(d.nested, v)
+				} else if !json.Valid(raw[i:end]) {
+					return 0, errBadNested
+				}
+				i = end
+			default:
+				j, err := scanNumber(raw, i, false)
+				if err != nil {
+					return 0, err
+				}
+				if slot >= 0 {
+					d.value(&sp, kindNumber, raw[i:j])
+				}
+				i = j
 			}
 			if slot >= 0 {
-				sp.kind, sp.start = kindNumber, len(d.arena)
-				d.arena = append(d.arena, raw[i:j]...)
-				sp.end = len(d.arena)
+				d.spans = append(d.spans, sp)
+				width = max(width, slot+1)
 			}
-			i = j
-		}
-		if slot >= 0 {
-			d.spans = append(d.spans, sp)
-			width = max(width, slot+1)
-		}
-		i = skipWS(raw, i)
-		if i >= len(raw) {
-			return errRowNotObject
-		}
-		if raw[i] == '}' {
-			break
-		}
-		if raw[i] != ',' {
-			return errRowNotObject
-		}
-		if i = skipWS(raw, i+1); i >= len(raw) || raw[i] != '"' {
-			return errRowNotObject
+			if i = skipWS(raw, i); i >= len(raw) {
+				return 0, errNeedMore
+			}
+			if raw[i] == '}' {
+				i++
+				break
+			}
+			if raw[i] != ',' {
+				return 0, errRowNotObject
+			}
+			if i = skipWS(raw, i+1); i >= len(raw) {
+				return 0, errNeedMore
+			}
 		}
 	}
+	d.rowBytes += int64(i)
 	if d.maxKeys == 0 && !d.seeded {
 		d.maxKeys = maxKeysFor(len(d.names))
 	}
@@ -277,15 +328,24 @@ func (d *rowDecoder) add(raw []byte) error {
 	}
 	row, err := d.take(width)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	s := string(d.arena) // one allocation for every string and number of the row
+	s := string(d.arena) // one allocation for the row's values not shared (see value)
+	if len(d.prev) < len(d.names) {
+		d.prev = append(d.prev, make([]prevValue, len(d.names)-len(d.prev))...)
+	}
 	for _, sp := range d.spans {
 		switch sp.kind {
+		case kindShared:
+			row[sp.slot] = d.shared[sp.start]
 		case kindString:
-			row[sp.slot] = s[sp.start:sp.end]
+			v := s[sp.start:sp.end]
+			row[sp.slot] = v
+			d.prev[sp.slot] = prevValue{kind: kindString, s: v, box: row[sp.slot]}
 		case kindNumber:
-			row[sp.slot] = json.Number(s[sp.start:sp.end])
+			v := s[sp.start:sp.end]
+			row[sp.slot] = json.Number(v)
+			d.prev[sp.slot] = prevValue{kind: kindNumber, s: v, box: row[sp.slot]}
 		case kindTrue:
 			row[sp.slot] = true
 		case kindFalse:
@@ -297,7 +357,7 @@ func (d *rowDecoder) add(raw []byte) error {
 		}
 	}
 	d.rows = append(d.rows, row)
-	return nil
+	return i, nil
 }
 
 // finish returns the rows with values in columns order. Cells of keys a row
@@ -389,41 +449,171 @@ func isNumberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
+// Syntax errors of the row parser (they never quote the input).
+var (
+	errControlChar = errors.New("control character in a string")
+	errBadEscape   = errors.New("invalid escape in a string")
+	errBadLiteral  = errors.New("invalid literal")
+	errBadNumber   = errors.New("invalid number")
+	errBadNested   = errors.New("invalid array or object")
+)
+
+// String flags from scanString: 0 means plain ASCII without escapes, whose
+// bytes are the value.
+const (
+	strEscaped = 1 << iota // has a backslash escape
+	strHigh                // has bytes >= 0x80
+)
+
 // scanString returns the index just past the string starting at b[i] ('"')
-// and whether it contains escapes; -1 if it does not end. Strings without
-// escapes are still unquoted by encoding/json when they hold invalid UTF-8
-// (it substitutes U+FFFD), so callers check utf8.Valid too.
-func scanString(b []byte, i int) (int, bool) {
+// and its flags; errNeedMore if it does not end within b. Eight bytes at a
+// time are skipped while none of them is special (a quote, a backslash, a
+// control character or a byte >= 0x80).
+func scanString(b []byte, i int) (int, int, error) {
+	info := 0
 	j := i + 1
-	q := bytes.IndexByte(b[j:], '"')
-	if q < 0 {
-		return -1, false
-	}
-	if bytes.IndexByte(b[j:j+q], '\\') < 0 {
-		return j + q + 1, false
-	}
-	for j < len(b) {
-		switch b[j] {
-		case '\\':
-			j += 2
-		case '"':
-			return j + 1, true
+	for {
+		for j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j:])
+			special := (w-lsb*0x20)&^w | hasZero(w^(lsb*'"')) | hasZero(w^(lsb*'\\')) | w
+			if special &= msb; special != 0 {
+				j += bits.TrailingZeros64(special) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return 0, 0, errNeedMore
+		}
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, info, nil
+		case c == '\\':
+			info |= strEscaped
+			k, err := escapeLen(b, j)
+			if err != nil {
+				return 0, 0, err
+			}
+			j += k
+		case c < 0x20:
+			return 0, 0, errControlChar
+		case c >= 0x80:
+			info |= strHigh
+			j++
 		default:
 			j++
 		}
 	}
-	return -1, true
 }
 
-// skipComposite returns the index just past the array or object at b[i].
+// SWAR constants: a byte of ones, a byte of high bits, in every lane.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero has the high bit set in (at least) the lowest lane of w that is
+// zero; lanes above it may be set too, which only matters beyond the first.
+func hasZero(w uint64) uint64 { return (w - lsb) &^ w }
+
+// escapeLen returns the length of the escape at b[j] ('\\').
+func escapeLen(b []byte, j int) (int, error) {
+	if j+1 >= len(b) {
+		return 0, errNeedMore
+	}
+	switch b[j+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+		if j+6 > len(b) {
+			return 0, errNeedMore
+		}
+		for _, h := range b[j+2 : j+6] {
+			if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+				return 0, errBadEscape
+			}
+		}
+		return 6, nil
+	}
+	return 0, errBadEscape
+}
+
+// stringValue returns the value of the quoted string q with flags info:
+// its bytes when they are valid UTF-8 without escapes, else as
+// encoding/json unquotes it (invalid UTF-8 becomes U+FFFD).
+func stringValue(q []byte, info int) (string, error) {
+	if info&strEscaped == 0 && utf8.Valid(q[1:len(q)-1]) {
+		return string(q[1 : len(q)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(q, &s)
+	return s, err
+}
+
+// scanNumber returns the index just past the JSON number at b[i];
+// errNeedMore when it reaches the end of b, unless eof (then the number
+// ends there).
+func scanNumber(b []byte, i int, eof bool) (int, error) {
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	digits := func() int {
+		k := j
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+		return j - k
+	}
+	switch {
+	case j >= len(b):
+	case b[j] == '0':
+		j++
+	case '1' <= b[j] && b[j] <= '9':
+		digits()
+	default:
+		return 0, errBadNumber
+	}
+	if j < len(b) && b[j] == '.' {
+		j++
+		if digits() == 0 && j < len(b) {
+			return 0, errBadNumber
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if digits() == 0 && j < len(b) {
+			return 0, errBadNumber
+		}
+	}
+	if j >= len(b) {
+		if !eof {
+			return 0, errNeedMore
+		}
+		if !json.Valid(b[i:j]) { // a number cut after '-', '.', 'e' or a sign
+			return 0, errBadNumber
+		}
+	}
+	return j, nil
+}
+
+// skipComposite returns the index just past the array or object at b[i]:
+// -1 when it does not end within b, -2 for a string in it that is not
+// valid.
 func skipComposite(b []byte, i int) int {
 	depth := 0
 	for i < len(b) {
 		switch b[i] {
 		case '"':
-			end, _ := scanString(b, i)
-			if end < 0 {
+			end, _, err := scanString(b, i)
+			if err == errNeedMore {
 				return -1
+			}
+			if err != nil {
+				return -2
 			}
 			i = end
 			continue

@@ -100,6 +100,13 @@ func (t *Toolset) fetchLatest(ctx context.Context, c *call, queryID int64, opts 
 func (t *Toolset) fetchRows(ctx context.Context, c *call, queryID int64, v view, offset, limit int) (*dune.Result, error) {
 	at := ids{queryID: queryID, executionID: v.ExecutionID}
 	return c.fetch(ctx, at, fmt.Sprintf("fetching rows %d-%d from Dune", offset, offset+limit-1), func() (*dune.Result, error) {
-		return t.cfg.Fetcher.GetExecutionResult(ctx, v.ExecutionID, v.options(offset, limit))
+		res, err := t.cfg.Fetcher.GetExecutionResult(ctx, v.ExecutionID, v.options(offset, limit))
+		if err == nil {
+			err = checkPinnedQuery(res, queryID, "execution "+v.ExecutionID)
+		}
+		if err != nil {
+			return nil, err // a mismatched answer goes no further
+		}
+		return res, nil
 	})
 }

@@ -84,6 +84,10 @@ func explain(err error, at callSite) *toolError {
 		}
 		return explainAPI(api, at)
 	}
+	var me *dune.MismatchError
+	if errors.As(err, &me) {
+		return newToolError("mismatch", "Dune's answer did not match the request: it was for %s %s, not the requested %s (a proxy or cache between this server and Dune may be misrouting answers). Nothing from it was shown or cached; try again, and if it persists, check the network path to Dune.", me.Field, bound(me.Got, 300), bound(me.Want, 300))
+	}
 	var re *dune.ResultError
 	if errors.As(err, &re) {
 		return explainResult(re)
@@ -91,6 +95,9 @@ func explain(err error, at callSite) *toolError {
 	var ve *dune.ValidationError
 	if errors.As(err, &ve) {
 		return newToolError("bad_argument", "invalid %s: %s", ve.Field, bound(ve.Reason, 200))
+	}
+	if errors.Is(err, dune.ErrMemoryBudget) && !at.clientGone {
+		return newToolError("busy", "This server is reading too many large answers from Dune at once (its memory budget, --max-upstream-memory / DUNE_MCP_MAX_UPSTREAM_MEMORY, stayed in use until this call's deadline). Try again shortly, or ask for less (smaller limit, fewer columns).")
 	}
 	ctxErr := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	switch {

@@ -92,6 +92,13 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, p schemas.NextPageParam
 	if err != nil {
 		return nil, rep, err
 	}
+	var cachedCols []dune.Column
+	if have > 0 {
+		cachedCols = cached.head.Columns
+	}
+	if err := checkMergeable(res, cachedCols, cur.Width, "execution "+cur.ExecutionID); err != nil {
+		return nil, rep, err
+	}
 	pr.ch = chunkOf(res, cur.Offset)
 	if have > 0 {
 		pr.ch.Rows = append(append(make([]dune.Row, 0, have+len(res.Rows)), cached.Rows...), res.Rows...)

@@ -131,6 +131,12 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 				site.deadline = timeout
 			}
 			te := explain(err, site)
+			if te.Kind == "internal" {
+				// An internal failure (e.g. rendering) is logged here and
+				// never reaches the agent in its own words.
+				t.cfg.Logger.Error().Str("tool", tool).Str("error", te.Msg).Msg("tool call failed internally")
+				te = &toolError{Kind: te.Kind, Msg: internalMessage}
+			}
 			errKind = te.Kind
 			res = mcp.NewToolResultError(te.Msg)
 			c.logToClient(ctx, mcp.LoggingLevelError, fmt.Sprintf("%s failed: %s", tool, te.Kind), rep.with(map[string]any{"kind": te.Kind}))
@@ -144,6 +150,10 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 		return res, nil
 	}
 }
+
+// internalMessage is what the agent sees of an internal failure (its
+// details go to the server's log).
+const internalMessage = "This server could not present Dune's answer (an internal error, logged on the server). Try again; if it persists, ask for fewer columns or rows, or report it to the server's operator."
 
 // rawArguments returns the call's arguments as JSON (the exact bytes when the
 // request came over the wire, so large integers keep their precision).

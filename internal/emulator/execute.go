@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,12 @@ func routeOf(path string) route {
 // serve answers a request after faults: authentication, then the execution
 // endpoints (serveExec) or the others (serveResults).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
+	// A query string Go cannot parse whole (a bad escape, or more than
+	// url.ParseQuery's 10,000 pairs) is refused, never read in part.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid query string: "+clipText(err.Error()))
+		return
+	}
 	key := r.Header.Get("X-Dune-Api-Key")
 	if key == "" {
 		key = r.URL.Query().Get("api_key")

@@ -1,0 +1,5 @@
+//go:build !race
+
+package dune_test
+
+const raceEnabled = false
