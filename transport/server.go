@@ -42,11 +42,15 @@ type Options struct {
 }
 
 // Server is an MCP server plus the bookkeeping the transports need: the
-// number of tool calls in flight, so shutdown can let them finish.
+// tool calls in flight, so shutdown can let them finish or answer them
+// (shutdown.go), and the requests of each SSE session not yet answered on
+// its stream.
 type Server struct {
 	mcp      *server.MCPServer
 	log      zerolog.Logger
 	inflight tracker
+	gate     *gate
+	sse      *sseAnswers
 }
 
 // offersTasks reports whether any tool can run as an MCP task.
@@ -63,8 +67,11 @@ func offersTasks(tools []server.ServerTool) bool {
 // (logging/setLevel), panic recovery, and the middleware that counts
 // in-flight tool calls.
 func New(o Options) *Server {
-	s := &Server{log: o.Logger}
+	s := &Server{log: o.Logger, gate: newGate(), sse: newSSEAnswers()}
+	hooks := &server.Hooks{}
+	hooks.AddBeforeAny(s.sse.requested)
 	opts := []server.ServerOption{
+		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
 		server.WithLogging(),
 		server.WithInstructions(o.Instructions),
@@ -94,14 +101,6 @@ func New(o Options) *Server {
 		s.mcp.AddTools(o.Tools...)
 	}
 	return s
-}
-
-func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		s.inflight.start()
-		defer s.inflight.done()
-		return next(ctx, req)
-	}
 }
 
 // NoKeyMessage is the tool result of a call that reached a key-less HTTP
