@@ -574,31 +574,59 @@ func TestGracefulShutdownLetsCallsFinish(t *testing.T) {
 	}
 }
 
-func TestShutdownIsBounded(t *testing.T) {
-	g := newGate()
-	s := newServer(t, g, false, nil)
-	url, stop, done := serve(t, s, transport.HTTPConfig{DrainTimeout: 300 * time.Millisecond})
-	c, err := client.NewStreamableHttpClient(url + "/mcp")
-	if err != nil {
-		t.Fatal(err)
+// A call still running at the end of the drain is cancelled and answered
+// with ShuttingDownMessage (isError) on its own connection or SSE stream,
+// and ServeHTTP returns.
+func TestShutdownAnswersCallsAfterTheDrain(t *testing.T) {
+	for _, kind := range []string{"streamable", "sse"} {
+		t.Run(kind, func(t *testing.T) {
+			g := newGate()
+			cancelled := make(chan error, 1)
+			s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(g, cancelled), Logger: zerolog.Nop()})
+			url, stop, done := serve(t, s, transport.HTTPConfig{DrainTimeout: 50 * time.Millisecond})
+			var c *client.Client
+			var err error
+			if kind == "sse" {
+				c, err = client.NewSSEMCPClient(url + "/sse")
+			} else {
+				c, err = client.NewStreamableHttpClient(url + "/mcp")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			startClient(t, c)
+			type result struct {
+				res *mcp.CallToolResult
+				err error
+			}
+			resc := make(chan result, 1)
+			go func() {
+				var req mcp.CallToolRequest
+				req.Params.Name = "slow"
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				res, err := c.CallTool(ctx, req)
+				resc <- result{res, err}
+			}()
+			<-g.entered
+			stop()
+			if err := <-cancelled; !errors.Is(err, context.Canceled) {
+				t.Errorf("the tool's context ended with %v, want cancelled", err)
+			}
+			r := <-resc
+			if r.err != nil || !r.res.IsError || mcp.GetTextFromContent(r.res.Content[0]) != transport.ShuttingDownMessage {
+				t.Fatalf("call in flight at the end of the drain: %+v, %v", r.res, r.err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("ServeHTTP: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("ServeHTTP did not return after answering the call")
+			}
+		})
 	}
-	startClient(t, c)
-	go func() {
-		var req mcp.CallToolRequest
-		req.Params.Name = "slow"
-		_, _ = c.CallTool(context.Background(), req)
-	}()
-	<-g.entered
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeHTTP: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("shutdown not bounded by DrainTimeout")
-	}
-	close(g.release)
 }
 
 func TestServeHTTPReturnsListenerErrors(t *testing.T) {
