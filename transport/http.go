@@ -41,6 +41,10 @@ type HTTPConfig struct {
 	MaxBodyBytes int64
 	// ReadHeaderTimeout and IdleTimeout tune the http.Server.
 	ReadHeaderTimeout, IdleTimeout time.Duration
+	// MaxStreams caps the SSE and GET /mcp streams open at once, default
+	// DefaultMaxStreams; beyond it a stream is refused with 503 and
+	// Retry-After.
+	MaxStreams int
 	// DrainTimeout bounds the wait for in-flight tool calls at shutdown,
 	// default DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -94,9 +98,10 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 		}
 		return checkOrigin(cfg.AllowedOrigins, h)
 	}
+	streams := newStreamLimit(cfg.MaxStreams)
 	mux := http.NewServeMux()
-	mux.Handle(PathMCP, guard(dropCancellations(s.log, streamable)))
-	mux.Handle(PathSSE, guard(s.sse.stream(sse)))
+	mux.Handle(PathMCP, guard(streams.wrap(dropCancellations(s.log, streamable))))
+	mux.Handle(PathSSE, guard(streams.wrap(s.sse.stream(sse))))
 	mux.Handle(PathMessage, guard(sse))
 	mux.Handle(PathHealth, health(cfg.Health))
 	oauth := noOAuth(cfg.AuthToken != "")

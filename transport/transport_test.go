@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -626,6 +628,47 @@ func TestShutdownAnswersCallsAfterTheDrain(t *testing.T) {
 				t.Fatal("ServeHTTP did not return after answering the call")
 			}
 		})
+	}
+}
+
+// --max-streams: SSE and GET /mcp streams share one cap; beyond it a stream
+// is refused with 503 and Retry-After, while posts (tool calls) still pass.
+func TestMaxStreams(t *testing.T) {
+	s := newServer(t, newGate(), false, nil)
+	url, _, _ := serve(t, s, transport.HTTPConfig{MaxStreams: 2})
+	// Two SSE streams, each open once its endpoint event arrives.
+	for range 2 {
+		resp, err := http.Get(url + "/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "event: endpoint") {
+			t.Fatalf("SSE stream: %q %v", line, err)
+		}
+	}
+	for _, path := range []string{"/sse", "/mcp"} {
+		req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != strconv.Itoa(transport.StreamsRetryAfter) ||
+			!strings.Contains(string(body), "--max-streams") {
+			t.Errorf("GET %s beyond the cap: %d, Retry-After %q, %q", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	c, err := client.NewStreamableHttpClient(url + "/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startClient(t, c)
+	if text, isErr := callText(t, c, "whoami"); isErr || !strings.HasPrefix(text, "key=") {
+		t.Errorf("tool call while the stream cap is reached: %q", text)
 	}
 }
 
