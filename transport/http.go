@@ -170,16 +170,15 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig)
 	_ = ln.Close()
 	<-errc // the listener's close error: expected
 	srv.SetKeepAlivesEnabled(false)
-	s.drain(cfg.DrainTimeout)
+	post, cancel := s.drain(cfg.DrainTimeout)
+	defer cancel()
 	// Calls made over SSE are answered on their session's stream, after the
 	// call: wait for those answers to be written, then end the streams.
-	actx, cancel := context.WithTimeout(context.Background(), answerGrace)
-	if s.sse.wait(actx) != nil {
+	if s.sse.settle(post, answerIdle) != nil {
 		s.log.Warn().Msg("answers still queued on SSE streams at shutdown")
 	}
-	cancel()
-	cctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-	defer cancel()
+	cctx, ccancel := context.WithTimeout(post, closeGrace)
+	defer ccancel()
 	h.CloseSessions(cctx)
 	if err := srv.Shutdown(cctx); err != nil {
 		s.log.Warn().Err(err).Msg("forcing connections closed")

@@ -19,8 +19,9 @@ import (
 // calls that arrive meanwhile are answered ShuttingDownMessage at once. At the
 // end of the drain every call still running is cancelled and answered
 // ShuttingDownMessage (an isError result), and that answer is written to its
-// connection, SSE stream or stdout before the transport closes. The process
-// exits within the drain plus about half a second.
+// connection, SSE stream or stdout before the transport closes. That takes
+// milliseconds after the drain; on a machine too busy to write the answers
+// sooner, shutdown waits while they keep coming, up to afterDrain.
 
 // ShuttingDownMessage is the isError result of a tool call the server stopped
 // (or refused) because it is shutting down.
@@ -35,9 +36,16 @@ const (
 	// after its context is cancelled; a handler that takes longer is left
 	// behind and the call answered without it.
 	handlerGrace = 250 * time.Millisecond
-	// answerGrace bounds the wait for the stopped calls' answers to be
-	// written (to an SSE stream or stdout) once their handlers are done.
-	answerGrace = 250 * time.Millisecond
+	// answerIdle: after the drain, shutdown waits for the answers (and for
+	// them to be written) while they keep coming, and moves on once none
+	// has come for answerIdle: a busy machine is waited for, a client that
+	// stopped reading is not.
+	answerIdle = 300 * time.Millisecond
+	// afterDrain bounds everything after the drain: answering the calls,
+	// writing the answers, closing the connections. It is reached only on a
+	// machine too busy to answer 50 calls in 3 s; normally this takes
+	// milliseconds.
+	afterDrain = 3 * time.Second
 )
 
 // gate is the shutdown state the tool calls see: open, closing (the drain:
@@ -121,22 +129,25 @@ func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 
 // drain runs the shutdown of the tool calls: it refuses new calls, lets the
 // running ones finish within d, then stops the rest, and returns once every
-// call has been answered (by its handler or with ShuttingDownMessage).
-func (s *Server) drain(d time.Duration) {
+// call has been answered (by its handler or with ShuttingDownMessage). It
+// returns the context the rest of the shutdown runs in: it ends afterDrain
+// after the drain.
+func (s *Server) drain(d time.Duration) (context.Context, context.CancelFunc) {
 	s.gate.close()
 	s.log.Info().Int("in_flight", s.inflight.count()).Dur("drain", d).Msg("shutting down")
 	dctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if s.inflight.wait(dctx) == nil {
-		return
+	err := s.inflight.wait(dctx)
+	cancel()
+	post, cancel := context.WithTimeout(context.Background(), afterDrain)
+	if err == nil {
+		return post, cancel
 	}
 	s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still running at the end of the drain: answering them that the server is shutting down")
 	s.gate.stopAll()
-	actx, acancel := context.WithTimeout(context.Background(), handlerGrace+answerGrace)
-	defer acancel()
-	if s.inflight.wait(actx) != nil {
+	if s.inflight.settle(post, handlerGrace+answerIdle) != nil {
 		s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still unanswered after the drain")
 	}
+	return post, cancel
 }
 
 // sseAnswers tracks, per open legacy SSE stream, the requests of its session
@@ -170,9 +181,9 @@ func (a *sseAnswers) requested(ctx context.Context, id any, _ mcp.MCPMethod, _ a
 	}
 }
 
-// wait returns nil once every request noted has been answered on its
-// stream (or its stream has ended), or ctx's error.
-func (a *sseAnswers) wait(ctx context.Context) error {
+// settle returns nil once every request noted has been answered on its
+// stream (or its stream has ended), or tracker.settle's error.
+func (a *sseAnswers) settle(ctx context.Context, idle time.Duration) error {
 	a.mu.Lock()
 	all := make([]*pendingRequests, 0, len(a.sessions))
 	for _, p := range a.sessions {
@@ -180,7 +191,7 @@ func (a *sseAnswers) wait(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	for _, p := range all {
-		if err := p.wait(ctx); err != nil {
+		if err := p.t.settle(ctx, idle); err != nil {
 			return err
 		}
 	}

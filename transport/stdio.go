@@ -66,10 +66,9 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 		// Calls waiting for a worker are refused, running ones answered
 		// ShuttingDownMessage at the end of the drain; then every answer
 		// is written before the session ends.
-		s.drain(drain)
-		actx, acancel := context.WithTimeout(context.Background(), answerGrace)
-		defer acancel()
-		if err := pending.wait(actx); err != nil {
+		post, pcancel := s.drain(drain)
+		defer pcancel()
+		if err := pending.t.settle(post, answerIdle); err != nil {
 			s.log.Warn().Int("pending", pending.count()).Msg("requests still unanswered at shutdown")
 		}
 		cancel()
