@@ -417,13 +417,20 @@ func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Not StdoutPipe: Wait closes that as soon as the process exits, and
+	// with it the answers the client has not read yet (the last ones a
+	// server writes before it exits).
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stdout.Close() })
+	cmd.Stdout = w
 	p := &proc{t: t, cmd: cmd, stderr: &testio.SyncBuffer{}, stdout: &testio.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close() // the child has its copy; EOF comes when it exits
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait reads nothing from the pipes: the client reads stdout through the tee.

@@ -169,7 +169,13 @@ func TestShutdownAnswersEveryCallInFlight(t *testing.T) {
 			}
 			waitRequests(t, emu, inFlight)
 			signalAndTime(t, p, syscall.SIGTERM)
-			assertShutdownAnswers(t, <-got)
+			answers := <-got
+			defer func() {
+				if t.Failed() {
+					t.Logf("stderr:\n%s", p.stderr.String())
+				}
+			}()
+			assertShutdownAnswers(t, answers)
 		})
 	}
 }
