@@ -115,6 +115,7 @@ func run(bin string, n int, d, callTimeout time.Duration, out io.Writer) error {
 	sampled.Wait()
 	after := srv.sample()
 	hwm := srv.peakRSS()
+	cpu := srv.cpuTime()
 
 	stopStart := time.Now()
 	code, err := srv.stop()
@@ -124,6 +125,11 @@ func run(bin string, n int, d, callTimeout time.Duration, out io.Writer) error {
 	fmt.Fprintf(out, "server RSS: before %s, peak %s (VmHWM %s), after %s\n",
 		mb(before.rssKB), mb(peak.rssKB), mb(hwm), mb(after.rssKB))
 	fmt.Fprintf(out, "server open fds: before %s, peak %s, after %s\n", count(before.fds), count(peak.fds), count(after.fds))
+	if total := calls(results); cpu >= 0 && total > 0 {
+		// CPU time per call holds up on a shared machine, where calls/s
+		// and latency measure the machine's load as much as the server.
+		fmt.Fprintf(out, "server CPU: %.1f s in all, %.1f ms per call\n", cpu.Seconds(), float64(cpu.Milliseconds())/float64(total))
+	}
 	if err != nil {
 		return fmt.Errorf("stopping the server: %w", err)
 	}
@@ -367,6 +373,37 @@ func (s *server) sample() usage {
 		u.fds = len(ents)
 	}
 	return u
+}
+
+// cpuTime is the CPU time (user + system) the server has used, or -1.
+// /proc/<pid>/stat counts it in clock ticks, 100 a second on Linux.
+func (s *server) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name, which is in parentheses: state is
+	// the first, utime the 12th and stime the 13th.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// calls counts the calls made.
+func calls(results [][]result) int {
+	n := 0
+	for _, rs := range results {
+		n += len(rs)
+	}
+	return n
 }
 
 // peakRSS is the kernel's high-water mark of the server's RSS.
