@@ -25,7 +25,7 @@ import (
 
 // ShuttingDownMessage is the isError result of a tool call the server stopped
 // (or refused) because it is shutting down.
-const ShuttingDownMessage = "The server is shutting down, so this call was stopped before it finished. " +
+const ShuttingDownMessage = "The server is shutting down and could not finish this call. " +
 	"Retry it in a moment: the server (or another replica) will answer it."
 
 // errShuttingDown is the cause a stopped call's context is cancelled with.
