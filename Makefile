@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench load-cluster conformance sdk-compat clean
+.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench load load-cluster conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -113,6 +113,14 @@ LOAD_CLUSTER_REDIS    ?= on
 load-cluster:
 	DUNE_MCP_LOAD_CLUSTER=$(LOAD_CLUSTER_DURATION) LOAD_CLUSTER_CLIENTS=$(LOAD_CLUSTER_CLIENTS) LOAD_CLUSTER_REDIS=$(LOAD_CLUSTER_REDIS) \
 		$(GO) test -count=1 -timeout 15m -run '^TestLoadCluster$$' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS$$'
+# LOAD_CLIENTS streamable-HTTP MCP clients (mcp-go's) call the tools back to
+# back for LOAD_DURATION against `dune-mcp --demo` on 127.0.0.1; prints calls/s,
+# p50/p99, errors by kind, and the server's RSS and open fds before, at peak
+# and after; then stops the server with SIGTERM. Not part of make test/check.
+LOAD_CLIENTS  ?= 200
+LOAD_DURATION ?= 60s
+load: build
+	$(GO) run ./cmd/load -bin ./$(BIN) -clients $(LOAD_CLIENTS) -duration $(LOAD_DURATION)
 
 # A scripted agent session against the embedded Dune emulator: what each tool returns.
 demo: build

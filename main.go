@@ -156,6 +156,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		AuthToken:         cfg.AuthToken.Reveal(),
 		AllowedOrigins:    cfg.AllowedOrigins,
 		AcceptRequestKeys: !cfg.Demo,
+		MaxStreams:        cfg.MaxStreams,
 		Health:            map[string]any{"name": "dune-mcp", "version": version, "demo": cfg.Demo},
 	})
 }

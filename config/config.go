@@ -45,6 +45,7 @@ const (
 	EnvBudget         = "DUNE_MCP_DATAPOINT_BUDGET"
 	EnvRedisURL       = "DUNE_MCP_REDIS_URL"
 	EnvMaxUpstreamMem = "DUNE_MCP_MAX_UPSTREAM_MEMORY"
+	EnvMaxStreams     = "DUNE_MCP_MAX_STREAMS"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -61,6 +62,10 @@ const (
 	// (its default is dune.DefaultMaxUpstreamMemory).
 	MinUpstreamMemory = 8 << 20
 	MaxUpstreamMemory = 64 << 30
+	// MaxMaxStreams is the largest --max-streams accepted.
+	MaxMaxStreams = 65536
+	// defaultMaxStreams is transport's (Parse's transport variable hides the package).
+	defaultMaxStreams = transport.DefaultMaxStreams
 )
 
 // Transports.
@@ -115,6 +120,7 @@ type Config struct {
 	LogLevel             zerolog.Level
 	LogFormat            string // logging.FormatJSON or logging.FormatConsole
 	AllowedOrigins       []string
+	MaxStreams           int // SSE and GET /mcp streams open at once, over HTTP
 	AllowUnauthenticated bool
 	ShowVersion          bool
 }
@@ -161,6 +167,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		maxTokens, callTimeout, maxDatapoints, dpBudget        string
 		redisURL                                               string
 		maxUpstreamMem                                         string
+		maxStreams                                             string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -176,6 +183,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser `origins` allowed besides localhost, e.g. https://app.example.com ["+EnvAllowedOrigins+"]")
+	fs.StringVar(&maxStreams, "max-streams", strconv.Itoa(defaultMaxStreams), fmt.Sprintf("most SSE and GET /mcp streams open at once over HTTP, `N` in [1, %d]; beyond it 503 with Retry-After [%s]", MaxMaxStreams, EnvMaxStreams))
 	fs.BoolVar(&allowUnauth, "allow-unauthenticated", false, "allow a non-loopback --addr without "+EnvAuthToken)
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 
@@ -310,6 +318,11 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		cfg.LogFormat = f
 	default:
 		return Config{}, usageErrorf("invalid %s %q: want json or console", src, v)
+	}
+
+	v, src = pick("max-streams", maxStreams, EnvMaxStreams)
+	if cfg.MaxStreams, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || cfg.MaxStreams < 1 || cfg.MaxStreams > MaxMaxStreams {
+		return Config{}, usageErrorf("invalid %s %q: want an integer in [1, %d]", src, v, MaxMaxStreams)
 	}
 
 	v, src = pick("allowed-origins", origins, EnvAllowedOrigins)

@@ -145,6 +145,16 @@ func (p *proc) waitLog(msg string) map[string]any {
 	return nil
 }
 
+// waitStdout waits until the process's stdout contains want.
+func (p *proc) waitStdout(want string) {
+	p.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.stdout.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("stdout lacks %q:\n%s", want, p.stdout.String())
+		}
+	}
+}
+
 // stop sends SIGTERM and returns the exit code.
 func (p *proc) stop() int {
 	p.t.Helper()
@@ -407,13 +417,20 @@ func stdioSession(t *testing.T, env []string, args ...string) (*client.Client, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Not StdoutPipe: Wait closes that as soon as the process exits, and
+	// with it the answers the client has not read yet (the last ones a
+	// server writes before it exits).
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stdout.Close() })
+	cmd.Stdout = w
 	p := &proc{t: t, cmd: cmd, stderr: &testio.SyncBuffer{}, stdout: &testio.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close() // the child has its copy; EOF comes when it exits
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait reads nothing from the pipes: the client reads stdout through the tee.
@@ -802,13 +819,13 @@ func TestAllowUnauthenticatedNonLoopback(t *testing.T) {
 
 func TestEmulatorSubcommand(t *testing.T) {
 	p := start(t, baseEnv(), "emulator", "--addr", "127.0.0.1:0")
-	p.waitLog("emulator listening")
-	first := strings.SplitN(p.stdout.String(), "\n", 2)[0]
-	i := strings.Index(first, "http://")
-	if i < 0 {
-		t.Fatalf("no URL in %q", first)
+	url := "http://" + p.waitLog("emulator listening")["addr"].(string)
+	// stdout and stderr reach the test through separate copies, so the
+	// start-up text written before the log line may still be on its way.
+	p.waitStdout("DUNE_API_BASE_URL=" + url)
+	if first := strings.SplitN(p.stdout.String(), "\n", 2)[0]; !strings.HasSuffix(first, url) {
+		t.Fatalf("first line %q does not end with the URL %s", first, url)
 	}
-	url := strings.TrimSpace(first[i:])
 	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/query/1005/results?limit=2", nil)
 	req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
 	resp, err := http.DefaultClient.Do(req)
@@ -997,12 +1014,21 @@ func TestCancellationStopsUpstreamRequest(t *testing.T) {
 			}
 			initialize(t, c, mcp.ProtocolVersion20250618)
 
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// The client gives up once the call waits on the emulator (not
+			// after a fixed time, which a busy machine may not reach it in).
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var req mcp.CallToolRequest
-			req.Params.Name = "get_latest_result"
-			req.Params.Arguments = map[string]any{"query_id": emulator.DemoTiny}
-			if _, err := c.CallTool(ctx, req); err == nil {
+			errc := make(chan error, 1)
+			go func() {
+				var req mcp.CallToolRequest
+				req.Params.Name = "get_latest_result"
+				req.Params.Arguments = map[string]any{"query_id": emulator.DemoTiny}
+				_, err := c.CallTool(ctx, req)
+				errc <- err
+			}()
+			waitUpstream(t, emu)
+			cancel()
+			if err := <-errc; err == nil {
 				t.Fatal("the call outlived its context")
 			}
 			// The tool logs its end well before the emulator's 5 s answer.

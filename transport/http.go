@@ -20,9 +20,9 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	sseKeepAlive             = 25 * time.Second
-	// sseFlushGrace lets an answer queued for an SSE stream be written
-	// before the streams are closed at shutdown.
-	sseFlushGrace = 100 * time.Millisecond
+	// closeGrace bounds the last step of shutdown, once every call is
+	// answered: the connections finish writing and close.
+	closeGrace = 500 * time.Millisecond
 )
 
 // HTTPConfig configures the HTTP transport.
@@ -41,6 +41,10 @@ type HTTPConfig struct {
 	MaxBodyBytes int64
 	// ReadHeaderTimeout and IdleTimeout tune the http.Server.
 	ReadHeaderTimeout, IdleTimeout time.Duration
+	// MaxStreams caps the SSE and GET /mcp streams open at once, default
+	// DefaultMaxStreams; beyond it a stream is refused with 503 and
+	// Retry-After.
+	MaxStreams int
 	// DrainTimeout bounds the wait for in-flight tool calls at shutdown,
 	// default DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -94,9 +98,10 @@ func (s *Server) NewHTTPHandler(cfg HTTPConfig) *HTTPHandler {
 		}
 		return checkOrigin(cfg.AllowedOrigins, h)
 	}
+	streams := newStreamLimit(cfg.MaxStreams)
 	mux := http.NewServeMux()
-	mux.Handle(PathMCP, guard(dropCancellations(s.log, streamable)))
-	mux.Handle(PathSSE, guard(sse))
+	mux.Handle(PathMCP, guard(streams.wrap(dropCancellations(s.log, streamable))))
+	mux.Handle(PathSSE, guard(streams.wrap(s.sse.stream(sse))))
 	mux.Handle(PathMessage, guard(sse))
 	mux.Handle(PathHealth, health(cfg.Health))
 	oauth := noOAuth(cfg.AuthToken != "")
@@ -121,9 +126,11 @@ func (h *HTTPHandler) CloseSessions(ctx context.Context) {
 }
 
 // ServeHTTP serves MCP over HTTP on ln until ctx is cancelled, then shuts
-// down gracefully: it stops accepting connections, lets tool calls in flight
-// finish (bounded by cfg.DrainTimeout), closes the SSE streams, and returns
-// nil. It returns an error only if serving failed.
+// down (shutdown.go): it stops accepting connections, lets tool calls in
+// flight finish within cfg.DrainTimeout and answers the rest with
+// ShuttingDownMessage, waits for the answers queued on SSE streams to be
+// written, closes the streams and connections, and returns nil. It returns
+// an error only if serving failed.
 func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig) error {
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
@@ -158,26 +165,25 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig)
 	case <-ctx.Done():
 	}
 
-	s.log.Info().Int("in_flight", s.inflight.count()).Msg("shutting down")
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	// Stop accepting connections and close the idle ones; the connections
+	// of calls in flight stay open until the calls are answered.
+	_ = ln.Close()
+	<-errc // the listener's close error: expected
+	srv.SetKeepAlivesEnabled(false)
+	post, cancel := s.drain(cfg.DrainTimeout)
 	defer cancel()
-	// Shutdown closes the listener at once, then waits for connections to
-	// go idle; streamable HTTP calls in flight hold theirs until answered.
-	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(dctx) }()
-	// Calls made over SSE answer on the SSE stream, which Shutdown would
-	// wait on forever: let them finish, then close the streams.
-	if err := s.inflight.wait(dctx); err != nil {
-		s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still running at shutdown deadline")
-	} else {
-		time.Sleep(sseFlushGrace)
+	// Calls made over SSE are answered on their session's stream, after the
+	// call: wait for those answers to be written, then end the streams.
+	if s.sse.settle(post, answerIdle) != nil {
+		s.log.Warn().Msg("answers still queued on SSE streams at shutdown")
 	}
-	h.CloseSessions(dctx)
-	if err := <-shut; err != nil {
+	cctx, ccancel := context.WithTimeout(post, closeGrace)
+	defer ccancel()
+	h.CloseSessions(cctx)
+	if err := srv.Shutdown(cctx); err != nil {
 		s.log.Warn().Err(err).Msg("forcing connections closed")
 		_ = srv.Close()
 	}
-	<-errc
 	s.log.Info().Msg("stopped")
 	return nil
 }

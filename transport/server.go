@@ -6,7 +6,9 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -42,11 +44,15 @@ type Options struct {
 }
 
 // Server is an MCP server plus the bookkeeping the transports need: the
-// number of tool calls in flight, so shutdown can let them finish.
+// tool calls in flight, so shutdown can let them finish or answer them
+// (shutdown.go), and the requests of each SSE session not yet answered on
+// its stream.
 type Server struct {
 	mcp      *server.MCPServer
 	log      zerolog.Logger
 	inflight tracker
+	gate     *gate
+	sse      *sseAnswers
 }
 
 // offersTasks reports whether any tool can run as an MCP task.
@@ -63,8 +69,11 @@ func offersTasks(tools []server.ServerTool) bool {
 // (logging/setLevel), panic recovery, and the middleware that counts
 // in-flight tool calls.
 func New(o Options) *Server {
-	s := &Server{log: o.Logger}
+	s := &Server{log: o.Logger, gate: newGate(), sse: newSSEAnswers()}
+	hooks := &server.Hooks{}
+	hooks.AddBeforeAny(s.sse.requested)
 	opts := []server.ServerOption{
+		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
 		server.WithLogging(),
 		server.WithInstructions(o.Instructions),
@@ -96,14 +105,6 @@ func New(o Options) *Server {
 	return s
 }
 
-func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		s.inflight.start()
-		defer s.inflight.done()
-		return next(ctx, req)
-	}
-}
-
 // NoKeyMessage is the tool result of a call that reached a key-less HTTP
 // server without its own key.
 const NoKeyMessage = "No Dune API key: this server has none configured, so send your own in the " +
@@ -123,9 +124,10 @@ func requireRequestKey(msg string) server.ToolHandlerMiddleware {
 
 // tracker counts running operations and lets shutdown wait for zero.
 type tracker struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0; nil while n == 0
+	mu     sync.Mutex
+	n      int
+	idle   chan struct{} // closed when n drops to 0; nil while n == 0
+	finish chan struct{} // closed (and replaced) whenever an operation ends
 }
 
 func (t *tracker) start() {
@@ -140,6 +142,10 @@ func (t *tracker) start() {
 func (t *tracker) done() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.finish != nil {
+		close(t.finish)
+		t.finish = nil
+	}
 	t.n--
 	if t.n == 0 {
 		close(t.idle)
@@ -164,6 +170,38 @@ func (t *tracker) wait(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// errStalled is settle's error when nothing finished for its idle bound.
+var errStalled = errors.New("transport: nothing finished for a while")
+
+// settle is wait for shutdown, bounded by progress rather than a fixed
+// time: it returns nil once nothing is running, errStalled when nothing has
+// finished for idle, or ctx's error. A busy machine that answers slowly
+// keeps it waiting (within ctx); a stuck client does not.
+func (t *tracker) settle(ctx context.Context, idle time.Duration) error {
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		t.mu.Lock()
+		if t.n == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		if t.finish == nil {
+			t.finish = make(chan struct{})
+		}
+		ch := t.finish
+		t.mu.Unlock()
+		select {
+		case <-ch:
+			timer.Reset(idle)
+		case <-timer.C:
+			return errStalled
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -37,22 +37,6 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 	// context that ends only after in-flight calls had their chance.
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-			return
-		}
-		s.log.Info().Int("in_flight", s.inflight.count()).Msg("shutting down")
-		dctx, dcancel := context.WithTimeout(context.Background(), drain)
-		defer dcancel()
-		if err := s.inflight.wait(dctx); err != nil {
-			s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still running at shutdown deadline; cancelling them")
-		}
-		cancel()
-	}()
 
 	// Listen also cancels every handler as soon as it reads EOF. Hold the
 	// EOF back until every request read so far has been answered.
@@ -70,6 +54,25 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 		}
 	}}
 	out = &answerWriter{w: out, pending: pending}
+
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+			return
+		}
+		// Calls waiting for a worker are refused, running ones answered
+		// ShuttingDownMessage at the end of the drain; then every answer
+		// is written before the session ends.
+		post, pcancel := s.drain(drain)
+		defer pcancel()
+		if err := pending.t.settle(post, answerIdle); err != nil {
+			s.log.Warn().Int("pending", pending.count()).Msg("requests still unanswered at shutdown")
+		}
+		cancel()
+	}()
 
 	s.log.Info().Str("transport", "stdio").Msg("serving MCP on stdin/stdout")
 	err := ss.Listen(lctx, in, out)

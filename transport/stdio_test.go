@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -155,6 +156,45 @@ func TestStdioShutdownDrainsInFlightCalls(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeStdio did not return after drain")
+	}
+}
+
+// SIGTERM with a call still running at the end of the drain: the call is
+// cancelled and answered with ShuttingDownMessage on stdout before
+// ServeStdio returns. (e2e covers calls queued behind the stdio workers.)
+func TestStdioShutdownAnswersCallsAfterTheDrain(t *testing.T) {
+	g := newGate()
+	cancelled := make(chan error, 8)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	in, out, done := stdioRaw(t, ctx, g, cancelled, 50*time.Millisecond, nil)
+	lines := collectLines(out)
+	writeLines(t, in, initLine, initializedLine, slowCallLine)
+	<-g.entered
+	stop()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("the tool's context ended with %v, want cancelled", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("ServeStdio: %v", err)
+	}
+	var answered bool
+	for _, l := range lines() {
+		var msg struct {
+			ID     any `json:"id"`
+			Result struct {
+				IsError bool `json:"isError"`
+				Content []struct {
+					Text string `json:"text"`
+				} `json:"content"`
+			} `json:"result"`
+		}
+		if json.Unmarshal([]byte(l), &msg) == nil && msg.ID == float64(2) {
+			answered = msg.Result.IsError && len(msg.Result.Content) == 1 && msg.Result.Content[0].Text == transport.ShuttingDownMessage
+		}
+	}
+	if !answered {
+		t.Error("the call in flight was not answered with the shutdown message")
 	}
 }
 

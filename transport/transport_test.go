@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -574,31 +576,100 @@ func TestGracefulShutdownLetsCallsFinish(t *testing.T) {
 	}
 }
 
-func TestShutdownIsBounded(t *testing.T) {
-	g := newGate()
-	s := newServer(t, g, false, nil)
-	url, stop, done := serve(t, s, transport.HTTPConfig{DrainTimeout: 300 * time.Millisecond})
+// A call still running at the end of the drain is cancelled and answered
+// with ShuttingDownMessage (isError) on its own connection or SSE stream,
+// and ServeHTTP returns.
+func TestShutdownAnswersCallsAfterTheDrain(t *testing.T) {
+	for _, kind := range []string{"streamable", "sse"} {
+		t.Run(kind, func(t *testing.T) {
+			g := newGate()
+			cancelled := make(chan error, 1)
+			s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(g, cancelled), Logger: zerolog.Nop()})
+			url, stop, done := serve(t, s, transport.HTTPConfig{DrainTimeout: 50 * time.Millisecond})
+			var c *client.Client
+			var err error
+			if kind == "sse" {
+				c, err = client.NewSSEMCPClient(url + "/sse")
+			} else {
+				c, err = client.NewStreamableHttpClient(url + "/mcp")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			startClient(t, c)
+			type result struct {
+				res *mcp.CallToolResult
+				err error
+			}
+			resc := make(chan result, 1)
+			go func() {
+				var req mcp.CallToolRequest
+				req.Params.Name = "slow"
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				res, err := c.CallTool(ctx, req)
+				resc <- result{res, err}
+			}()
+			<-g.entered
+			stop()
+			if err := <-cancelled; !errors.Is(err, context.Canceled) {
+				t.Errorf("the tool's context ended with %v, want cancelled", err)
+			}
+			r := <-resc
+			if r.err != nil || !r.res.IsError || mcp.GetTextFromContent(r.res.Content[0]) != transport.ShuttingDownMessage {
+				t.Fatalf("call in flight at the end of the drain: %+v, %v", r.res, r.err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("ServeHTTP: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("ServeHTTP did not return after answering the call")
+			}
+		})
+	}
+}
+
+// --max-streams: SSE and GET /mcp streams share one cap; beyond it a stream
+// is refused with 503 and Retry-After, while posts (tool calls) still pass.
+func TestMaxStreams(t *testing.T) {
+	s := newServer(t, newGate(), false, nil)
+	url, _, _ := serve(t, s, transport.HTTPConfig{MaxStreams: 2})
+	// Two SSE streams, each open once its endpoint event arrives.
+	for range 2 {
+		resp, err := http.Get(url + "/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "event: endpoint") {
+			t.Fatalf("SSE stream: %q %v", line, err)
+		}
+	}
+	for _, path := range []string{"/sse", "/mcp"} {
+		req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != strconv.Itoa(transport.StreamsRetryAfter) ||
+			!strings.Contains(string(body), "--max-streams") {
+			t.Errorf("GET %s beyond the cap: %d, Retry-After %q, %q", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
 	c, err := client.NewStreamableHttpClient(url + "/mcp")
 	if err != nil {
 		t.Fatal(err)
 	}
 	startClient(t, c)
-	go func() {
-		var req mcp.CallToolRequest
-		req.Params.Name = "slow"
-		_, _ = c.CallTool(context.Background(), req)
-	}()
-	<-g.entered
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeHTTP: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("shutdown not bounded by DrainTimeout")
+	if text, isErr := callText(t, c, "whoami"); isErr || !strings.HasPrefix(text, "key=") {
+		t.Errorf("tool call while the stream cap is reached: %q", text)
 	}
-	close(g.release)
 }
 
 func TestServeHTTPReturnsListenerErrors(t *testing.T) {

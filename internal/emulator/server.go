@@ -288,24 +288,61 @@ func (s *Server) Close() {
 // Handler returns the emulator's HTTP handler (serves /api/v1/...).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves the emulator on ln until ctx is done, then shuts down
-// gracefully. It returns nil after a shutdown caused by ctx.
+// Serve serves the emulator on ln until ctx is done, then shuts down like
+// Close: requests in flight get closeGrace to finish, then their connections
+// are closed. Connections that never carried a request (a client's spare
+// dials) are closed at once rather than waited on. It returns nil after a
+// shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	var fresh freshConns
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: fresh.track}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("emulator: serve: %w", err)
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 		defer cancel()
-		err := hs.Shutdown(sctx)
-		<-errc
-		if err != nil {
-			return fmt.Errorf("emulator: shutdown: %w", err)
+		shut := make(chan error, 1)
+		go func() { shut <- hs.Shutdown(sctx) }()
+		<-errc // the listener is closed: no new connection from here on
+		// http.Server.Shutdown waits up to 5 s for a connection that has
+		// not sent a request yet; none is owed an answer.
+		fresh.closeAll()
+		if <-shut != nil {
+			_ = hs.Close() // a client that stays past the grace: not our wait
 		}
 		return nil
+	}
+}
+
+// freshConns tracks the connections that have not started a request.
+type freshConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]bool
+}
+
+// track is an http.Server ConnState hook.
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[net.Conn]bool{}
+	}
+	if st == http.StateNew {
+		f.m[c] = true
+	} else {
+		delete(f.m, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.m {
+		_ = c.Close()
+		delete(f.m, c)
 	}
 }
 
