@@ -138,6 +138,9 @@ type Limiter struct {
 // maxLearned bounds the policies remembered (one per key and class).
 const maxLearned = 10000
 
+// storeTimeout bounds one operation on the shared store.
+const storeTimeout = time.Second
+
 // storeRetry is how long the shared store is skipped after it failed.
 const storeRetry = 5 * time.Second
 
@@ -191,7 +194,7 @@ func (l *Limiter) Wait(ctx context.Context, r dune.Request) error {
 	b, _ := BucketFor(p.Quota, p.Window)
 	maxWait := time.Duration(1<<63 - 1)
 	if dl, ok := ctx.Deadline(); ok {
-		left := dl.Sub(l.clk.Now())
+		left := time.Until(dl)                      // deadlines are on the wall clock
 		maxWait = left - min(left/5, 2*time.Second) // keep time to send the request
 	}
 	wait, ok, err := l.reserve(ctx, name, b, max(maxWait, 0))
@@ -213,7 +216,9 @@ func (l *Limiter) Wait(ctx context.Context, r dune.Request) error {
 // none or it is failing.
 func (l *Limiter) reserve(ctx context.Context, name string, b Bucket, maxWait time.Duration) (time.Duration, bool, error) {
 	if s := l.shared(); s != nil {
-		wait, ok, err := s.Reserve(ctx, name, b, maxWait)
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		wait, ok, err := s.Reserve(sctx, name, b, maxWait)
+		cancel()
 		if err == nil {
 			return wait, ok, nil
 		}
@@ -292,7 +297,10 @@ func (l *Limiter) Observe(r dune.Request, status int, h http.Header) {
 	}
 	l.cfg.Metrics.RateLimitAdjusted(string(r.Class), reason)
 	if s := l.shared(); s != nil {
-		if err := s.Hold(context.Background(), name, ahead); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := s.Hold(ctx, name, ahead)
+		cancel()
+		if err == nil {
 			return
 		} else {
 			l.storeFailed(err)
