@@ -23,6 +23,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
 	"github.com/dune-mcp/dune-mcp/internal/loopback"
 	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/tools"
 	"github.com/dune-mcp/dune-mcp/transport"
 )
@@ -95,7 +96,24 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		}
 	}
 
-	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version})
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+		stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	rdb, err := openRedis(cfg.RedisURL.Reveal())
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version,
+		Limiter: newLimiter(cfg, rdb, m, log), Observe: observeUpstream(m)})
 	toolset, err := tools.New(tools.Config{
 		Fetcher:              client,
 		DefaultMaxTokens:     cfg.MaxTokens,
@@ -106,6 +124,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		NoExecute:            cfg.NoExecute,
 		MaxDatapointsPerCall: cfg.MaxDatapointsPerCall,
 		DatapointBudget:      cfg.DatapointBudget,
+		Metrics:              m,
 	})
 	if err != nil {
 		return fmt.Errorf("building tools: %w", err)
