@@ -201,3 +201,36 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	}
 	return out
 }
+
+// TestEmulatorPlanFlag: `dune-mcp emulator --plan free` refuses the 41st
+// read of a minute with 429, Retry-After and the RateLimit headers.
+func TestEmulatorPlanFlag(t *testing.T) {
+	p := start(t, baseEnv(), "emulator", "--addr", "127.0.0.1:0", "--plan", "free")
+	p.waitLog("emulator listening")
+	first := strings.SplitN(p.stdout.String(), "\n", 2)[0]
+	i := strings.Index(first, "http://")
+	if i < 0 {
+		t.Fatalf("no URL in %q", first)
+	}
+	url := strings.TrimSpace(first[i:]) + "/api/v1/query/1001/results?limit=1"
+	var last *http.Response
+	for n := 1; n <= 41; n++ {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("X-Dune-Api-Key", emulator.DefaultAPIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if n <= 40 && resp.StatusCode != 200 {
+			t.Fatalf("read %d: %d", n, resp.StatusCode)
+		}
+		last = resp
+	}
+	if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" || !strings.HasPrefix(last.Header.Get("RateLimit"), `"read";r=0;t=`) || last.Header.Get("RateLimit-Policy") != `"read";q=40;w=60` {
+		t.Fatalf("41st read: %d, Retry-After %q, RateLimit %q, RateLimit-Policy %q", last.StatusCode, last.Header.Get("Retry-After"), last.Header.Get("RateLimit"), last.Header.Get("RateLimit-Policy"))
+	}
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
