@@ -19,9 +19,10 @@ import (
 )
 
 // newLimiter builds the rate limiter: quotas from --dune-plan, explicit
-// --dune-rpm-read/-write as ceilings, buckets in Redis when rdb is set
-// (shared by every replica) or in this process.
-func newLimiter(cfg config.Config, rdb redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) *ratelimit.Limiter {
+// --dune-rpm-read/-write as ceilings, buckets in Redis when rdb is not nil
+// (shared by every replica) or in this process. rdb is a *redis.Client, not
+// the interface, so that a nil client cannot pass for a connection.
+func newLimiter(cfg config.Config, rdb *redis.Client, m *metrics.Metrics, log zerolog.Logger) *ratelimit.Limiter {
 	q, _ := dune.PlanQuota(cfg.DunePlan) // zero without a plan: Dune's headers set the limits
 	rc := ratelimit.Config{Quota: q, Metrics: m, Logger: log}
 	if cfg.RPMRead > 0 {
