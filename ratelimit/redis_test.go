@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/metrics"
 )
 
 // startRedis runs a real redis-server on a free loopback port, without
@@ -21,33 +23,45 @@ import (
 // the test when redis-server is not installed (CI installs it: .ci/run).
 func startRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): skipping the Redis store tests")
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	runRedis(t, port)
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// runRedis starts redis-server on port, waits until it answers, and returns
+// a function that kills it (also called at cleanup).
+func runRedis(t *testing.T, port int) (kill func()) {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server): skipping the Redis store tests")
+	}
 	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
-	t.Cleanup(func() { _ = rdb.Close() })
+	var once sync.Once
+	kill = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	t.Cleanup(kill)
+	probe := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer probe.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for rdb.Ping(ctx).Err() != nil {
+	for probe.Ping(ctx).Err() != nil {
 		select {
 		case <-ctx.Done():
 			t.Fatal("redis-server did not answer within 10s")
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond): // polling a child process, not synchronising goroutines
 		}
 	}
-	return rdb
+	return kill
 }
 
 // near reports whether got is want within the time the test's own calls
@@ -126,4 +140,59 @@ func TestRedisReplicasShareOneBucket(t *testing.T) {
 			t.Fatalf("slot %d: wait %v, want ≈%v (all: %v)", i, w, want, waits)
 		}
 	}
+}
+
+// TestRedisOutageAndRecovery: the limiter keeps limiting in this process
+// while Redis is down (counting the error once), and goes back to the
+// shared bucket once Redis answers again.
+func TestRedisOutageAndRecovery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	kill := runRedis(t, port)
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	clk := clock.NewJump(time.Now())
+	m := metrics.New()
+	l := New(Config{Quota: dune.Quota{Read: 40}, Store: NewRedis(rdb, ""), Clock: clk, Metrics: m})
+	ctx := context.Background()
+	req := dune.Request{Class: dune.ClassRead, Key: "fp"}
+	key := DefaultRedisPrefix + bucketName("fp", dune.ClassRead)
+	inRedis := func() bool { return rdb.Exists(ctx, key).Val() == 1 }
+
+	if err := l.Wait(ctx, req); err != nil || !inRedis() {
+		t.Fatalf("Redis up: %v, bucket in Redis %v", err, inRedis())
+	}
+	kill()
+	for i := range 3 { // the in-process bucket: 3 more of the burst of 4, no wait
+		before := clk.Now()
+		if err := l.Wait(ctx, req); err != nil || clk.Now() != before {
+			t.Fatalf("Redis down, request %d: %v, waited %v", i, err, clk.Now().Sub(before))
+		}
+	}
+	if n := redisErrors(t, m); n != 1 {
+		t.Fatalf("redis_errors_total = %v; want 1 (the store is skipped for %v after a failure)", n, storeRetry)
+	}
+	runRedis(t, port) // back, empty
+	clk.Advance(storeRetry)
+	if err := l.Wait(ctx, req); err != nil || !inRedis() {
+		t.Fatalf("Redis back: %v, bucket in Redis %v", err, inRedis())
+	}
+}
+
+func redisErrors(t *testing.T, m *metrics.Metrics) float64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "dune_mcp_redis_errors_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
