@@ -72,7 +72,9 @@ var retryAdvice = regexp.MustCompile(`Retry after \d+ s\.`)
 // redis-server and one Dune key against an emulator that enforces the Free
 // plan (40 reads a minute per key, 429 beyond). Driven at five times that
 // rate, they send Dune no request it refuses, and every call either
-// succeeds or says when to retry.
+// succeeds or says when to retry: with --dune-plan free, and (the default)
+// without a plan, from the limits the emulator's RateLimit-Policy header
+// declares (not under -short: a short run stays under 40 reads anyway).
 func TestLimitsAcrossReplicas(t *testing.T) {
 	d := *limitsDuration
 	if d == 0 {
@@ -81,6 +83,18 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 			d = 10 * time.Second
 		}
 	}
+	t.Run("free plan", func(t *testing.T) { driveReplicas(t, d, "--dune-plan", "free") })
+	t.Run("limits from the headers", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("-short: a run of 10 s stays under the quota without a limiter")
+		}
+		driveReplicas(t, d)
+	})
+}
+
+// driveReplicas runs three replicas with extra args against a Free-plan
+// emulator for d and checks the outcome.
+func driveReplicas(t *testing.T, d time.Duration, extra ...string) {
 	redisAddr := startRedis(t)
 	free, _ := emulator.PlanRateLimits(dune.PlanFree)
 	emu := emulator.NewServer(emulator.WithAPIKey(duneKey), emulator.WithRateLimits(free))
@@ -91,7 +105,7 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var clients []*client.Client
 	for i := range 3 {
-		args := []string{"--dune-plan", "free", "--redis-url", "redis://" + redisAddr + "/0", "--call-timeout", "5s"}
+		args := append([]string{"--redis-url", "redis://" + redisAddr + "/0", "--call-timeout", "5s"}, extra...)
 		if i == 0 {
 			args = append(args, "--metrics-addr", metricsAddr)
 		}

@@ -137,6 +137,18 @@ func TestHeadersAdjust(t *testing.T) {
 	if err := l.Wait(ctx, req); err != nil || clk.Now().Sub(before) != 12*time.Second {
 		t.Fatalf("after a 429 with Retry-After 12: waited %v (%v); want 12s", clk.Now().Sub(before), err)
 	}
+	// Without a plan, requests pass until Dune's first answer gives the
+	// limit; then the bucket pays for them: 3 sent, 1 left of the burst.
+	l = ratelimit.New(ratelimit.Config{Clock: jc})
+	for i := range 3 {
+		if err := l.Wait(ctx, req); err != nil {
+			t.Fatalf("unlimited request %d: %v", i, err)
+		}
+	}
+	l.Observe(req, 200, http.Header{"Ratelimit-Policy": {`"read";q=40;w=60`}})
+	if n := burst(ctx, l, jc, req); n != 1 {
+		t.Fatalf("after 3 unpaced requests and a q=40 policy: burst of %d; want 1 (4 − 3)", n)
+	}
 	// A write policy does not limit reads.
 	l = ratelimit.New(ratelimit.Config{Quota: dune.Quota{Read: 40}, Clock: jc})
 	l.Observe(req, 200, http.Header{"Ratelimit-Policy": {`"write";q=15;w=60`}})

@@ -35,7 +35,8 @@
 // Observe reads every answer: a RateLimit-Policy `"read";q=200;w=60` sets the
 // key's quota for that class (the plan given on the command line is only a
 // starting guess; limits given explicitly are ceilings the header can lower
-// but not raise); a RateLimit `"read";r=1;t=20` with fewer requests
+// but not raise; without either, requests pass until the first answer, and
+// the bucket then takes a slot for each of them); a RateLimit `"read";r=1;t=20` with fewer requests
 // remaining than the bucket would allow at once drains the bucket to match,
 // and r=0 (or a 429's Retry-After) holds the class until the reset.
 package ratelimit
@@ -131,6 +132,7 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	learned map[string]dune.RateLimitPolicy // by bucket name: Dune's policy for that key and class
+	unpaced map[string]int                  // by bucket name: requests sent before any limit was known
 
 	storeDown atomic.Int64 // unix nanos until which the shared store is skipped; 0: up
 }
@@ -150,7 +152,7 @@ func New(cfg Config) *Limiter {
 	if clk == nil {
 		clk = clock.Wall{}
 	}
-	return &Limiter{cfg: cfg, clk: clk, local: NewMemory(clk), learned: map[string]dune.RateLimitPolicy{}}
+	return &Limiter{cfg: cfg, clk: clk, local: NewMemory(clk), learned: map[string]dune.RateLimitPolicy{}, unpaced: map[string]int{}}
 }
 
 // bucketName names the bucket of a key fingerprint and class.
@@ -181,6 +183,15 @@ func (l *Limiter) policy(name string, c dune.Class) (p dune.RateLimitPolicy, ok 
 	return p, p.Quota > 0
 }
 
+// untilTold reports whether class c has no limit until Dune's headers give
+// one: no quota configured (a fixed 0 stays off).
+func (l *Limiter) untilTold(c dune.Class) bool {
+	if c == dune.ClassWrite {
+		return l.cfg.Quota.Write == 0 && !l.cfg.FixedWrite
+	}
+	return l.cfg.Quota.Read == 0 && !l.cfg.FixedRead
+}
+
 // Wait implements dune.Limiter: it takes the next slot of the key's bucket
 // for r's class and sleeps until it, or returns a *dune.ThrottledError,
 // without taking a slot, when that slot lies beyond ctx's deadline (less
@@ -189,6 +200,15 @@ func (l *Limiter) Wait(ctx context.Context, r dune.Request) error {
 	name := bucketName(r.Key, r.Class)
 	p, ok := l.policy(name, r.Class)
 	if !ok {
+		if l.untilTold(r.Class) {
+			// No limit yet: count the request, so that the bucket pays
+			// for it once Dune's first answer says what the limit is.
+			l.mu.Lock()
+			if len(l.unpaced) < maxLearned {
+				l.unpaced[name]++
+			}
+			l.mu.Unlock()
+		}
 		return nil
 	}
 	b, _ := BucketFor(p.Quota, p.Window)
@@ -263,6 +283,7 @@ func (l *Limiter) Observe(r dune.Request, status int, h http.Header) {
 		return
 	}
 	name := bucketName(r.Key, r.Class)
+	unpaced := 0
 	if pol, ok := pick(dune.ParseRateLimitPolicy(h), r.Class, func(p dune.RateLimitPolicy) string { return p.Name }); ok {
 		l.mu.Lock()
 		old, seen := l.learned[name]
@@ -270,6 +291,8 @@ func (l *Limiter) Observe(r dune.Request, status int, h http.Header) {
 			clear(l.learned)
 		}
 		l.learned[name] = pol
+		unpaced = l.unpaced[name]
+		delete(l.unpaced, name)
 		l.mu.Unlock()
 		if !seen || old != pol {
 			l.cfg.Metrics.RateLimitAdjusted(string(r.Class), "policy")
@@ -280,6 +303,13 @@ func (l *Limiter) Observe(r dune.Request, status int, h http.Header) {
 		return
 	}
 	b, _ := BucketFor(p.Quota, p.Window)
+	// The requests sent before the limit was known take their slots now,
+	// as if they had waited for them.
+	for range min(unpaced, p.Quota) {
+		if _, _, err := l.reserve(context.Background(), name, b, 24*time.Hour); err != nil {
+			break
+		}
+	}
 	var ahead time.Duration
 	reason := ""
 	if st, ok := pick(dune.ParseRateLimit(h), r.Class, func(s dune.RateLimitState) string { return s.Name }); ok && st.Remaining < b.Burst() {
