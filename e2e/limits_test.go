@@ -25,16 +25,16 @@ import (
 
 var limitsDuration = flag.Duration("limits-duration", 0, "how long TestLimitsAcrossReplicas drives the replicas (default 60s, 10s with -short)")
 
-// startRedis runs a real redis-server on a free loopback port, without
+// limitsRedis runs a real redis-server on a free loopback port, without
 // persistence, for the test's life, and returns its address. It skips the
 // test when redis-server is not installed (CI installs it: .ci/run).
-func startRedis(t *testing.T) string {
+func limitsRedis(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server not installed (apt-get install redis-server): skipping the test that needs it")
 	}
-	port := freePort(t)
+	port := limitsFreePort(t)
 	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func startRedis(t *testing.T) string {
 	}
 }
 
-func freePort(t *testing.T) int {
+func limitsFreePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,14 +95,14 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 // driveReplicas runs three replicas with extra args against a Free-plan
 // emulator for d and checks the outcome.
 func driveReplicas(t *testing.T, d time.Duration, extra ...string) {
-	redisAddr := startRedis(t)
+	redisAddr := limitsRedis(t)
 	free, _ := emulator.PlanRateLimits(dune.PlanFree)
 	emu := emulator.NewServer(emulator.WithAPIKey(duneKey), emulator.WithRateLimits(free))
 	t.Cleanup(emu.Close)
 	emu.AddQuery(4242, emulator.Tiny())
 
 	env := baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL, "DUNE_MCP_AUTH_TOKEN", authToken, "DUNE_MCP_CURSOR_SECRET", "shared-cursor-secret-0123456789")
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", limitsFreePort(t))
 	var clients []*client.Client
 	for i := range 3 {
 		args := append([]string{"--redis-url", "redis://" + redisAddr + "/0", "--call-timeout", "5s"}, extra...)
@@ -178,7 +178,7 @@ func driveReplicas(t *testing.T, d time.Duration, extra ...string) {
 	}
 
 	// The replica with --metrics-addr counts what it held back and what it sent.
-	m := scrape(t, "http://"+metricsAddr+"/metrics")
+	m := limitsScrape(t, "http://"+metricsAddr+"/metrics")
 	if m[`dune_mcp_ratelimit_refused_total{class="read"}`] < 1 || m[`dune_mcp_upstream_requests_total{endpoint="query_results",status="200"}`] < 1 {
 		t.Errorf("metrics lack refusals or upstream 200s: %v", m)
 	}
@@ -189,8 +189,8 @@ func driveReplicas(t *testing.T, d time.Duration, extra ...string) {
 	}
 }
 
-// scrape reads a Prometheus text page into series → value.
-func scrape(t *testing.T, url string) map[string]float64 {
+// limitsScrape reads a Prometheus text page into series → value.
+func limitsScrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
