@@ -221,7 +221,17 @@ func limitsScrape(t *testing.T, url string) map[string]float64 {
 func TestEmulatorPlanFlag(t *testing.T) {
 	p := start(t, baseEnv(), "emulator", "--addr", "127.0.0.1:0", "--plan", "free")
 	p.waitLog("emulator listening")
-	first := strings.SplitN(p.stdout.String(), "\n", 2)[0]
+	// stdout and stderr are read apart: the banner may come in after the log line.
+	var first string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if out := p.stdout.String(); strings.Contains(out, "\n") {
+			first = strings.SplitN(out, "\n", 2)[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no start-up banner on stdout within 10s")
+		}
+	}
 	i := strings.Index(first, "http://")
 	if i < 0 {
 		t.Fatalf("no URL in %q", first)
