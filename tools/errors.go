@@ -214,16 +214,16 @@ func explainAPI(e *dune.APIError, at callSite) *toolError {
 // key under Dune's rate limit (--dune-plan, --dune-rpm-read/-write): nothing
 // was sent, nothing was spent.
 func explainThrottled(e *dune.ThrottledError) *toolError {
-	what := "reads"
+	what, also := "reads", ""
 	if e.Class == dune.ClassWrite {
-		what = "query runs"
+		what, also = "query runs", " Reading the existing result (without max_age_hours) is not affected."
 	}
 	per := "a minute"
 	if e.Window != time.Minute {
 		per = "per " + fmtWait(e.Window)
 	}
-	return newToolError("throttled", "Held back to stay under Dune's rate limit for this key (%d %s %s); the next slot is after this call's deadline. Nothing was fetched or spent. Retry after %d s.",
-		e.Limit, what, per, int(math.Ceil(e.RetryAfter.Seconds())))
+	return newToolError("throttled", "Held back to stay under Dune's rate limit for this key (%d %s %s); the next slot is after this call's deadline. Nothing was fetched or spent. Retry after %d s.%s",
+		e.Limit, what, per, int(math.Ceil(e.RetryAfter.Seconds())), also)
 }
 
 // explainExecute explains a refused run (POST …/execute); nil when the

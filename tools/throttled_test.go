@@ -21,7 +21,7 @@ func TestThrottledSaysWhenToRetry(t *testing.T) {
 		want  string
 	}{
 		{dune.ClassRead, 40, 1722 * time.Millisecond, "(40 reads a minute); the next slot is after this call's deadline. Nothing was fetched or spent. Retry after 2 s."},
-		{dune.ClassWrite, 15, 30 * time.Second, "(15 query runs a minute)"},
+		{dune.ClassWrite, 15, 30 * time.Second, "(15 query runs a minute); the next slot is after this call's deadline. Nothing was fetched or spent. Retry after 30 s. Reading the existing result (without max_age_hours) is not affected."},
 	} {
 		th := &dune.ThrottledError{Class: tc.class, RetryAfter: tc.after, Limit: tc.limit, Window: time.Minute}
 		err := &dune.NetError{Host: "api.dune.com", Where: "GET /api/v1/query/1/results", Err: &net.OpError{Op: "dial", Net: "tcp", Err: th}}
