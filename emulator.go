@@ -31,7 +31,12 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "dune-mcp: emulator: listen on %s: %v\n", ecfg.Addr, err)
 		return 1
 	}
-	emu := emulator.NewUnstartedServer(emulator.WithDemoData(), emulator.WithAPIKey(ecfg.APIKey))
+	opts := []emulator.Option{emulator.WithDemoData(), emulator.WithAPIKey(ecfg.APIKey)}
+	if lim, ok := emulator.PlanRateLimits(ecfg.Plan); ok {
+		opts = append(opts, emulator.WithRateLimits(lim))
+		log.Info().Str("plan", string(ecfg.Plan)).Int("rpm_read", lim.Read).Int("rpm_write", lim.Write).Msg("emulator enforces the plan's rate limits per key (429 beyond them)")
+	}
+	emu := emulator.NewUnstartedServer(opts...)
 	url := "http://" + ln.Addr().String()
 	key := ecfg.APIKey
 	if key == "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/internal/loopback"
 	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/tools"
 	"github.com/dune-mcp/dune-mcp/transport"
 )
@@ -98,7 +99,29 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		}
 	}
 
-	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version, MaxUpstreamMemory: cfg.MaxUpstreamMemory})
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+		stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	// One Redis connection for the page cache, executions and rate limits.
+	// Only a bad URL fails here (config already refused those): a Redis that
+	// does not answer is one warning, and in-process until it does.
+	var conn *redisconn.Conn
+	if cfg.RedisURL != "" {
+		c, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		defer c.Close()
+		conn = c
+	}
+	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version,
+		MaxUpstreamMemory: cfg.MaxUpstreamMemory, Limiter: newLimiter(cfg, conn.Client(), m, log), Observe: observeUpstream(m)})
 	tcfg := tools.Config{
 		Fetcher:              client,
 		DefaultMaxTokens:     cfg.MaxTokens,
@@ -109,15 +132,9 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		NoExecute:            cfg.NoExecute,
 		MaxDatapointsPerCall: cfg.MaxDatapointsPerCall,
 		DatapointBudget:      cfg.DatapointBudget,
+		Metrics:              m,
 	}
-	if cfg.RedisURL != "" {
-		// Only a bad URL fails here (config already refused those): a Redis
-		// that does not answer is one warning, and in-process until it does.
-		conn, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log})
-		if err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		defer conn.Close()
+	if conn != nil {
 		tcfg.SharedCache, tcfg.SharedRuns = conn, conn
 	}
 	toolset, err := tools.New(tcfg)

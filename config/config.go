@@ -46,6 +46,10 @@ const (
 	EnvRedisURL       = "DUNE_MCP_REDIS_URL"
 	EnvMaxUpstreamMem = "DUNE_MCP_MAX_UPSTREAM_MEMORY"
 	EnvMaxStreams     = "DUNE_MCP_MAX_STREAMS"
+	EnvDunePlan       = "DUNE_MCP_DUNE_PLAN"
+	EnvRPMRead        = "DUNE_MCP_DUNE_RPM_READ"
+	EnvRPMWrite       = "DUNE_MCP_DUNE_RPM_WRITE"
+	EnvMetricsAddr    = "DUNE_MCP_METRICS_ADDR"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -115,7 +119,8 @@ type Config struct {
 	AuthToken            Secret
 	CursorSecret         Secret
 	// RedisURL is the Redis or Valkey that replicas share (page cache,
-	// executions); "" keeps everything in-process. It may hold a password.
+	// executions, rate-limit buckets); "" keeps everything in-process. It
+	// may hold a password.
 	RedisURL             Secret
 	LogLevel             zerolog.Level
 	LogFormat            string // logging.FormatJSON or logging.FormatConsole
@@ -123,6 +128,17 @@ type Config struct {
 	MaxStreams           int // SSE and GET /mcp streams open at once, over HTTP
 	AllowUnauthenticated bool
 	ShowVersion          bool
+	// DunePlan is the plan whose published rate limits the limiter starts
+	// from; "" starts without a limit. Either way the limits Dune declares
+	// in its RateLimit-Policy header take over from its first answer.
+	DunePlan dune.Plan
+	// RPMRead and RPMWrite are explicit limits, requests per minute per
+	// key, that Dune's headers may lower but never raise; 0 when not given
+	// (the plan's, or Dune's headers', apply).
+	RPMRead, RPMWrite int
+	// MetricsAddr is where Prometheus metrics are served, host:port on a
+	// listener of their own; "" serves none.
+	MetricsAddr string
 }
 
 // Secrets returns the non-empty secret values, for log redaction.
@@ -168,6 +184,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		redisURL                                               string
 		maxUpstreamMem                                         string
 		maxStreams                                             string
+		plan, rpmRead, rpmWrite, metricsAddr                   string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -184,6 +201,10 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser `origins` allowed besides localhost, e.g. https://app.example.com ["+EnvAllowedOrigins+"]")
 	fs.StringVar(&maxStreams, "max-streams", strconv.Itoa(defaultMaxStreams), fmt.Sprintf("most SSE and GET /mcp streams open at once over HTTP, `N` in [1, %d]; beyond it 503 with Retry-After [%s]", MaxMaxStreams, EnvMaxStreams))
+	fs.StringVar(&plan, "dune-plan", "", "Dune `plan` whose rate limits to start from: free|plus|premium|enterprise; unset: none until Dune's RateLimit-Policy header gives them (it takes over from the first answer either way) ["+EnvDunePlan+"]")
+	fs.StringVar(&rpmRead, "dune-rpm-read", "0", "cap on read requests (results, status) per minute per Dune key, `N`; 0: --dune-plan's ["+EnvRPMRead+"]")
+	fs.StringVar(&rpmWrite, "dune-rpm-write", "0", "cap on query runs (execute) per minute per Dune key, `N`; 0: --dune-plan's ["+EnvRPMWrite+"]")
+	fs.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port`, a listener of its own (never the MCP port); off when empty ["+EnvMetricsAddr+"]")
 	fs.BoolVar(&allowUnauth, "allow-unauthenticated", false, "allow a non-loopback --addr without "+EnvAuthToken)
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 
@@ -330,6 +351,32 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	if err != nil {
 		return Config{}, usageErrorf("invalid %s: %v", src, err)
 	}
+
+	v, src = pick("dune-plan", plan, EnvDunePlan)
+	if v = strings.ToLower(strings.TrimSpace(v)); v != "" {
+		if _, ok := dune.PlanQuota(dune.Plan(v)); !ok {
+			return Config{}, usageErrorf("invalid %s %q: want one of %s", src, v, planNames())
+		}
+		cfg.DunePlan = dune.Plan(v)
+	}
+	for _, r := range []struct {
+		name, flagVal, env string
+		dst                *int
+	}{{"dune-rpm-read", rpmRead, EnvRPMRead, &cfg.RPMRead}, {"dune-rpm-write", rpmWrite, EnvRPMWrite, &cfg.RPMWrite}} {
+		v, src = pick(r.name, r.flagVal, r.env)
+		if *r.dst, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || *r.dst < 0 {
+			return Config{}, usageErrorf("invalid %s %q: want a whole number of requests per minute ≥ 1 (0: the plan's)", src, v)
+		}
+	}
+
+	v, src = pick("metrics-addr", metricsAddr, EnvMetricsAddr)
+	if v = strings.TrimSpace(v); v != "" {
+		if err := checkAddr(v); err != nil {
+			return Config{}, usageErrorf("invalid %s %q: %v", src, v, err)
+		}
+		cfg.MetricsAddr = v
+	}
+
 	return cfg, nil
 }
 
@@ -342,10 +389,34 @@ func (c Config) Check() error {
 	if c.ShowVersion {
 		return nil
 	}
+	if c.MetricsAddr != "" && c.Transport == TransportHTTP && sameListener(c.MetricsAddr, c.Addr) {
+		return usageErrorf("--metrics-addr %s is the MCP address: metrics need a listener of their own, e.g. 127.0.0.1:9464", c.MetricsAddr)
+	}
 	if c.Transport == TransportHTTP && c.AuthToken == "" && !c.AllowUnauthenticated && !loopback.Addr(c.Addr) {
 		return usageErrorf("refusing to listen on non-loopback address %s without %s: set a token, bind 127.0.0.1, or pass --allow-unauthenticated", c.Addr, EnvAuthToken)
 	}
 	return nil
+}
+
+// sameListener reports whether two host:port addresses would listen on the
+// same port of overlapping interfaces (equal, or either host unspecified).
+func sameListener(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	unspecified := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || unspecified(ha) || unspecified(hb)
+}
+
+// planNames lists the plans for error texts: "free, plus, premium, enterprise".
+func planNames() string {
+	names := make([]string, len(dune.Plans))
+	for i, p := range dune.Plans {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
@@ -485,6 +556,9 @@ type Emulator struct {
 	// LogFormat and LogLevel configure the emulator's stderr logging.
 	LogFormat string
 	LogLevel  zerolog.Level
+	// Plan makes the emulator enforce a plan's rate limits per key (429
+	// beyond them); "" enforces none.
+	Plan dune.Plan
 }
 
 // DefaultEmulatorAddr is where `dune-mcp emulator` listens by default.
@@ -501,6 +575,8 @@ func ParseEmulator(args []string, defaultKey string, help io.Writer) (Emulator, 
 	fs.StringVar(&e.APIKey, "api-key", defaultKey, "the API `key` clients must send in X-Dune-Api-Key; empty accepts any")
 	fs.StringVar(&e.LogFormat, "log-format", logging.FormatJSON, "`json|console`, to stderr")
 	fs.StringVar(&level, "log-level", "info", "`level`: "+levelNames)
+	var plan string
+	fs.StringVar(&plan, "plan", "", "enforce a Dune `plan`'s rate limits per key, answering 429 beyond them as Dune does: "+planNames()+"; none when empty")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			if help != nil {
@@ -526,6 +602,12 @@ func ParseEmulator(args []string, defaultKey string, help io.Writer) (Emulator, 
 		return Emulator{}, usageErrorf("emulator: invalid --log-level %q: want one of %s", level, levelNames)
 	}
 	e.LogLevel = lvl
+	if plan != "" {
+		if _, ok := dune.PlanQuota(dune.Plan(plan)); !ok {
+			return Emulator{}, usageErrorf("emulator: invalid --plan %q: want one of %s", plan, planNames())
+		}
+		e.Plan = dune.Plan(plan)
+	}
 	return e, nil
 }
 

@@ -102,6 +102,11 @@ type Config struct {
 	// (endpoint path, status, duration, bytes; never the key or the query
 	// string). The zero value is disabled.
 	Logger zerolog.Logger
+	// Limiter, if set, paces every HTTP attempt under Dune's rate limits
+	// and reads the RateLimit headers of the answers (ratelimit.go).
+	Limiter Limiter
+	// Observe, if set, is told of every HTTP attempt (for metrics).
+	Observe func(Exchange)
 }
 
 // redacted replaces the API key in printed configurations and in
@@ -195,6 +200,7 @@ func NewClient(cfg Config) *Client {
 		*hc = *cfg.HTTPClient
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.Transport = hookTransport(hc.Transport, cfg)
 	return &Client{
 		cfg:   cfg,
 		base:  normalizeBase(cfg.BaseURL),

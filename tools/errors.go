@@ -71,6 +71,10 @@ func explain(err error, at callSite) *toolError {
 		at.executing = true
 		err = ee.err
 	}
+	var th *dune.ThrottledError
+	if errors.As(err, &th) {
+		return explainThrottled(th)
+	}
 	var ae *schemas.ArgError
 	if errors.As(err, &ae) {
 		return newToolError("bad_argument", "%s", ae.Msg)
@@ -211,6 +215,22 @@ func explainAPI(e *dune.APIError, at callSite) *toolError {
 		return newToolError(kind, "Dune had a server error (HTTP %d). Try again shortly.", e.StatusCode)
 	}
 	return newToolError(kind, "Dune answered HTTP %d: %s.", e.StatusCode, msg)
+}
+
+// explainThrottled explains a request this server held back to keep the
+// key under Dune's rate limit (--dune-plan, --dune-rpm-read/-write): nothing
+// was sent, nothing was spent.
+func explainThrottled(e *dune.ThrottledError) *toolError {
+	what, also := "reads", ""
+	if e.Class == dune.ClassWrite {
+		what, also = "query runs", " Reading the existing result (without max_age_hours) is not affected."
+	}
+	per := "a minute"
+	if e.Window != time.Minute {
+		per = "per " + fmtWait(e.Window)
+	}
+	return newToolError("throttled", "Held back to stay under Dune's rate limit for this key (%d %s %s); the next slot is after this call's deadline. Nothing was fetched or spent. Retry after %d s.%s",
+		e.Limit, what, per, int(math.Ceil(e.RetryAfter.Seconds())), also)
 }
 
 // explainExecute explains a refused run (POST …/execute); nil when the

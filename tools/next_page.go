@@ -7,6 +7,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/schemas"
 	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
@@ -67,6 +68,11 @@ func (t *Toolset) nextPage(ctx context.Context, c *call, p schemas.NextPageParam
 	// upstream (the next call fetches the next page).
 	cached, tier := t.cache.collect(cur.view, cur.Offset, need)
 	c.cacheTier = tier
+	if cached != nil {
+		t.cfg.Metrics.CacheHit(tier) // the tiers are the metric's layers
+	} else {
+		t.cfg.Metrics.CacheMiss(metrics.LayerLocal)
+	}
 	if cached != nil && (len(cached.Rows) >= need || cached.atEnd() || explicit && p.Limit == 0) {
 		pr.ch, pr.fromCache, pr.topUp = cached, true, false
 		return t.present(ctx, c, rep, pr)

@@ -106,9 +106,10 @@ func (t *Toolset) await(ctx context.Context, c *call, rep report, q pageQuery, i
 	})
 	q.executionID = id
 	switch {
-	case err != nil && errors.Is(context.Cause(ctx), errCallTimeout):
-		// A slow status check ran into the call's deadline: like the end of
-		// the wait's bound, the run goes on and the cursor resumes.
+	case err != nil && (errors.Is(context.Cause(ctx), errCallTimeout) || errors.As(err, new(*dune.ThrottledError))):
+		// A slow status check ran into the call's deadline, or the rate
+		// limiter held one back past it: like the end of the wait's bound,
+		// the run goes on and the cursor resumes.
 		if st == nil { // not one status seen: the run was just started or joined
 			st = &dune.Status{ExecutionID: id, State: dune.StatePending}
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"io"
 	"strconv"
 	"sync"
@@ -49,8 +50,8 @@ type CacheStats struct {
 
 // Cache tiers, as a call's log line names them.
 const (
-	tierLocal  = "local"
-	tierShared = "shared"
+	tierLocal  = metrics.LayerLocal
+	tierShared = metrics.LayerShared
 )
 
 // pages is the page cache of a Toolset: the in-process LRU first, then the

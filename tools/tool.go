@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/schemas"
 	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
@@ -146,7 +148,10 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 				StructuredContent: out.Structured,
 			}
 		}
-		t.logCall(c, rep, out, time.Since(start), errKind)
+		took := time.Since(start)
+		t.logCall(c, rep, out, took, errKind)
+		t.cfg.Metrics.ToolCall(tool, cmp.Or(errKind, metrics.OutcomeOK), took)
+		t.cfg.Metrics.Rows(usage.Rows.Load(), int64(rep.rowsShown), usage.Datapoints.Load())
 		return res, nil
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/execution"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
@@ -74,6 +75,9 @@ type Config struct {
 	// Clock is the time runs are waited in and results aged by (nil: the
 	// wall clock). Tests pass one that jumps instead of sleeping.
 	Clock clock.Clock
+	// Metrics records tool calls, rows, datapoints and cache lookups (nil:
+	// none).
+	Metrics *metrics.Metrics
 }
 
 // DefaultCallTimeout is Config.CallTimeout's default. It bounds one tool

@@ -54,6 +54,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, http.StatusUnauthorized, MsgInvalidKey)
 		return
 	}
+	if !s.admit(w, r, key, rt.endpoint) {
+		return
+	}
 	if isExecEndpoint(rt.endpoint) {
 		s.serveExec(w, r, rt)
 		return

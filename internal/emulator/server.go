@@ -48,6 +48,7 @@ type config struct {
 	demo          bool
 	maxDatapoints int
 	clock         func() time.Time // nil: time.Now
+	rateLimits    RateLimits       // WithRateLimits; zero: none
 }
 
 // WithAPIKey sets an accepted API key (header X-Dune-Api-Key or ?api_key=).
@@ -181,6 +182,9 @@ type Stats struct {
 	// the pages answered (JSON and CSV).
 	RowsServed       int
 	DatapointsServed int
+	// RateLimited counts the 429s answered for the rate limits
+	// (WithRateLimits); injected faults are not counted.
+	RateLimited int
 	// RawQueries are the raw query strings received, in order, with the
 	// api_key value replaced by REDACTED (at most the last MaxRawQueries,
 	// each clipped to MaxRawQueryBytes).
@@ -211,6 +215,8 @@ type Server struct {
 	declared map[int64][]Param // SetParams
 
 	cache orderCache
+
+	rateLogs map[string][]time.Time // WithRateLimits: admission times per key and class (ratelimit.go)
 }
 
 // NewServer starts an emulator on 127.0.0.1 with a random port.

@@ -164,6 +164,15 @@ func (c *Conn) Ping(ctx context.Context) error {
 	return err
 }
 
+// Client is the underlying go-redis client, for the rate limiter's scripts
+// (ratelimit.NewRedis); nil for a nil Conn (no --redis-url).
+func (c *Conn) Client() *redis.Client {
+	if c == nil {
+		return nil
+	}
+	return c.rdb
+}
+
 // Close closes the connections.
 func (c *Conn) Close() error { return c.rdb.Close() }
 
