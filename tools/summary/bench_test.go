@@ -115,3 +115,26 @@ func BenchmarkTopUpDraft(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSummarize1000x22 is the summary's share of a 1,000-row
+// get_latest_result: a 1,000-row DEX page, statistics computed afresh,
+// rendered within the default 8,000 tokens. cpu-ms/op is the figure the
+// server's CPU per call is held to.
+func BenchmarkSummarize1000x22(b *testing.B) {
+	memoOn.Store(false)
+	defer memoOn.Store(true)
+	p := dexPage(1000, 100000)
+	cursor := testCursor(p)
+	CountTokens("load the vocabulary outside the measurement")
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		if _, err := Summarize(p, 8000, cursor); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/op")
+	}
+}
