@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ const (
 	EnvNoExecute      = "DUNE_MCP_NO_EXECUTE"
 	EnvMaxDatapoints  = "DUNE_MCP_MAX_DATAPOINTS_PER_CALL"
 	EnvBudget         = "DUNE_MCP_DATAPOINT_BUDGET"
+	EnvResultViews    = "DUNE_MCP_RESULT_VIEWS"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -97,6 +99,7 @@ type Config struct {
 	NoExecute            bool          // never run a query (max_age_hours is refused)
 	MaxDatapointsPerCall int64         // cap of one call's reads, in datapoints
 	DatapointBudget      int64         // reads allowed per Dune key over the process's life (0: unlimited)
+	ResultViews          string        // which part of a result carries the rows: tools.ViewsAuto, ...
 	APIKey               Secret
 	BaseURL              string
 	AuthToken            Secret
@@ -145,6 +148,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		transport, addr, baseURL, logLevel, logFormat, origins string
 		demo, allowUnauth, version, noExecute                  bool
 		maxTokens, callTimeout, maxDatapoints, dpBudget        string
+		resultViews                                            string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -154,6 +158,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.BoolVar(&noExecute, "no-execute", false, "never run a query: get_latest_result refuses max_age_hours ["+EnvNoExecute+"]")
 	fs.StringVar(&maxDatapoints, "max-datapoints-per-call", strconv.Itoa(tools.DefaultMaxDatapointsPerCall), "most Dune datapoints (rows × columns) one tool call may read, `N` ≥ 1 ["+EnvMaxDatapoints+"]")
 	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
+	fs.StringVar(&resultViews, "result-views", tools.ViewsAuto, "which part of a result carries the rows: `"+strings.Join(tools.ResultViewNames, "|")+"`; auto follows the client (docs/result-views.md) ["+EnvResultViews+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -253,6 +258,11 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	v, src = pick("max-datapoints-per-call", maxDatapoints, EnvMaxDatapoints)
 	if cfg.MaxDatapointsPerCall, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.MaxDatapointsPerCall < 1 {
 		return Config{}, usageErrorf("invalid %s %q: want a whole number of datapoints ≥ 1", src, v)
+	}
+	v, src = pick("result-views", resultViews, EnvResultViews)
+	cfg.ResultViews = strings.ToLower(strings.TrimSpace(v))
+	if !slices.Contains(tools.ResultViewNames, cfg.ResultViews) {
+		return Config{}, usageErrorf("invalid %s %q: want one of %s", src, v, strings.Join(tools.ResultViewNames, ", "))
 	}
 	v, src = pick("datapoint-budget", dpBudget, EnvBudget)
 	if cfg.DatapointBudget, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.DatapointBudget < 0 {

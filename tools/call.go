@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // call is one tool call as the adapter started it: the request (for its
@@ -22,6 +23,7 @@ type call struct {
 	caller   keyFP // fingerprint of the Dune key the call uses
 	reserved int64 // datapoints of the caller's budget set aside by admit
 	progress float64
+	views    summary.Views // which part of the result carries the rows
 }
 
 // notifyProgress sends a progress notification when the client asked for

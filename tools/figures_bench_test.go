@@ -82,39 +82,58 @@ func csvRowsThatFit(tb testing.TB, ds *emulator.Dataset, budget int) int {
 	return lo
 }
 
-// BenchmarkFigures is one get_latest_result per dataset and budget: the
-// rows shown against plain CSV, and the tokens each client behaviour sees.
+// BenchmarkFigures is one get_latest_result per dataset, budget and
+// --result-views mode: the rows shown against plain CSV, and the tokens the
+// model sees. Under "both" a client may forward either part, so both are
+// reported; under "structured" the model sees JSON.stringify(structuredContent),
+// under "text" the text. density is CSV tokens of the shown rows over the
+// model-visible tokens (≥ 1: at least CSV's rows per token).
 func BenchmarkFigures(b *testing.B) {
 	for _, set := range figureSets {
 		ds := set.ds()
 		for _, budget := range []int{2000, 8000, 25000} {
-			b.Run(fmt.Sprintf("%s/%d", set.name, budget), func(b *testing.B) {
-				emu := emulator.NewServer()
-				b.Cleanup(emu.Close)
-				emu.AddQuery(set.id, ds)
-				e := newEnvConfig(b, emu, emulator.DefaultAPIKey, nil)
-				var r result
-				for b.Loop() {
-					r = e.call(b, schemas.GetLatestResult, map[string]any{"query_id": set.id, "max_tokens": budget})
-				}
-				if r.IsError {
-					b.Fatalf("error: %s", r.Text)
-				}
-				n := r.S.ReturnedRows
-				shown := make([]dune.Row, n)
-				for i := range shown {
-					shown[i] = ds.Row(i)
-				}
-				csvTok := summary.CountTokens(csvOf(b, ds.Columns, shown))
-				b.ReportMetric(float64(n), "rows")
-				b.ReportMetric(float64(csvRowsThatFit(b, ds, budget)), "csv-rows")
-				if n == 0 {
-					return // no row: no cost per row
-				}
-				b.ReportMetric(float64(summary.CountTokens(r.Text))/float64(n), "text-tok/row")
-				b.ReportMetric(float64(summary.CountTokens(string(r.S.raw)))/float64(n), "struct-tok/row")
-				b.ReportMetric(float64(csvTok)/float64(n), "csv-tok/row")
-			})
+			csvRows := csvRowsThatFit(b, ds, budget)
+			for _, views := range []string{ViewsBoth, ViewsStructured, ViewsText} {
+				b.Run(fmt.Sprintf("%s/%d/%s", set.name, budget, views), func(b *testing.B) {
+					emu := emulator.NewServer()
+					b.Cleanup(emu.Close)
+					emu.AddQuery(set.id, ds)
+					e := newEnvConfig(b, emu, emulator.DefaultAPIKey, func(c *Config) { c.ResultViews = views })
+					var r result
+					for b.Loop() {
+						r = e.call(b, schemas.GetLatestResult, map[string]any{"query_id": set.id, "max_tokens": budget})
+					}
+					if r.IsError {
+						b.Fatalf("error: %s", r.Text)
+					}
+					n := r.S.ReturnedRows
+					b.ReportMetric(float64(n), "rows")
+					b.ReportMetric(float64(csvRows), "csv-rows")
+					if n == 0 {
+						return // no row: no cost per row
+					}
+					shown := make([]dune.Row, n)
+					for i := range shown {
+						shown[i] = ds.Row(i)
+					}
+					csvTok := float64(summary.CountTokens(csvOf(b, ds.Columns, shown)))
+					textTok := float64(summary.CountTokens(r.Text))
+					structTok := float64(summary.CountTokens(string(r.S.raw)))
+					b.ReportMetric(csvTok/float64(n), "csv-tok/row")
+					switch views {
+					case ViewsStructured:
+						b.ReportMetric(structTok/float64(n), "visible-tok/row")
+						b.ReportMetric(csvTok/structTok, "density")
+					case ViewsText:
+						b.ReportMetric(textTok/float64(n), "visible-tok/row")
+						b.ReportMetric(csvTok/textTok, "density")
+					default:
+						b.ReportMetric(textTok/float64(n), "text-tok/row")
+						b.ReportMetric(structTok/float64(n), "struct-tok/row")
+						b.ReportMetric(csvTok/max(textTok, structTok), "density")
+					}
+				})
+			}
 		}
 	}
 }

@@ -115,7 +115,7 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 			defer cancel()
 		}
 		ctx, usage := dune.WithUsage(ctx)
-		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx)}
+		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx), views: viewsFor(t.views, clientName(parent))}
 		out, rep, err := fn(ctx, c, rawArguments(req))
 		t.spend.Settle(c.caller.String(), c.reserved, usage.Datapoints.Load())
 

@@ -64,6 +64,9 @@ type Config struct {
 	// DatapointBudget is what this process may read per Dune API key over
 	// its lifetime, in datapoints (0: unlimited).
 	DatapointBudget int64
+	// ResultViews is --result-views: which part of a result carries the
+	// rows (ViewsAuto, ViewsBoth, ViewsText, ViewsStructured; "" is auto).
+	ResultViews string
 	// Clock is the time runs are waited in and results aged by (nil: the
 	// wall clock). Tests pass one that jumps instead of sleeping.
 	Clock clock.Clock
@@ -88,6 +91,7 @@ type Toolset struct {
 	maxPerCall  int64
 	spend       *credits.Budget
 	clock       clock.Clock // ages results; the runner waits on the same clock
+	views       string      // the parsed Config.ResultViews
 }
 
 // New builds a Toolset.
@@ -114,6 +118,10 @@ func New(cfg Config) (*Toolset, error) {
 	if cfg.Clock != nil {
 		clk = cfg.Clock
 	}
+	views, err := parseViews(cfg.ResultViews)
+	if err != nil {
+		return nil, err
+	}
 	maxPerCall := cfg.MaxDatapointsPerCall
 	switch {
 	case maxPerCall == 0:
@@ -132,6 +140,7 @@ func New(cfg Config) (*Toolset, error) {
 		maxPerCall:  maxPerCall,
 		spend:       credits.NewBudget(cfg.DatapointBudget),
 		clock:       clk,
+		views:       views,
 	}, nil
 }
 

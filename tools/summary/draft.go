@@ -27,11 +27,15 @@ const (
 // columns and statistics, the cell bound, the notes shown, and the cursor
 // of the rendering under way. The Draft owns and updates it.
 type frame struct {
-	p         Page
-	budget    int
-	now       time.Time
-	sample    bool
-	cols      []schemas.Column
+	p      Page
+	budget int
+	now    time.Time
+	sample bool
+	cols   []schemas.Column
+	views  Views
+	// konst marks the columns given once instead of in each row (see
+	// findConstants); nil: none.
+	konst     []bool
 	statsRows []dune.Row
 	stats     []colStats
 	fetched   int
@@ -105,7 +109,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 	if err := checkRows("stats row", p.StatsRows, len(p.Columns)); err != nil {
 		return nil, err
 	}
-	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes}}
+	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes, views: p.Views}}
 	f := &d.f
 	if f.now.IsZero() {
 		f.now = time.Now()
@@ -116,6 +120,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 		f.cols[i] = schemas.Column(c)
 	}
 	d.setStatsRows()
+	f.findConstants()
 	d.text = newTextView(f)
 	d.st = newStructView(f)
 	d.text.fitRows()
@@ -203,6 +208,11 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 	}
 	f.p.TotalRowCount, f.p.Datapoints, f.p.FromCache = total, datapoints, false
 	d.setStatsRows()
+	if f.findConstants() {
+		d.text.prepareTable()
+		d.text.forgetRows()
+		d.st.prepareColumns()
+	}
 	if limit, keep := cellBound(f.p, f.budget); limit != f.cellLimit || keep != f.cellKeep {
 		f.cellLimit, f.cellKeep = limit, keep
 		d.text.forgetRows()
@@ -285,7 +295,7 @@ func (d *Draft) render() (Output, error) {
 // can be worth a row or two.
 func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 	t, s, budget := d.text, d.st, d.f.budget
-	if sl.columnsN < len(d.f.cols) {
+	if !sl.slim && sl.columnsN < len(s.cols) {
 		return
 	}
 	for range growTries {
@@ -297,7 +307,7 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		if n == 0 {
 			fixed = t.rowsFixedTok[b2i(tl.compact)]
 		}
-		if budget-out.TextTokens < fixed+t.rowCost(n) || budget-out.StructuredTokens < s.rowCost(n) {
+		if !tl.brief && budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-out.StructuredTokens < s.rowCost(n) {
 			return
 		}
 		text := t.render(tl, n+1)

@@ -97,10 +97,44 @@ type Page struct {
 	// Notes are extra one-line explanations (limit capped by Dune, partial
 	// result, offset past the end, served from cache, ...).
 	Notes []string
+	// Views says which rendering carries the rows (see Views); the zero
+	// value is ViewsBoth.
+	Views Views
+	// ResultBytes is Dune's size of the whole result in bytes
+	// (total_result_set_bytes; 0: unknown), a free whole-result fact.
+	ResultBytes int64
 	// Now is the reference time for freshness ("2 h ago"); zero means
 	// time.Now(). It changes the age phrase only: the rows shown, and all
 	// that is cut, do not depend on it.
 	Now time.Time
+}
+
+// Views says which part of a tool result carries the rows: MCP clients
+// differ in what they forward to the model (tools/views.go keeps the table).
+type Views uint8
+
+const (
+	// ViewsBoth: the text and Structured each carry the rows, each within
+	// the budget (for a client whose choice is unknown).
+	ViewsBoth Views = iota
+	// ViewsText: the text carries the rows; Structured is a short object
+	// (ids, counts, cursor, what was cut) with no rows or statistics.
+	ViewsText
+	// ViewsStructured: Structured carries the rows (columns that hold one
+	// value in every returned row are given once, in omitted, instead of in
+	// each row); the text is a short summary with the cursor.
+	ViewsStructured
+)
+
+// String is the name of v as --result-views spells it.
+func (v Views) String() string {
+	switch v {
+	case ViewsText:
+		return "text"
+	case ViewsStructured:
+		return "structured"
+	}
+	return "both"
 }
 
 // BudgetUse is a caller's cumulative use of a datapoint budget.

@@ -23,6 +23,9 @@ type textLayout struct {
 	statsN  int  // columns with a stats line
 	hints   bool // hints line allowed
 	compact bool // terse essentials for tiny budgets
+	// brief: the rows are in Structured (ViewsStructured): no schema,
+	// statistics or table, a line saying where the rows are instead.
+	brief bool
 }
 
 // textView is the text rendering of a page: its pieces, rendered once, and
@@ -66,18 +69,7 @@ func newTextView(f *frame) *textView {
 		t.schemaAllTok[i] = CountTokens(t.schemaLine(len(f.cols), compact)) - CountTokens(t.schemaLine(0, compact))
 	}
 
-	// (5) table header
-	if len(f.cols) > 0 {
-		var h strings.Builder
-		for i, c := range f.cols {
-			if i > 0 {
-				h.WriteByte(',')
-			}
-			writeCSVField(&h, c.Name)
-		}
-		h.WriteByte('\n')
-		t.tableHeader = h.String()
-	}
+	t.prepareTable()
 
 	// (6) hints
 	hints := "hints: fit more rows per call with columns=[…] (fewer columns), filters or sort_by (get the rows you need first), a larger max_tokens (≤ 25000)"
@@ -88,6 +80,27 @@ func newTextView(f *frame) *textView {
 	}
 	t.hintLine = hints
 	return t
+}
+
+// prepareTable renders (5)'s header line, without the constant columns
+// (see findConstants).
+func (t *textView) prepareTable() {
+	t.tableHeader = ""
+	if len(t.f.cols) == 0 {
+		return
+	}
+	var h strings.Builder
+	for i, c := range t.f.cols {
+		if t.f.isConst(i) {
+			continue
+		}
+		if h.Len() > 0 {
+			h.WriteByte(',')
+		}
+		writeCSVField(&h, c.Name)
+	}
+	h.WriteByte('\n')
+	t.tableHeader = h.String()
 }
 
 // prepareStats renders (4), one statistics line per column.
@@ -200,10 +213,15 @@ func (t *textView) row(i int) string {
 	}
 	var b strings.Builder
 	cut := 0
+	first := true
 	for c, v := range t.f.p.Rows[i] {
-		if c > 0 {
+		if t.f.isConst(c) {
+			continue
+		}
+		if !first {
 			b.WriteByte(',')
 		}
+		first = false
 		if v == nil {
 			b.WriteString(NullMark)
 			continue
@@ -247,6 +265,11 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
 		}
 		b.WriteString("):\n")
+		if k := t.f.constText(); k != "" {
+			b.WriteString("same in every row: ")
+			b.WriteString(k)
+			b.WriteByte('\n')
+		}
 		return b.String()
 	}
 	b.WriteString("rows")
@@ -261,6 +284,11 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 		}
 	}
 	b.WriteString("):\n")
+	if k := t.f.constText(); k != "" {
+		b.WriteString("same in every row (left out of the table): ")
+		b.WriteString(k)
+		b.WriteByte('\n')
+	}
 	return b.String()
 }
 
@@ -318,6 +346,17 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		b.WriteString(t.head)
 	}
 
+	if l.brief {
+		b.WriteString(t.countsLine(n, l.compact))
+		if n > 0 {
+			fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.rows; this text repeats no rows.\n",
+				commas(p.Offset+1), commas(p.Offset+n), len(t.f.cols))
+		}
+		body = b.String()
+		b.Reset()
+		return body, t.tail(&b, l, n)
+	}
+
 	// (2) schema
 	b.WriteString(t.schemaLine(l.schemaN, l.compact))
 
@@ -369,31 +408,40 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	// (6) what next
 	body = b.String()
 	b.Reset()
+	return body, t.tail(&b, l, n)
+}
+
+// tail renders (6) into the empty b: what was cut, the cursor and hints.
+func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
+	p := t.f.p
+	C := len(t.f.cols)
+	cutRows := t.f.rowsCut(n)
+	mergedCounts := l.compact && cutRows && !t.f.sample && !l.brief
 	if cutRows {
 		notShown := t.f.left(n)
 		if mergedCounts {
 			if n > 0 {
-				fmt.Fprintf(&b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
+				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
 					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
 			} else {
-				fmt.Fprintf(&b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
+				fmt.Fprintf(b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
 			}
 			b.WriteString(" · ")
 			b.WriteString(t.sourceText(true))
 			b.WriteString(".\n")
 		} else if t.f.sample {
-			fmt.Fprintf(&b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
+			fmt.Fprintf(b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
 				commas(n), commas(len(p.Rows)), commas(notShown))
 		} else {
 			if n > 0 {
-				fmt.Fprintf(&b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
+				fmt.Fprintf(b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
 					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
 			} else {
-				fmt.Fprintf(&b, "TRUNCATED: showing no rows of %s; %s rows not shown",
+				fmt.Fprintf(b, "TRUNCATED: showing no rows of %s; %s rows not shown",
 					commas(p.TotalRowCount), commas(notShown))
 			}
 			if k := len(p.Rows) - n; k > 0 {
-				fmt.Fprintf(&b, " (%s fetched rows did not fit the token budget)", commas(k))
+				fmt.Fprintf(b, " (%s fetched rows did not fit the token budget)", commas(k))
 			}
 			b.WriteString(".\n")
 		}
@@ -413,7 +461,7 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < C)) {
 		b.WriteString(t.hintLine)
 	}
-	return body, b.String()
+	return b.String()
 }
 
 // shrink cuts layout l, or the n rows, of a text over budget by over
@@ -421,7 +469,7 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 // full essentials. It returns false when nothing is left to cut.
 func (t *textView) shrink(l *textLayout, n *int, over int) bool {
 	switch {
-	case *n > 0:
+	case *n > 0 && !l.brief:
 		*n = dropFromEnd(*n, over, t.rowCost)
 	case l.statsN > 0:
 		l.statsN = dropFromEnd(l.statsN, over, t.statCost)
