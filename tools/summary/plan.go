@@ -120,7 +120,7 @@ func planText(t *textView, compact bool) textPlan {
 	var used int
 	tp.l.schemaN, used = listColumns(C, tp.avail, t.schemaAllTok[b2i(compact)], func(i int) int { return t.schemaItemTok[i] })
 	tp.avail -= used
-	tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)])
+	tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
 	return tp
 }
 
@@ -161,10 +161,10 @@ func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, e
 	}
 	fit := func() int {
 		S := len(s.f.stats)
-		n, k := splitStatsRows(sp.avail, N, S, s.statCost(sp.l.noTop), s.rowCost, 0)
+		n, k := splitStatsRows(sp.avail, N, S, s.statCost(sp.l.noTop), s.rowCost, 0, s.f.sample)
 		if k < S && s.anyTop && !sp.l.noTop {
 			sp.l.noTop = true
-			n, _ = splitStatsRows(sp.avail, N, S, s.statCost(true), s.rowCost, 0)
+			n, _ = splitStatsRows(sp.avail, N, S, s.statCost(true), s.rowCost, 0, s.f.sample)
 		}
 		return n
 	}
@@ -237,7 +237,10 @@ func dropFromEnd(n, over int, cost func(int) int) int {
 // splitStatsRows shares avail tokens between statistics and rows: rows
 // first (statistics cover only the fetched rows, so they never take room a
 // row could have), statistics get whatever the rows leave.
-func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
+func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int, sample bool) (rows, stats int) {
+	if sample {
+		return splitSampleStatsRows(avail, nRows, nStats, statCost, rowCost, rowsFixed)
+	}
 	if avail <= 0 {
 		return 0, 0
 	}
@@ -251,6 +254,49 @@ func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, r
 	k, _ := prefixFit(nStats, avail-ru, statCost)
 	return n, k
 }
+
+// splitSampleStatsRows shares avail tokens between statistics and rows of
+// a sample (sample_result profiles a result: its statistics describe the
+// population, so they come before most rows): rows may
+// claim the first rowFloor tokens (at small budgets a few real rows tell more
+// than statistics), statistics then take at most half while there are rows to
+// show, rows the rest (at least one row when one fits at all), and statistics
+// get back whatever rows leave unused.
+func splitSampleStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
+	if avail <= 0 {
+		return 0, 0
+	}
+	capS := avail
+	if nRows > 0 {
+		capS = min(avail/2, max(avail-rowFloor-rowsFixed, 0))
+	}
+	k, su := prefixFit(nStats, capS, statCost)
+	n, ru := 0, 0
+	if rc := avail - su - rowsFixed; rc > 0 {
+		n, ru = prefixFit(nRows, rc, rowCost)
+	}
+	if n == 0 {
+		ru = 0
+	} else {
+		ru += rowsFixed
+	}
+	if n == 0 && nRows > 0 {
+		// One real row tells more than the statistics of the last columns:
+		// show it when it fits at all.
+		if one := rowsFixed + rowCost(0); one <= avail {
+			n, ru = 1, one
+		}
+	}
+	if n == nRows && k < nStats || n == 1 {
+		k, _ = prefixFit(nStats, avail-ru, statCost)
+	}
+	return n, k
+}
+
+// rowFloor is the room (tokens) a sample's rows may claim before its
+// statistics get any; from about twice this room on, statistics get up to
+// half of it.
+const rowFloor = 700
 
 // RowsThatFit is the layout rule of a page in a budget, for sizing fetches:
 // how many rows of rowTokens tokens each (Output.RowTokens, Draft.Planned)
