@@ -1,0 +1,46 @@
+package summary
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestCountTokensMatchesCodec: the piece-wise count equals the codec's
+// count of the whole string, on random strings over an alphabet that
+// exercises every alternative of the split expression (letters of every
+// case and script, marks, numbers of every kind, contractions, spaces of
+// every kind, newlines, punctuation) and on rendered results.
+func TestCountTokensMatchesCodec(t *testing.T) {
+	alphabet := []string{
+		"a", "b", "Z", "Q", "é", "É", "ß", "ǅ", "ʰ", "中", "ا", "\u0301", "\u0903", "ſ", "\u212A",
+		"0", "7", "²", "Ⅻ", "٣", "'", "'s", "'T", "'re", "'VE", "'m", "'ll", "'D", "'x",
+		" ", "  ", "\t", "\n", "\r", "\r\n", "\v", "\f", "\u00a0", "\u2028", "\u3000", "\u0085",
+		".", ",", "/", "//", "-", "_", "\"", "…", "∅", "×", "·", "–", "$", "€", "😀", "(", ")", "[", "]", "{", "}", ":",
+		"0x", "hello", "World", "HTTPServer", "ABC", "ÀÉ", "abc123", "2024-06-30 00:00:00.000 UTC",
+	}
+	r := rand.New(rand.NewPCG(5, 8))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + r.IntN(16) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		s := b.String()
+		want, err := encoder().Count(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := countTokens(s); got != want {
+			t.Fatalf("countTokens(%q) = %d, codec %d", s, got, want)
+		}
+	}
+	for _, p := range []Page{dexPage(60, 1000), widePage(4, 300), longTextPage(5, 3000)} {
+		out := mustSummarize(t, p, 8000)
+		for _, s := range []string{out.Text, structJSON(t, out.Structured)} {
+			want, _ := encoder().Count(s)
+			if got := countTokens(s); got != want {
+				t.Fatalf("rendered result: countTokens %d, codec %d", got, want)
+			}
+		}
+	}
+}
