@@ -77,8 +77,8 @@ func sameScalar(v, want any) bool {
 // isConst reports whether column c is given once instead of in each row.
 func (f *frame) isConst(c int) bool { return f.konst != nil && f.konst[c] }
 
-// constText lists the constant columns as name=value (CSV quoting, NULL as
-// NullMark), for the text; "" when there are none.
+// constText lists the constant columns as name (type)=value (CSV quoting,
+// NULL as NullMark), for the text; "" when there are none.
 func (f *frame) constText() string {
 	if f.konst == nil {
 		return ""
@@ -92,7 +92,9 @@ func (f *frame) constText() string {
 			b.WriteString(", ")
 		}
 		b.WriteString(quoteName(f.cols[c].Name))
-		b.WriteByte('=')
+		b.WriteString(" (")
+		b.WriteString(f.cols[c].Type)
+		b.WriteString(")=")
 		v := f.p.Rows[0][c]
 		if v == nil {
 			b.WriteString(NullMark)

@@ -38,6 +38,9 @@ type frame struct {
 	konst     []bool
 	statsRows []dune.Row
 	stats     []colStats
+	// statsDropped counts the columns whose statistics say nothing (see
+	// informative), left out of stats.
+	statsDropped int
 	fetched   int
 	notes     []string // p.Notes, and the too-small note while it is tried
 
@@ -157,7 +160,7 @@ func (d *Draft) ready() {
 	if d.statsOK {
 		return
 	}
-	d.f.stats = statsFor(d.f.p.Columns, d.f.statsRows)
+	d.f.stats, d.f.statsDropped = d.f.informative(statsFor(d.f.p.Columns, d.f.statsRows))
 	d.text.prepareStats()
 	d.st.prepareStats()
 	d.statsOK = true
@@ -259,6 +262,10 @@ func (d *Draft) render() (Output, error) {
 	tl, sl, n := pl.tl, pl.sl, pl.n
 	hard := false
 	for {
+		if tl.typesOnly && n == 0 {
+			// No row left to name the columns: list them in full.
+			tl.typesOnly, tl.schemaN = false, len(d.f.cols)
+		}
 		text := t.render(tl, n)
 		tt := CountTokens(text)
 		if tt > budget {

@@ -114,6 +114,16 @@ func planSlack(budget int, terse bool) int {
 // planText lays the text out in its full or terse (compact) form.
 func planText(t *textView, compact bool) textPlan {
 	N, C := len(t.f.p.Rows), len(t.f.cols)
+	if N > 0 && C > 0 {
+		// Rows shown: the CSV header names the columns, the schema line
+		// gives their types only.
+		tp := textPlan{l: textLayout{compact: compact, typesOnly: true, schemaN: C}}
+		tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
+		tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
+		if tp.n > 0 {
+			return tp
+		}
+	}
 	tp := textPlan{l: textLayout{compact: compact}}
 	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
 	tp.forced = tp.avail < 0 && !compact

@@ -325,12 +325,15 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 		om = append(om, s.f.constOmitted()) // not a cut: the values are here
 	}
 	if s.f.fetched > 0 && C > 0 {
-		if l.statsN < C {
+		if S := len(s.f.stats); l.statsN < S {
 			terse := ""
 			if l.columnsN < C { // stats shorter than a cut column list say nothing
 				terse = "stats"
 			}
-			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", C-l.statsN, C), terse)
+			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", S-l.statsN, S), terse)
+		}
+		if k := s.f.statsDropped; k > 0 && !l.minimal && l.statsN > 0 {
+			om = append(om, fmt.Sprintf("stats: none for %d columns that say nothing (text all distinct, or one value in every row)", k))
 		}
 		if l.noTop && s.anyTop && l.statsN > 0 {
 			add("stats.top: top values dropped (token budget)", "stats.top")

@@ -26,6 +26,9 @@ type textLayout struct {
 	// brief: the rows are in Structured (ViewsStructured): no schema,
 	// statistics or table, a line saying where the rows are instead.
 	brief bool
+	// typesOnly: rows are shown, so the table's header names the columns
+	// and the schema line gives only their types, in the table's order.
+	typesOnly bool
 }
 
 // textView is the text rendering of a page: its pieces, rendered once, and
@@ -44,6 +47,7 @@ type textView struct {
 	statLines     []string
 	statLineTok   []int
 	tableHeader   string
+	typesLine     [2]string // the types of the table's columns, indexed by compact
 	rowsFixedTok  [2]int // label + header line, indexed by compact
 	rowLines      []string
 	rowCut        []int // shortened cells per row line
@@ -101,6 +105,18 @@ func (t *textView) prepareTable() {
 	}
 	h.WriteByte('\n')
 	t.tableHeader = h.String()
+	var ty strings.Builder
+	for i, c := range t.f.cols {
+		if t.f.isConst(i) {
+			continue
+		}
+		if ty.Len() > 0 {
+			ty.WriteString(", ")
+		}
+		ty.WriteString(c.Type)
+	}
+	t.typesLine[0] = fmt.Sprintf("schema (%d columns, named in the CSV header; types in its order): %s\n", len(t.f.cols), ty.String())
+	t.typesLine[1] = "types: " + ty.String() + "\n"
 }
 
 // prepareStats renders (4), one statistics line per column.
@@ -358,7 +374,11 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	}
 
 	// (2) schema
-	b.WriteString(t.schemaLine(l.schemaN, l.compact))
+	if l.typesOnly {
+		b.WriteString(t.typesLine[b2i(l.compact)])
+	} else {
+		b.WriteString(t.schemaLine(l.schemaN, l.compact))
+	}
 
 	// (3) counts (terse text: on the TRUNCATED line when rows are cut)
 	cutRows := t.f.rowsCut(n)
@@ -369,25 +389,31 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 
 	// (4) statistics
 	if C > 0 {
-		rowsWord := "fetched rows"
+		rowsWord := "fetched rows (not the whole result)"
 		if t.f.sample {
 			rowsWord = "sampled rows"
 		}
+		S := len(t.f.stats)
 		switch {
 		case t.f.fetched == 0:
 			b.WriteString("stats: none (no rows fetched)\n")
+		case S == 0:
+			b.WriteString("stats: none informative (text columns all distinct, or one value in every row)\n")
 		case l.statsN == 0 && l.compact:
 			b.WriteString("stats: omitted (token budget)\n")
 		case l.statsN == 0:
-			fmt.Fprintf(&b, "stats: omitted for all %d columns (token budget)\n", C)
+			fmt.Fprintf(&b, "stats: omitted for all %d columns (token budget)\n", S)
 		default:
 			fmt.Fprintf(&b, "stats over %s %s:\n", commas(t.f.fetched), rowsWord)
 			for i := range l.statsN {
 				b.WriteString(t.statLines[i])
 			}
-			if l.statsN < C {
-				fmt.Fprintf(&b, "… stats for %d more columns omitted (token budget)\n", C-l.statsN)
+			if l.statsN < S {
+				fmt.Fprintf(&b, "… stats for %d more columns omitted (token budget)\n", S-l.statsN)
 			}
+		}
+		if k := t.f.statsDropped; k > 0 && S > 0 && t.f.fetched > 0 && !l.compact {
+			fmt.Fprintf(&b, "(no stats for %d columns that say nothing: text all distinct, or one value in every row)\n", k)
 		}
 	}
 
@@ -458,7 +484,7 @@ func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
 		}
 		b.WriteByte('\n')
 	}
-	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < C)) {
+	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < len(t.f.stats))) {
 		b.WriteString(t.hintLine)
 	}
 	return b.String()
