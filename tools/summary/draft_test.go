@@ -123,7 +123,7 @@ func TestExtendShowsBothPartsWithStatsOverAll(t *testing.T) {
 	}
 	// Statistics over all 60 fetched rows, and the new counts.
 	// (Rows come first: statistics show only in room the rows leave.)
-	if strings.Contains(out.Text, "stats over") != strings.Contains(out.Text, "stats over 60 fetched rows") || !strings.Contains(out.Text, "rows: 400 in result · 60 fetched this call (1,320 datapoints)") {
+	if strings.Contains(out.Text, "stats over") != strings.Contains(out.Text, "stats over 60 fetched rows") || !strings.Contains(out.Text, "rows: 400 in result (8,800 datapoints to read in full) · 60 fetched this call (1,320 datapoints)") {
 		t.Errorf("counts or stats scope:\n%.900s", out.Text)
 	}
 	st := out.Structured

@@ -581,7 +581,18 @@ func (t *textView) countsLine(n int, compact bool) string {
 		b.WriteByte('\n')
 		return b.String()
 	}
-	fmt.Fprintf(&b, "rows: %s in result · ", commas(p.TotalRowCount))
+	fmt.Fprintf(&b, "rows: %s in result", commas(p.TotalRowCount))
+	if !compact && !t.f.running() {
+		// Free whole-result facts, from Dune's metadata: what reading it
+		// all would take.
+		b.WriteString(" (")
+		if p.ResultBytes > 0 {
+			b.WriteString(byteSize(p.ResultBytes))
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s datapoints to read in full)", commas64(int64(p.TotalRowCount)*int64(len(t.f.cols))))
+	}
+	b.WriteString(" · ")
 	source()
 	fmt.Fprintf(&b, " · %s shown", commas(n))
 	if n > 0 {
