@@ -41,8 +41,8 @@ type frame struct {
 	// statsDropped counts the columns whose statistics say nothing (see
 	// informative), left out of stats.
 	statsDropped int
-	fetched   int
-	notes     []string // p.Notes, and the too-small note while it is tried
+	fetched      int
+	notes        []string // p.Notes, and the too-small note while it is tried
 
 	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
 	// their first cellKeep (CellLimit, cellKeep unless the page is a few

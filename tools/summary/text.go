@@ -48,7 +48,7 @@ type textView struct {
 	statLineTok   []int
 	tableHeader   string
 	typesLine     [2]string // the types of the table's columns, indexed by compact
-	rowsFixedTok  [2]int // label + header line, indexed by compact
+	rowsFixedTok  [2]int    // label + header line, indexed by compact
 	rowLines      []string
 	rowCut        []int // shortened cells per row line
 	rowTok        []int // -1 until counted
