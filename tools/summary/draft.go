@@ -11,11 +11,11 @@ import (
 )
 
 const (
-	// growTries bounds the rows added one by one after the exact check, when
-	// the estimates left room; only below growBudget, where a row is worth
-	// two more renderings (above it the slack is a small share of the rows).
-	growTries  = 4
-	growBudget = 4000
+	// growTries bounds the rows added one by one after the exact check,
+	// when the estimates (sums of parts, with slack) left room: each is
+	// checked by rendering and counting again, which costs little since
+	// counting reuses the pieces' counts (split.go).
+	growTries = 4
 	// typicalCursor stands for a tools cursor (42 bytes in base64url) while
 	// planning without the cursor function (Draft.Planned).
 	typicalCursor = "OQyMfXJHNCzYEA8vb3cNZdZw5Y4DUdiujk9urDQvwjG3sIcW6z_BKJa5"
@@ -287,7 +287,7 @@ func (d *Draft) render() (Output, error) {
 			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, stt, budget)
 		}
 		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
-		if !hard && budget < growBudget {
+		if !hard {
 			d.grow(&out, tl, sl)
 		}
 		// Laid out with ageSlot for the age: the real one goes in last.
