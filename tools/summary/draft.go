@@ -268,8 +268,8 @@ func (d *Draft) render() (Output, error) {
 		}
 		text := t.render(tl, n)
 		tt := CountTokens(text)
-		if tt > budget {
-			if t.shrink(&tl, &n, tt-budget) {
+		if c := max(tt, quarterLen(text)); c > budget {
+			if t.shrink(&tl, &n, c-budget) {
 				continue
 			}
 			text = t.hardCut(tl, n)
@@ -280,11 +280,11 @@ func (d *Draft) render() (Output, error) {
 		if err != nil {
 			return Output{}, err
 		}
-		if stt > budget {
-			if s.shrink(&sl, &n, stt-budget) {
+		if c := max(stt, s.lastQuarter); c > budget {
+			if s.shrink(&sl, &n, c-budget) {
 				continue
 			}
-			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, stt, budget)
+			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, c, budget)
 		}
 		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
 		if !hard {
@@ -319,11 +319,11 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		}
 		text := t.render(tl, n+1)
 		tt := CountTokens(text)
-		if tt > budget {
+		if max(tt, quarterLen(text)) > budget {
 			return
 		}
 		st, stt, err := s.encode(sl, n+1)
-		if err != nil || stt > budget {
+		if err != nil || max(stt, s.lastQuarter) > budget {
 			return
 		}
 		*out = Output{Text: text, Structured: st, ShownRows: n + 1, TextTokens: tt, StructuredTokens: stt}
@@ -355,4 +355,19 @@ func extend[T any](s []T, n int, v T) []T {
 		s[i] = v
 	}
 	return s
+}
+
+// quarterLen is Claude Code's measure of a tool result's size: its length
+// in UTF-16 code units over four, rounded up. Clients that cap results
+// that way (MAX_MCP_OUTPUT_TOKENS) must not reject a result that fits its
+// o200k budget, so both measures are held to the budget.
+func quarterLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return (n + 3) / 4
 }

@@ -44,3 +44,35 @@ func TestCountTokensMatchesCodec(t *testing.T) {
 		}
 	}
 }
+
+// TestCharacterCapHeld: a result of plain English words (about five
+// characters a token) fits the budget by characters / 4 too, Claude Code's
+// measure, in each view mode, not only by o200k tokens.
+func TestCharacterCapHeld(t *testing.T) {
+	words := strings.Fields("the quick brown fox jumps over the lazy dog while several other animals watch from behind a large wooden fence near the river")
+	p := dexPage(0, 400)
+	p.Columns = p.Columns[:3]
+	for i := range 400 {
+		var b strings.Builder
+		for j := range 30 {
+			b.WriteString(words[(i*7+j)%len(words)])
+			b.WriteByte(' ')
+		}
+		p.Rows = append(p.Rows, []any{b.String(), "another sentence with words", "and a third column of words"})
+	}
+	p.StatsRows = p.Rows
+	for _, views := range []Views{ViewsBoth, ViewsText, ViewsStructured} {
+		p.Views = views
+		for _, budget := range []int{1000, 4000} {
+			out := mustSummarize(t, p, budget)
+			for _, s := range []string{out.Text, structJSON(t, out.Structured)} {
+				if q := quarterLen(s); q > budget {
+					t.Errorf("%s at %d: %d characters / 4 = %d over the budget", views, budget, len([]rune(s)), q)
+				}
+			}
+			if out.ShownRows == 0 {
+				t.Errorf("%s at %d: no rows", views, budget)
+			}
+		}
+	}
+}

@@ -38,6 +38,7 @@ type structView struct {
 	cstatTok    []int
 	cstatNoTok  []int
 	anyTop      bool
+	lastQuarter int   // quarterLen of the JSON the last encode produced
 	shortMode   bool  // long cells shortened in Structured.Rows
 	srowTok     []int // full rows, -1 until counted
 	srowShort   []int // rows with long cells shortened, -1 until counted
@@ -201,6 +202,7 @@ func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
+	s.lastQuarter = quarterLen(string(js))
 	return st, CountTokens(string(js)), nil
 }
 
