@@ -2,6 +2,7 @@ package summary
 
 import (
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -209,6 +210,10 @@ var pieceCounts = struct {
 
 const pieceCountsMax = 1 << 18
 
+// pieceEncodes counts the pieces encoded (not found counted), for tests and
+// benchmarks.
+var pieceEncodes atomic.Int64
+
 // countTokens is the o200k_base token count of s: the sum of its pieces'
 // counts (the codec's own count for text that is not valid UTF-8, which it
 // repairs first).
@@ -237,6 +242,7 @@ func pieceTokens(p string) int {
 	if ok {
 		return int(n)
 	}
+	pieceEncodes.Add(1)
 	c, err := encoder().Count(p)
 	if err != nil {
 		c = len(p)

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -74,5 +75,61 @@ func TestCharacterCapHeld(t *testing.T) {
 				t.Errorf("%s at %d: no rows", views, budget)
 			}
 		}
+	}
+}
+
+// forgetPieces empties the piece-count memo (a fresh process).
+func forgetPieces() {
+	pieceCounts.Lock()
+	pieceCounts.m = map[string]int32{}
+	pieceCounts.Unlock()
+}
+
+// TestEachPieceEncodedOnce: rendering a page encodes each distinct piece
+// of its text once; rendering it again, or with one more row, encodes only
+// the pieces the new row brings (never the whole output again).
+func TestEachPieceEncodedOnce(t *testing.T) {
+	all := dexPage(41, 100000)
+	p := firstPart(all, 40)
+	forgetPieces()
+	start := pieceEncodes.Load()
+	out := mustSummarize(t, p, 25000)
+	first := pieceEncodes.Load() - start
+	distinct := map[string]bool{}
+	for _, s := range []string{out.Text, structJSON(t, out.Structured)} {
+		for i := 0; i < len(s); {
+			e := nextPiece(s, i)
+			distinct[s[i:e]] = true
+			i = e
+		}
+	}
+	if first > int64(len(distinct))*3 {
+		t.Errorf("first render encoded %d pieces; the output has %d distinct pieces", first, len(distinct))
+	}
+	start = pieceEncodes.Load()
+	mustSummarize(t, p, 25000)
+	if again := pieceEncodes.Load() - start; again != 0 {
+		t.Errorf("rendering the same page again encoded %d pieces, want 0", again)
+	}
+	// One more row: only its new pieces are encoded.
+	row := all.Rows[40]
+	newPieces := map[string]bool{}
+	for _, v := range row {
+		s := fmt.Sprint(v)
+		for _, form := range []string{s + ",", `"` + s + `",`} {
+			for i := 0; i < len(form); {
+				e := nextPiece(form, i)
+				newPieces[form[i:e]] = true
+				i = e
+			}
+		}
+	}
+	start = pieceEncodes.Load()
+	out2 := mustSummarize(t, all, 25000)
+	if out2.ShownRows <= out.ShownRows {
+		t.Fatalf("41 rows shown %d, 40 rows %d", out2.ShownRows, out.ShownRows)
+	}
+	if more := pieceEncodes.Load() - start; more > int64(len(newPieces))+20 {
+		t.Errorf("one more row encoded %d pieces; the row has at most %d", more, len(newPieces))
 	}
 }
