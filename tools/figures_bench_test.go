@@ -180,3 +180,52 @@ func BenchmarkCachedNextPage(b *testing.B) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
 }
+
+// BenchmarkLatestVsBareFetch is the cost of one get_latest_result of 1,000
+// DEX rows (limit 1000, default budget) against a bare request and decode
+// of the same page from the same emulator (dune.Client.GetLatestResult),
+// in pairs, one after the other: ratio is the median over the pairs of the
+// tool's time over the bare fetch's (the tool's handler, no transport; the
+// emulator serves both in this process).
+func BenchmarkLatestVsBareFetch(b *testing.B) {
+	emu := emulator.NewServer()
+	b.Cleanup(emu.Close)
+	emu.AddQuery(1, emulator.DEXTrades(100000, 1))
+	e := newEnvConfig(b, emu, emulator.DefaultAPIKey, nil)
+	dc := dune.NewClient(dune.Config{BaseURL: emu.URL, APIKey: emulator.DefaultAPIKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
+	var handler func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error)
+	for _, st := range e.ts.ServerTools() {
+		if st.Tool.Name == schemas.GetLatestResult {
+			handler = st.Handler
+		}
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = schemas.GetLatestResult
+	req.Params.Arguments = map[string]any{"query_id": 1, "limit": 1000}
+	ctx := context.Background()
+	var ratios []float64
+	var toolTime, bareTime time.Duration
+	reqs := emu.Stats().Requests
+	for b.Loop() {
+		start := time.Now()
+		res, err := dc.GetLatestResult(ctx, 1, dune.Options{Limit: 1000})
+		bare := time.Since(start)
+		if err != nil || len(res.Rows) != 1000 {
+			b.Fatalf("bare fetch: %v", err)
+		}
+		start = time.Now()
+		out, err := handler(ctx, req)
+		tool := time.Since(start)
+		if err != nil || out.IsError {
+			b.Fatalf("tool: %v %v", err, out)
+		}
+		ratios = append(ratios, float64(tool)/float64(bare))
+		toolTime += tool
+		bareTime += bare
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(float64(emu.Stats().Requests-reqs)/float64(len(ratios))-1, "tool-upstream-req/op")
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
+	b.ReportMetric(float64(toolTime.Microseconds())/1000/float64(len(ratios)), "tool-ms/op")
+	b.ReportMetric(float64(bareTime.Microseconds())/1000/float64(len(ratios)), "bare-ms/op")
+}
