@@ -41,8 +41,10 @@ type frame struct {
 	// statsDropped counts the columns whose statistics say nothing (see
 	// informative), left out of stats.
 	statsDropped int
-	fetched      int
-	notes        []string // p.Notes, and the too-small note while it is tried
+	// statsKnown: stats were computed (see Draft.ready).
+	statsKnown bool
+	fetched    int
+	notes      []string // p.Notes, and the too-small note while it is tried
 
 	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
 	// their first cellKeep (CellLimit, cellKeep unless the page is a few
@@ -97,6 +99,9 @@ type Draft struct {
 	text    *textView
 	st      *structView
 	statsOK bool // f.stats and the views' statistics pieces match f.statsRows
+	// wantStats: the rows leave room for statistics, so they are computed
+	// (always for a sample, whose statistics profile the result).
+	wantStats bool
 }
 
 // NewDraft validates the shape of p (every row has a value per column) and
@@ -151,19 +156,49 @@ func (d *Draft) setStatsRows() {
 		f.statsRows = f.p.Rows
 	}
 	f.fetched = len(f.statsRows)
-	d.statsOK = false
+	d.statsOK, d.wantStats = false, false
 }
 
 // ready computes the statistics and their pieces in both views, when the
 // rows they are computed over changed.
+//
+// Statistics are computed only when they can show: for a sample, or once a
+// plan shows every row of the page (see plan). Otherwise the rows take the
+// budget and the statistics of the fetched rows are not computed at all.
 func (d *Draft) ready() {
 	if d.statsOK {
 		return
 	}
-	d.f.stats, d.f.statsDropped = d.f.informative(statsFor(d.f.p.Columns, d.f.statsRows))
+	f := &d.f
+	if d.wantStats || f.sample {
+		f.stats, f.statsDropped = f.informative(statsFor(f.p.Columns, f.statsRows))
+		f.statsKnown = true
+	} else {
+		f.stats, f.statsDropped, f.statsKnown = nil, 0, false
+	}
 	d.text.prepareStats()
 	d.st.prepareStats()
 	d.statsOK = true
+}
+
+// plan lays the page out. When the plan shows every row of the page, the
+// room left may hold statistics: they are computed then, and the page laid
+// out again with them (render also computes them when the rows leave a
+// tenth of the budget unused, e.g. rows too wide for one more).
+func (d *Draft) plan() (layoutPlan, error) {
+	pl, err := planLayout(d.text, d.st)
+	f := &d.f
+	if err != nil || f.statsKnown || f.fetched == 0 || pl.n < len(f.p.Rows) {
+		return pl, err
+	}
+	return d.withStats()
+}
+
+// withStats computes the statistics and plans the page again.
+func (d *Draft) withStats() (layoutPlan, error) {
+	d.wantStats, d.statsOK = true, false
+	d.ready()
+	return planLayout(d.text, d.st)
 }
 
 // Planned returns how many of the page's rows the layout plan shows (before
@@ -181,7 +216,7 @@ func (d *Draft) Planned() (rows int, rowTokens float64) {
 		}
 		return typicalCursor
 	})
-	pl, err := planLayout(d.text, d.st)
+	pl, err := d.plan()
 	if err != nil { // a value JSON cannot encode: Render reports it
 		d.st.shortMode = false
 		return 0, d.meanRowTokens(0)
@@ -254,7 +289,7 @@ func (d *Draft) Render(cursor CursorFunc) (Output, error) {
 
 // render plans the layout, then checks and trims it until both views fit.
 func (d *Draft) render() (Output, error) {
-	pl, err := planLayout(d.text, d.st)
+	pl, err := d.plan()
 	if err != nil {
 		return Output{}, err
 	}
@@ -285,6 +320,23 @@ func (d *Draft) render() (Output, error) {
 				continue
 			}
 			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, c, budget)
+		}
+		if !d.f.statsKnown && d.f.fetched > 0 && !hard {
+			// The rows leave room no further row fits in: statistics may.
+			room := budget
+			if !tl.brief {
+				room = min(room, budget-max(tt, quarterLen(text)))
+			}
+			if !sl.slim {
+				room = min(room, budget-max(stt, s.lastQuarter))
+			}
+			if room >= max(100, budget/10) {
+				if pl, err = d.withStats(); err != nil {
+					return Output{}, err
+				}
+				tl, sl, n = pl.tl, pl.sl, pl.n
+				continue
+			}
 		}
 		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
 		if !hard {

@@ -236,6 +236,9 @@ func countTokens(s string) int {
 
 // pieceTokens is the o200k_base token count of one piece.
 func pieceTokens(p string) int {
+	if len(p) == 1 {
+		return 1 // every byte is a token of its own
+	}
 	pieceCounts.RLock()
 	n, ok := pieceCounts.m[p]
 	pieceCounts.RUnlock()

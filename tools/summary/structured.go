@@ -326,7 +326,14 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	if s.keep != nil {
 		om = append(om, s.f.constOmitted()) // not a cut: the values are here
 	}
-	if s.f.fetched > 0 && C > 0 {
+	if s.f.fetched > 0 && C > 0 && !s.f.statsKnown {
+		terse := ""
+		if l.columnsN < C {
+			terse = "stats"
+		}
+		add("stats: not computed, the rows took the budget (sample_result profiles a whole result)", terse)
+	}
+	if s.f.fetched > 0 && C > 0 && s.f.statsKnown {
 		if S := len(s.f.stats); l.statsN < S {
 			terse := ""
 			if l.columnsN < C { // stats shorter than a cut column list say nothing

@@ -397,6 +397,10 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		switch {
 		case t.f.fetched == 0:
 			b.WriteString("stats: none (no rows fetched)\n")
+		case !t.f.statsKnown && l.compact:
+			b.WriteString("stats: omitted (token budget)\n")
+		case !t.f.statsKnown:
+			b.WriteString("stats: not computed, the rows took the budget (sample_result profiles a whole result)\n")
 		case S == 0:
 			b.WriteString("stats: none informative (text columns all distinct, or one value in every row)\n")
 		case l.statsN == 0 && l.compact:
