@@ -1100,7 +1100,7 @@ func TestShortSecrets(t *testing.T) {
 // says (the e2e client is not in the table: both parts carry the rows).
 func TestResultViewsFromEnvAndClientInfo(t *testing.T) {
 	for _, c := range []struct {
-		views              string
+		views                string
 		inText, inStructured bool
 	}{
 		{"structured", false, true},
