@@ -10,9 +10,10 @@
 // (NULL rendered as ∅, cells longer than CellLimit characters shortened
 // with a visible …[+N of M chars] marker, columns holding one value in
 // every row given once above the table), and what to do next (the cursor
-// and hints). Rows come first: statistics get only the room rows leave
-// (a sample's statistics, which profile a result, come before most of its
-// rows), and statistics that say nothing (text columns whose values all
+// and hints). Rows come first: statistics get only the room rows leave,
+// and are computed only when there is such room (a sample's statistics,
+// which profile a result, come before most of its rows), and statistics
+// that say nothing (text columns whose values all
 // differ, columns with one value) are left out. When the budget is short,
 // rows go first, then statistics, then schema entries; whatever is cut is
 // said, in the text and in Structured.Omitted. When the page has rows and
