@@ -77,9 +77,13 @@ func TestBudgetHoldsForEveryDemoDatasetAndView(t *testing.T) {
 					if r.S.HasMore != (r.S.NextCursor != "") {
 						t.Errorf("has_more %v, cursor %q", r.S.HasMore, r.S.NextCursor)
 					}
-					for _, v := range visible(r, views) {
-						if r.S.NextCursor != "" && !strings.Contains(v, r.S.NextCursor) {
-							t.Errorf("a forwarded view lacks the cursor:\n%.600s", v)
+					for i, v := range visible(r, views) {
+						// Under both, a compact structuredContent (small
+						// budgets) leaves the call's name to the text and to
+						// next_cursor's description in the output schema.
+						needCall := views != ViewsBoth || i == 0 || budget >= 1500
+						if r.S.NextCursor != "" && (!strings.Contains(v, r.S.NextCursor) || needCall && !strings.Contains(v, "next_page")) {
+							t.Errorf("a forwarded view lacks the cursor or the call to make:\n%.600s", v)
 						}
 					}
 				})

@@ -326,6 +326,11 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	if s.keep != nil {
 		om = append(om, s.f.constOmitted()) // not a cut: the values are here
 	}
+	if st.HasMore && !s.f.waiting() && (!l.minimal || s.f.views == ViewsStructured) {
+		// A model may see only this object: say which call continues
+		// (a compact result of both views leaves it to its text).
+		om = append(om, "to continue: call next_page with next_cursor")
+	}
 	if s.f.fetched > 0 && C > 0 && !s.f.statsKnown {
 		terse := ""
 		if l.columnsN < C {

@@ -85,7 +85,7 @@ func TestBudgetHoldsOnEveryDataset(t *testing.T) {
 				if want := testCursor(p)(n); st.NextCursor != want {
 					t.Errorf("next_cursor %q, want cursor(%d) %q", st.NextCursor, n, want)
 				}
-				if st.NextCursor != "" && !strings.Contains(out.Text, "next_cursor: "+st.NextCursor+"\n") && !strings.HasSuffix(out.Text, "next_cursor: "+st.NextCursor) {
+				if st.NextCursor != "" && !strings.Contains(out.Text, "next_cursor: "+st.NextCursor+"\n") && !strings.Contains(out.Text, "next_cursor: "+st.NextCursor+" ") && !strings.HasSuffix(out.Text, "next_cursor: "+st.NextCursor) {
 					t.Errorf("text lacks the full cursor")
 				}
 				cut := rowsCut(p, n)

@@ -481,6 +481,7 @@ func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
 		b.WriteString(c)
 		switch {
 		case l.compact:
+			b.WriteString(" (for next_page)")
 		case t.f.waiting():
 			b.WriteString("\n(pass next_cursor to next_page to get the rows once the execution has finished)")
 		default:
