@@ -74,7 +74,7 @@ bench:
 # cached next_page median, the summary's CPU for a 1,000-row page, and the
 # 22-column walk of 100,000 rows at 25,000 tokens (calls per walk).
 figures:
-	$(GO) test -run '^$$' -bench 'Figures|CachedNextPage' -benchtime 5x ./tools/
+	$(GO) test -run '^$$' -bench 'Figures|CachedNextPage|LatestVsBareFetch' -benchtime 5x ./tools/
 	$(GO) test -run '^$$' -bench 'Summarize1000x22' -count 3 ./tools/summary/
 	$(GO) test -count=1 -run '^TestFullWalkReturnsEveryRowOnceInOrder$$' -v ./tools/ | grep 'walk:'
 
