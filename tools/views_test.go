@@ -271,3 +271,38 @@ func TestSamePageAtAnyLaterTime(t *testing.T) {
 		})
 	}
 }
+
+// TestViewsFor: --result-views overrides the client; with auto, each
+// client of the table is recognised by the names it sends (any case), a
+// client not in it, or one that sends no name, gets both.
+func TestViewsFor(t *testing.T) {
+	cases := []struct {
+		setting, name string
+		want          summary.Views
+	}{
+		{ViewsAuto, "claude-code", summary.ViewsStructured},
+		{ViewsAuto, "Claude-Code", summary.ViewsStructured},
+		{ViewsAuto, "github-copilot-cli", summary.ViewsStructured},
+		{ViewsAuto, "codex-mcp-client", summary.ViewsStructured},
+		{ViewsAuto, "Visual Studio Code", summary.ViewsBoth},
+		{ViewsAuto, "cursor-vscode", summary.ViewsBoth},
+		{ViewsAuto, "some-new-client", summary.ViewsBoth},
+		{ViewsAuto, "", summary.ViewsBoth},
+		{ViewsText, "claude-code", summary.ViewsText},
+		{ViewsBoth, "claude-code", summary.ViewsBoth},
+		{ViewsStructured, "", summary.ViewsStructured},
+	}
+	for _, c := range cases {
+		if got := viewsFor(c.setting, c.name); got != c.want {
+			t.Errorf("viewsFor(%q, %q) = %s, want %s", c.setting, c.name, got, c.want)
+		}
+	}
+	for _, cv := range clientViews {
+		if cv.source == "" || len(cv.names) == 0 {
+			t.Errorf("%s: no source or no names", cv.client)
+		}
+	}
+	if _, err := parseViews("json"); err == nil {
+		t.Error("parseViews accepted json")
+	}
+}
