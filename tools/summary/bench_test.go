@@ -25,8 +25,8 @@ func pageJSONSize(tb testing.TB, p Page) int {
 }
 
 // BenchmarkSummarize30000x22 summarises a 30,000-row × 22-column DEX-like
-// page within 8,000 tokens, statistics computed afresh each time (the memo
-// is off). Besides ns/op and allocs it reports the page's JSON size, the
+// page within 8,000 tokens, statistics computed afresh each time they are
+// needed (the memo is off; here the rows take the budget, so they are not). Besides ns/op and allocs it reports the page's JSON size, the
 // bytes allocated per call relative to it (alloc/json; target < 3) and the
 // CPU time per call (all threads, GC included), which other processes on a
 // shared machine disturb less than wall time.
