@@ -210,6 +210,10 @@ var pieceCounts = struct {
 
 const pieceCountsMax = 1 << 18
 
+// pieceKeepMax is the longest piece, in bytes, whose count is kept: the
+// memo holds at most pieceCountsMax × pieceKeepMax bytes of keys (16 MiB).
+const pieceKeepMax = 64
+
 // pieceEncodes counts the pieces encoded (not found counted), for tests and
 // benchmarks.
 var pieceEncodes atomic.Int64
@@ -249,6 +253,9 @@ func pieceTokens(p string) int {
 	c, err := encoder().Count(p)
 	if err != nil {
 		c = len(p)
+	}
+	if len(p) > pieceKeepMax {
+		return c // long pieces (runs of text) rarely repeat: not kept
 	}
 	pieceCounts.Lock()
 	if len(pieceCounts.m) >= pieceCountsMax {
