@@ -172,7 +172,8 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 		Int64("rows_fetched", c.usage.Rows.Load()).
 		Int64("datapoints", c.usage.Datapoints.Load()).
 		Int("rows_shown", rep.rowsShown).
-		Bool("from_cache", rep.fromCache)
+		Bool("from_cache", rep.fromCache).
+		Stringer("views", c.views)
 	if out != nil {
 		ev = ev.Int("text_tokens", out.TextTokens).Int("structured_tokens", out.StructuredTokens)
 	}
