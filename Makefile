@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench load load-cluster conformance sdk-compat clean
+.PHONY: build dist mcpb image goinstall run demo test check race walk lint fmt vet staticcheck evals bench figures load load-cluster conformance sdk-compat clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -121,6 +121,14 @@ LOAD_CLIENTS  ?= 200
 LOAD_DURATION ?= 60s
 load: build
 	$(GO) run ./cmd/load -bin ./$(BIN) -clients $(LOAD_CLIENTS) -duration $(LOAD_DURATION)
+# The README's "What the model sees" figures: rows shown vs plain CSV per
+# dataset, budget and --result-views mode, model-visible tokens per row, the
+# cached next_page median, the summary's CPU for a 1,000-row page, and the
+# 22-column walk of 100,000 rows at 25,000 tokens (calls per walk).
+figures:
+	$(GO) test -run '^$$' -bench 'Figures|CachedNextPage|LatestVsBareFetch' -benchtime 5x ./tools/
+	$(GO) test -run '^$$' -bench 'Summarize1000x22' -count 3 ./tools/summary/
+	$(GO) test -count=1 -run '^TestFullWalkReturnsEveryRowOnceInOrder$$' -v ./tools/ | grep 'walk:'
 
 # A scripted agent session against the embedded Dune emulator: what each tool returns.
 demo: build

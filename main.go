@@ -130,6 +130,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		Logger:               log,
 		CallTimeout:          cfg.CallTimeout,
 		NoExecute:            cfg.NoExecute,
+		ResultViews:          cfg.ResultViews,
 		MaxDatapointsPerCall: cfg.MaxDatapointsPerCall,
 		DatapointBudget:      cfg.DatapointBudget,
 		Metrics:              m,

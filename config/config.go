@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ const (
 	EnvRPMRead        = "DUNE_MCP_DUNE_RPM_READ"
 	EnvRPMWrite       = "DUNE_MCP_DUNE_RPM_WRITE"
 	EnvMetricsAddr    = "DUNE_MCP_METRICS_ADDR"
+	EnvResultViews    = "DUNE_MCP_RESULT_VIEWS"
 )
 
 // Defaults and bounds owned here. The others have one owner each and are
@@ -114,6 +116,7 @@ type Config struct {
 	MaxDatapointsPerCall int64         // cap of one call's reads, in datapoints
 	DatapointBudget      int64         // reads allowed per Dune key over the process's life (0: unlimited)
 	MaxUpstreamMemory    int64         // process-wide budget of upstream bytes in flight
+	ResultViews          string        // which part of a result carries the rows: tools.ViewsAuto, ...
 	APIKey               Secret
 	BaseURL              string
 	AuthToken            Secret
@@ -185,6 +188,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 		maxUpstreamMem                                         string
 		maxStreams                                             string
 		plan, rpmRead, rpmWrite, metricsAddr                   string
+		resultViews                                            string
 	)
 	fs.StringVar(&transport, "transport", TransportStdio, "`stdio|http` (sse is an alias of http) ["+EnvTransport+"]")
 	fs.StringVar(&addr, "addr", DefaultAddr, "HTTP listen `host:port` ["+EnvAddr+"]")
@@ -196,6 +200,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
 	fs.StringVar(&redisURL, "redis-url", "", "Redis or Valkey `URL` (redis:// or rediss://, [:password@]host[:port][/db]) that replicas share for the page cache and executions; prefer the environment, which ps does not show ["+EnvRedisURL+"]")
 	fs.StringVar(&maxUpstreamMem, "max-upstream-memory", formatSize(dune.DefaultMaxUpstreamMemory), "process-wide budget of Dune answer bytes in flight, a `size` such as 256MiB or 1GiB; calls beyond it wait ["+EnvMaxUpstreamMem+"]")
+	fs.StringVar(&resultViews, "result-views", tools.ViewsAuto, "which part of a result carries the rows: `"+strings.Join(tools.ResultViewNames, "|")+"`; auto follows the client (docs/result-views.md) ["+EnvResultViews+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")
 	fs.StringVar(&logFormat, "log-format", logging.FormatJSON, "`json|console`, always to stderr ["+EnvLogFormat+"]")
@@ -300,6 +305,11 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	v, src = pick("max-datapoints-per-call", maxDatapoints, EnvMaxDatapoints)
 	if cfg.MaxDatapointsPerCall, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.MaxDatapointsPerCall < 1 {
 		return Config{}, usageErrorf("invalid %s %q: want a whole number of datapoints ≥ 1", src, v)
+	}
+	v, src = pick("result-views", resultViews, EnvResultViews)
+	cfg.ResultViews = strings.ToLower(strings.TrimSpace(v))
+	if !slices.Contains(tools.ResultViewNames, cfg.ResultViews) {
+		return Config{}, usageErrorf("invalid %s %q: want one of %s", src, v, strings.Join(tools.ResultViewNames, ", "))
 	}
 	v, src = pick("datapoint-budget", dpBudget, EnvBudget)
 	if cfg.DatapointBudget, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || cfg.DatapointBudget < 0 {

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Transport: TransportStdio, Addr: "127.0.0.1:8080", MaxTokens: schemas.DefaultMaxTokens, CallTimeout: tools.DefaultCallTimeout,
 		BaseURL: dune.DefaultBaseURL, LogLevel: zerolog.InfoLevel, LogFormat: logging.FormatJSON,
-		MaxDatapointsPerCall: tools.DefaultMaxDatapointsPerCall, MaxUpstreamMemory: dune.DefaultMaxUpstreamMemory, MaxStreams: transport.DefaultMaxStreams,
+		MaxDatapointsPerCall: tools.DefaultMaxDatapointsPerCall, MaxUpstreamMemory: dune.DefaultMaxUpstreamMemory, MaxStreams: transport.DefaultMaxStreams, ResultViews: tools.ViewsAuto,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -49,7 +49,7 @@ func TestEnvAndFlags(t *testing.T) {
 		EnvAPIKey, " key-1 ", EnvBaseURL, "http://127.0.0.1:9090/", EnvAuthToken, "tok",
 		EnvCursorSecret, "cs", EnvLogLevel, "debug", EnvLogFormat, "console",
 		EnvAllowedOrigins, "https://A.example.com, http://b.example:8080", EnvCallTimeout, "2m",
-		EnvNoExecute, "true", EnvMaxDatapoints, "5000", EnvBudget, "1000000", EnvMaxUpstreamMem, "1GiB", EnvMaxStreams, "32",
+		EnvNoExecute, "true", EnvMaxDatapoints, "5000", EnvBudget, "1000000", EnvMaxUpstreamMem, "1GiB", EnvMaxStreams, "32", EnvResultViews, " Structured ",
 	)
 	cfg, err := Parse(nil, e, nil)
 	if err != nil {
@@ -60,7 +60,7 @@ func TestEnvAndFlags(t *testing.T) {
 		APIKey: "key-1", BaseURL: "http://127.0.0.1:9090", AuthToken: "tok", CursorSecret: "cs",
 		LogLevel: zerolog.DebugLevel, LogFormat: logging.FormatConsole,
 		AllowedOrigins: []string{"https://a.example.com", "http://b.example:8080"},
-		NoExecute:      true, MaxDatapointsPerCall: 5000, DatapointBudget: 1000000, MaxUpstreamMemory: 1 << 30, MaxStreams: 32,
+		NoExecute:      true, MaxDatapointsPerCall: 5000, DatapointBudget: 1000000, MaxUpstreamMemory: 1 << 30, MaxStreams: 32, ResultViews: tools.ViewsStructured,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("from env:\n got %+v\nwant %+v", cfg, want)
@@ -70,7 +70,7 @@ func TestEnvAndFlags(t *testing.T) {
 	cfg, err = Parse([]string{"--transport", "stdio", "-addr=localhost:1", "--demo=false", "--max-tokens", "300",
 		"--dune-base-url", "https://api.dune.com", "--log-level", "warn", "--log-format=json",
 		"--allowed-origins", "https://c.example", "--call-timeout", "5s",
-		"--no-execute=false", "--max-datapoints-per-call", "700", "--datapoint-budget", "0", "--max-upstream-memory", "64mib", "--max-streams", "1"}, e, nil)
+		"--no-execute=false", "--max-datapoints-per-call", "700", "--datapoint-budget", "0", "--max-upstream-memory", "64mib", "--max-streams", "1", "--result-views", "text"}, e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestEnvAndFlags(t *testing.T) {
 		Transport: TransportStdio, Addr: "localhost:1", Demo: false, MaxTokens: 300, CallTimeout: 5 * time.Second,
 		APIKey: "key-1", BaseURL: "https://api.dune.com", AuthToken: "tok", CursorSecret: "cs",
 		LogLevel: zerolog.WarnLevel, LogFormat: logging.FormatJSON, AllowedOrigins: []string{"https://c.example"},
-		MaxDatapointsPerCall: 700, MaxUpstreamMemory: 64 << 20, MaxStreams: 1,
+		MaxDatapointsPerCall: 700, MaxUpstreamMemory: 64 << 20, MaxStreams: 1, ResultViews: tools.ViewsText,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("flags over env:\n got %+v\nwant %+v", cfg, want)
@@ -131,6 +131,8 @@ func TestInvalidValues(t *testing.T) {
 		{nil, env(EnvDemo, "maybe"), `invalid DUNE_MCP_DEMO "maybe"`},
 		{nil, env(EnvNoExecute, "perhaps"), `invalid DUNE_MCP_NO_EXECUTE "perhaps"`},
 		{[]string{"--max-datapoints-per-call", "0"}, env(), `invalid --max-datapoints-per-call "0": want a whole number of datapoints ≥ 1`},
+		{[]string{"--result-views", "json"}, env(), `invalid --result-views "json": want one of auto, both, text, structured`},
+		{nil, env(EnvResultViews, "all"), `invalid DUNE_MCP_RESULT_VIEWS "all": want one of auto, both, text, structured`},
 		{nil, env(EnvMaxDatapoints, "1e6"), `invalid DUNE_MCP_MAX_DATAPOINTS_PER_CALL "1e6"`},
 		{[]string{"--datapoint-budget", "-5"}, env(), `invalid --datapoint-budget "-5": want a whole number of datapoints ≥ 0 (0: unlimited)`},
 		{[]string{"--max-upstream-memory", "1MiB"}, env(), `invalid --max-upstream-memory "1MiB": want a size from 8MiB to 64GiB, e.g. 256MiB`},

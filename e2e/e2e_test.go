@@ -1120,3 +1120,42 @@ func TestShortSecrets(t *testing.T) {
 		t.Errorf("no warning about the short token:\n%s", errOut)
 	}
 }
+
+// TestResultViewsFromEnvAndClientInfo: the real binary shapes results as
+// DUNE_MCP_RESULT_VIEWS says, and with auto as the client's clientInfo
+// says (the e2e client is not in the table: both parts carry the rows).
+func TestResultViewsFromEnvAndClientInfo(t *testing.T) {
+	for _, c := range []struct {
+		views                string
+		inText, inStructured bool
+	}{
+		{"structured", false, true},
+		{"text", true, false},
+		{"auto", true, true},
+	} {
+		t.Run(c.views, func(t *testing.T) {
+			cl, p, _, stdin := stdioSession(t, baseEnv("DUNE_MCP_DEMO", "1", "DUNE_MCP_RESULT_VIEWS", c.views))
+			initialize(t, cl, "")
+			r := call(t, cl, "get_latest_result", map[string]any{"query_id": emulator.DemoTiny})
+			if r.IsError {
+				t.Fatalf("error: %s", text(r))
+			}
+			st := structured(t, r)
+			rows, _ := st["rows"].([]any)
+			// The tiny demo result's projects appear where the rows are.
+			if got := strings.Contains(text(r), "uniswap"); got != c.inText {
+				t.Errorf("rows in the text: %v, want %v:\n%s", got, c.inText, text(r))
+			}
+			if got := len(rows) > 0; got != c.inStructured {
+				t.Errorf("rows in structuredContent: %v, want %v", got, c.inStructured)
+			}
+			if !strings.Contains(text(r), "query 1005") {
+				t.Errorf("the text lacks provenance:\n%s", text(r))
+			}
+			stdin.Close()
+			if code := p.wait(); code != 0 {
+				t.Errorf("exit %d", code)
+			}
+		})
+	}
+}

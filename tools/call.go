@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
 )
 
 // call is one tool call as the adapter started it: the request (for its
@@ -25,6 +26,7 @@ type call struct {
 	// cacheTier is where next_page found cached rows: tierLocal,
 	// tierShared (another replica fetched them) or "" (none).
 	cacheTier string
+	views     summary.Views // which part of the result carries the rows
 }
 
 // notifyProgress sends a progress notification when the client asked for

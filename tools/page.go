@@ -108,6 +108,8 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 		Executed:             pr.fresh.executed,
 		ExecutionCostCredits: pr.fresh.credits,
 		Budget:               t.budgetUse(c),
+		Views:                c.views,
+		ResultBytes:          ch.head.Metadata.TotalResultSetBytes,
 		Now:                  t.clock.Now(),
 	}
 }

@@ -117,7 +117,7 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 			defer cancel()
 		}
 		ctx, usage := dune.WithUsage(ctx)
-		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx)}
+		c := &call{tool: tool, req: req, usage: usage, caller: t.codec.callerFP(ctx), views: viewsFor(t.views, clientName(parent))}
 		out, rep, err := fn(ctx, c, rawArguments(req))
 		t.spend.Settle(c.caller.String(), c.reserved, usage.Datapoints.Load())
 
@@ -187,7 +187,8 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 		Int64("rows_fetched", c.usage.Rows.Load()).
 		Int64("datapoints", c.usage.Datapoints.Load()).
 		Int("rows_shown", rep.rowsShown).
-		Bool("from_cache", rep.fromCache)
+		Bool("from_cache", rep.fromCache).
+		Stringer("views", c.views)
 	if out != nil {
 		ev = ev.Int("text_tokens", out.TextTokens).Int("structured_tokens", out.StructuredTokens)
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// SharedRuns, when set, shares executions between replicas: one run
 	// per query, parameters and key across all of them (--redis-url).
 	SharedRuns execution.Claims
+	// ResultViews is --result-views: which part of a result carries the
+	// rows (ViewsAuto, ViewsBoth, ViewsText, ViewsStructured; "" is auto).
+	ResultViews string
 	// Clock is the time runs are waited in and results aged by (nil: the
 	// wall clock). Tests pass one that jumps instead of sleeping.
 	Clock clock.Clock
@@ -99,6 +102,7 @@ type Toolset struct {
 	maxPerCall  int64
 	spend       *credits.Budget
 	clock       clock.Clock // ages results; the runner waits on the same clock
+	views       string      // the parsed Config.ResultViews
 }
 
 // New builds a Toolset.
@@ -125,6 +129,10 @@ func New(cfg Config) (*Toolset, error) {
 	if cfg.Clock != nil {
 		clk = cfg.Clock
 	}
+	views, err := parseViews(cfg.ResultViews)
+	if err != nil {
+		return nil, err
+	}
 	maxPerCall := cfg.MaxDatapointsPerCall
 	switch {
 	case maxPerCall == 0:
@@ -143,6 +151,7 @@ func New(cfg Config) (*Toolset, error) {
 		maxPerCall:  maxPerCall,
 		spend:       credits.NewBudget(cfg.DatapointBudget),
 		clock:       clk,
+		views:       views,
 	}, nil
 }
 

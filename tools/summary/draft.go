@@ -11,11 +11,11 @@ import (
 )
 
 const (
-	// growTries bounds the rows added one by one after the exact check, when
-	// the estimates left room; only below growBudget, where a row is worth
-	// two more renderings (above it the slack is a small share of the rows).
-	growTries  = 4
-	growBudget = 4000
+	// growTries bounds the rows added one by one after the exact check,
+	// when the estimates (sums of parts, with slack) left room: each is
+	// checked by rendering and counting again, which costs little since
+	// counting reuses the pieces' counts (split.go).
+	growTries = 4
 	// typicalCursor stands for a tools cursor (42 bytes in base64url) while
 	// planning without the cursor function (Draft.Planned).
 	typicalCursor = "OQyMfXJHNCzYEA8vb3cNZdZw5Y4DUdiujk9urDQvwjG3sIcW6z_BKJa5"
@@ -27,15 +27,24 @@ const (
 // columns and statistics, the cell bound, the notes shown, and the cursor
 // of the rendering under way. The Draft owns and updates it.
 type frame struct {
-	p         Page
-	budget    int
-	now       time.Time
-	sample    bool
-	cols      []schemas.Column
+	p      Page
+	budget int
+	now    time.Time
+	sample bool
+	cols   []schemas.Column
+	views  Views
+	// konst marks the columns given once instead of in each row (see
+	// findConstants); nil: none.
+	konst     []bool
 	statsRows []dune.Row
 	stats     []colStats
-	fetched   int
-	notes     []string // p.Notes, and the too-small note while it is tried
+	// statsDropped counts the columns whose statistics say nothing (see
+	// informative), left out of stats.
+	statsDropped int
+	// statsKnown: stats were computed (see Draft.ready).
+	statsKnown bool
+	fetched    int
+	notes      []string // p.Notes, and the too-small note while it is tried
 
 	// cellLimit, cellKeep: cells longer than cellLimit runes are cut to
 	// their first cellKeep (CellLimit, cellKeep unless the page is a few
@@ -90,6 +99,9 @@ type Draft struct {
 	text    *textView
 	st      *structView
 	statsOK bool // f.stats and the views' statistics pieces match f.statsRows
+	// wantStats: the rows leave room for statistics, so they are computed
+	// (always for a sample, whose statistics profile the result).
+	wantStats bool
 }
 
 // NewDraft validates the shape of p (every row has a value per column) and
@@ -105,7 +117,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 	if err := checkRows("stats row", p.StatsRows, len(p.Columns)); err != nil {
 		return nil, err
 	}
-	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes}}
+	d := &Draft{f: frame{p: p, budget: budget, now: p.Now, sample: p.SampleCount > 0, notes: p.Notes, views: p.Views}}
 	f := &d.f
 	if f.now.IsZero() {
 		f.now = time.Now()
@@ -116,6 +128,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 		f.cols[i] = schemas.Column(c)
 	}
 	d.setStatsRows()
+	f.findConstants()
 	d.text = newTextView(f)
 	d.st = newStructView(f)
 	d.text.fitRows()
@@ -143,19 +156,49 @@ func (d *Draft) setStatsRows() {
 		f.statsRows = f.p.Rows
 	}
 	f.fetched = len(f.statsRows)
-	d.statsOK = false
+	d.statsOK, d.wantStats = false, false
 }
 
 // ready computes the statistics and their pieces in both views, when the
 // rows they are computed over changed.
+//
+// Statistics are computed only when they can show: for a sample, or once a
+// plan shows every row of the page (see plan). Otherwise the rows take the
+// budget and the statistics of the fetched rows are not computed at all.
 func (d *Draft) ready() {
 	if d.statsOK {
 		return
 	}
-	d.f.stats = statsFor(d.f.p.Columns, d.f.statsRows)
+	f := &d.f
+	if d.wantStats || f.sample {
+		f.stats, f.statsDropped = f.informative(statsFor(f.p.Columns, f.statsRows))
+		f.statsKnown = true
+	} else {
+		f.stats, f.statsDropped, f.statsKnown = nil, 0, false
+	}
 	d.text.prepareStats()
 	d.st.prepareStats()
 	d.statsOK = true
+}
+
+// plan lays the page out. When the plan shows every row of the page, the
+// room left may hold statistics: they are computed then, and the page laid
+// out again with them (render also computes them when the rows leave a
+// tenth of the budget unused, e.g. rows too wide for one more).
+func (d *Draft) plan() (layoutPlan, error) {
+	pl, err := planLayout(d.text, d.st)
+	f := &d.f
+	if err != nil || f.statsKnown || f.fetched == 0 || pl.n < len(f.p.Rows) {
+		return pl, err
+	}
+	return d.withStats()
+}
+
+// withStats computes the statistics and plans the page again.
+func (d *Draft) withStats() (layoutPlan, error) {
+	d.wantStats, d.statsOK = true, false
+	d.ready()
+	return planLayout(d.text, d.st)
 }
 
 // Planned returns how many of the page's rows the layout plan shows (before
@@ -173,7 +216,7 @@ func (d *Draft) Planned() (rows int, rowTokens float64) {
 		}
 		return typicalCursor
 	})
-	pl, err := planLayout(d.text, d.st)
+	pl, err := d.plan()
 	if err != nil { // a value JSON cannot encode: Render reports it
 		d.st.shortMode = false
 		return 0, d.meanRowTokens(0)
@@ -203,6 +246,11 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 	}
 	f.p.TotalRowCount, f.p.Datapoints, f.p.FromCache = total, datapoints, false
 	d.setStatsRows()
+	if f.findConstants() {
+		d.text.prepareTable()
+		d.text.forgetRows()
+		d.st.prepareColumns()
+	}
 	if limit, keep := cellBound(f.p, f.budget); limit != f.cellLimit || keep != f.cellKeep {
 		f.cellLimit, f.cellKeep = limit, keep
 		d.text.forgetRows()
@@ -241,7 +289,7 @@ func (d *Draft) Render(cursor CursorFunc) (Output, error) {
 
 // render plans the layout, then checks and trims it until both views fit.
 func (d *Draft) render() (Output, error) {
-	pl, err := planLayout(d.text, d.st)
+	pl, err := d.plan()
 	if err != nil {
 		return Output{}, err
 	}
@@ -249,10 +297,14 @@ func (d *Draft) render() (Output, error) {
 	tl, sl, n := pl.tl, pl.sl, pl.n
 	hard := false
 	for {
+		if tl.typesOnly && n == 0 {
+			// No row left to name the columns: list them in full.
+			tl.typesOnly, tl.schemaN = false, len(d.f.cols)
+		}
 		text := t.render(tl, n)
 		tt := CountTokens(text)
-		if tt > budget {
-			if t.shrink(&tl, &n, tt-budget) {
+		if c := max(tt, quarterLen(text)); c > budget {
+			if t.shrink(&tl, &n, c-budget) {
 				continue
 			}
 			text = t.hardCut(tl, n)
@@ -263,14 +315,31 @@ func (d *Draft) render() (Output, error) {
 		if err != nil {
 			return Output{}, err
 		}
-		if stt > budget {
-			if s.shrink(&sl, &n, stt-budget) {
+		if c := max(stt, s.lastQuarter); c > budget {
+			if s.shrink(&sl, &n, c-budget) {
 				continue
 			}
-			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, stt, budget)
+			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, c, budget)
+		}
+		if !d.f.statsKnown && d.f.fetched > 0 && !hard {
+			// The rows leave room no further row fits in: statistics may.
+			room := budget
+			if !tl.brief {
+				room = min(room, budget-max(tt, quarterLen(text)))
+			}
+			if !sl.slim {
+				room = min(room, budget-max(stt, s.lastQuarter))
+			}
+			if room >= max(100, budget/10) {
+				if pl, err = d.withStats(); err != nil {
+					return Output{}, err
+				}
+				tl, sl, n = pl.tl, pl.sl, pl.n
+				continue
+			}
 		}
 		out := Output{Text: text, Structured: st, ShownRows: n, TextTokens: tt, StructuredTokens: stt}
-		if !hard && budget < growBudget {
+		if !hard {
 			d.grow(&out, tl, sl)
 		}
 		// Laid out with ageSlot for the age: the real one goes in last.
@@ -285,7 +354,7 @@ func (d *Draft) render() (Output, error) {
 // can be worth a row or two.
 func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 	t, s, budget := d.text, d.st, d.f.budget
-	if sl.columnsN < len(d.f.cols) {
+	if !sl.slim && sl.columnsN < len(s.cols) {
 		return
 	}
 	for range growTries {
@@ -297,16 +366,16 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		if n == 0 {
 			fixed = t.rowsFixedTok[b2i(tl.compact)]
 		}
-		if budget-out.TextTokens < fixed+t.rowCost(n) || budget-out.StructuredTokens < s.rowCost(n) {
+		if !tl.brief && budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-out.StructuredTokens < s.rowCost(n) {
 			return
 		}
 		text := t.render(tl, n+1)
 		tt := CountTokens(text)
-		if tt > budget {
+		if max(tt, quarterLen(text)) > budget {
 			return
 		}
 		st, stt, err := s.encode(sl, n+1)
-		if err != nil || stt > budget {
+		if err != nil || max(stt, s.lastQuarter) > budget {
 			return
 		}
 		*out = Output{Text: text, Structured: st, ShownRows: n + 1, TextTokens: tt, StructuredTokens: stt}
@@ -338,4 +407,19 @@ func extend[T any](s []T, n int, v T) []T {
 		s[i] = v
 	}
 	return s
+}
+
+// quarterLen is Claude Code's measure of a tool result's size: its length
+// in UTF-16 code units over four, rounded up. Clients that cap results
+// that way (MAX_MCP_OUTPUT_TOKENS) must not reject a result that fits its
+// o200k budget, so both measures are held to the budget.
+func quarterLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return (n + 3) / 4
 }

@@ -122,7 +122,8 @@ func TestExtendShowsBothPartsWithStatsOverAll(t *testing.T) {
 		t.Errorf("row %d (not shown) is in the text", n)
 	}
 	// Statistics over all 60 fetched rows, and the new counts.
-	if !strings.Contains(out.Text, "stats over 60 fetched rows:") || !strings.Contains(out.Text, "rows: 400 in result · 60 fetched this call (1,320 datapoints)") {
+	// (Rows come first: statistics show only in room the rows leave.)
+	if strings.Contains(out.Text, "stats over") != strings.Contains(out.Text, "stats over 60 fetched rows") || !strings.Contains(out.Text, "rows: 400 in result (8,800 datapoints to read in full) · 60 fetched this call (1,320 datapoints)") {
 		t.Errorf("counts or stats scope:\n%.900s", out.Text)
 	}
 	st := out.Structured

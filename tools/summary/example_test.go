@@ -34,9 +34,9 @@ func ExampleSummarize() {
 	// Output:
 	// get_latest_result · query 3493826 · execution 01HR8ZQ5SJ4X0Y9W1V2T3S4R5Q · QUERY_STATE_COMPLETED
 	// ended 2024-03-05 20:51:02 UTC (2 h ago)
-	// schema (5 columns): block_time timestamp(3) with time zone, symbol varchar, amount_usd double, amount_raw uint256, taker varbinary
-	// rows: 1,250 in result · 3 fetched this call (15 datapoints) · 3 shown (rows 1–3) · 1,247 left
-	// stats over 3 fetched rows:
+	// schema (5 columns, named in the CSV header; types in its order): timestamp(3) with time zone, varchar, double, uint256, varbinary
+	// rows: 1,250 in result (6,250 datapoints to read in full) · 3 fetched this call (15 datapoints) · 3 shown (rows 1–3) · 1,247 left
+	// stats over 3 fetched rows (not the whole result):
 	// block_time: nulls 0 · min 2024-03-05 20:48:40.000 UTC · max 2024-03-05 20:50:59.000 UTC · distinct 3
 	// symbol: nulls 0 · distinct 2 · top WETH×2
 	// amount_usd: nulls 1 · min 12.03 · max 3812.5 · mean 1912.27 · distinct 2

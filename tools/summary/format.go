@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -176,4 +177,18 @@ func ago(t, now time.Time) string {
 // fmtFloat renders a mean compactly with 6 significant digits.
 func fmtFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', 6, 64)
+}
+
+// byteSize renders n bytes as B, KB, MB or GB (decimal units, one decimal
+// above a kilobyte).
+func byteSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }

@@ -4,10 +4,6 @@ const (
 	// compactBudget: below it the terse layouts are tried, and kept when they
 	// show more rows.
 	compactBudget = 1500
-	// rowFloor is the room (tokens) rows may claim before statistics get
-	// any: at small budgets rows come before statistics; from about twice
-	// this room on, statistics get up to half of it.
-	rowFloor = 700
 )
 
 // layoutPlan is the layout settled on before the exact check: each view's
@@ -24,7 +20,7 @@ type layoutPlan struct {
 // shortMode.
 func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	f := t.f
-	N, C := len(f.p.Rows), len(f.cols)
+	N := len(f.p.Rows)
 
 	// Text and Structured are planned separately, each in its full and its
 	// terse form (tried when the budget is small, when not a single row fits
@@ -33,19 +29,31 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	terse := func(full int, forced bool) bool {
 		return forced || N > 0 && (f.budget < compactBudget || full == 0)
 	}
-	tN, tC := planText(t, false), textPlan{}
-	if terse(tN.n, tN.forced) {
-		tC = planText(t, true)
+	// Under ViewsStructured the text is brief (no rows) and under ViewsText
+	// Structured is slim (no rows): the other view alone decides the rows.
+	brief, slim := f.views == ViewsStructured, f.views == ViewsText
+	var tN, tC textPlan
+	if brief {
+		tN = textPlan{l: textLayout{brief: true}, n: N}
+	} else {
+		tN = planText(t, false)
+		if terse(tN.n, tN.forced) {
+			tC = planText(t, true)
+		}
 	}
 	bestT := max(tN.n, tC.n)
-	sN, err := planStruct(s, t, false, bestT)
-	if err != nil {
-		return layoutPlan{}, err
-	}
-	var sM structPlan
-	if terse(sN.n, sN.forced) {
-		if sM, err = planStruct(s, t, true, bestT); err != nil {
+	var sN, sM structPlan
+	var err error
+	if slim {
+		sN = structPlan{l: structLayout{slim: true}, n: N}
+	} else {
+		if sN, err = planStruct(s, t, false, bestT); err != nil {
 			return layoutPlan{}, err
+		}
+		if terse(sN.n, sN.forced) {
+			if sM, err = planStruct(s, t, true, bestT); err != nil {
+				return layoutPlan{}, err
+			}
 		}
 	}
 	bestS := max(sN.n, sM.n)
@@ -62,19 +70,23 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 
 	// With the row count settled, statistics get what is left.
 	rowsT, rowsS := 0, 0
-	if pl.n > 0 {
+	if pl.n > 0 && !brief {
 		rowsT = t.rowsFixedTok[b2i(pl.tl.compact)] + sumCost(pl.n, t.rowCost)
+	}
+	if pl.n > 0 && !slim {
 		rowsS = sumCost(pl.n, s.rowCost)
 	}
 	// Hints (what to do next) come after the rows, and before statistics
 	// only because they are one short line that says how to get the rest.
-	if hint := CountTokens(t.hintLine); !pl.tl.compact && availT-rowsT >= hint {
+	if hint := CountTokens(t.hintLine); !brief && !pl.tl.compact && availT-rowsT >= hint {
 		pl.tl.hints = true
 		availT -= hint
 	}
-	pl.tl.statsN, _ = prefixFit(C, availT-rowsT, t.statCost)
-	if pl.sl.columnsN == C {
-		pl.sl.statsN, _ = prefixFit(C, availS-rowsS, s.statCost(pl.sl.noTop))
+	if !brief {
+		pl.tl.statsN, _ = prefixFit(len(f.stats), availT-rowsT, t.statCost)
+	}
+	if !slim && pl.sl.columnsN == len(s.cols) {
+		pl.sl.statsN, _ = prefixFit(len(f.stats), availS-rowsS, s.statCost(pl.sl.noTop))
 	}
 	return pl, nil
 }
@@ -102,13 +114,23 @@ func planSlack(budget int, terse bool) int {
 // planText lays the text out in its full or terse (compact) form.
 func planText(t *textView, compact bool) textPlan {
 	N, C := len(t.f.p.Rows), len(t.f.cols)
+	if N > 0 && C > 0 {
+		// Rows shown: the CSV header names the columns, the schema line
+		// gives their types only.
+		tp := textPlan{l: textLayout{compact: compact, typesOnly: true, schemaN: C}}
+		tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
+		tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
+		if tp.n > 0 {
+			return tp
+		}
+	}
 	tp := textPlan{l: textLayout{compact: compact}}
 	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
 	tp.forced = tp.avail < 0 && !compact
 	var used int
 	tp.l.schemaN, used = listColumns(C, tp.avail, t.schemaAllTok[b2i(compact)], func(i int) int { return t.schemaItemTok[i] })
 	tp.avail -= used
-	tp.n, _ = splitStatsRows(tp.avail, N, C, t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)])
+	tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
 	return tp
 }
 
@@ -126,7 +148,7 @@ type structPlan struct {
 // number of rows the text t can show (long cells are shortened in
 // Structured only when carrying them whole would show fewer rows than that).
 func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, error) {
-	N, C := len(s.f.p.Rows), len(s.f.cols)
+	N, C := len(s.f.p.Rows), len(s.cols)
 	sp := structPlan{l: structLayout{minimal: minimal}}
 	s.shortMode = false
 	_, base, err := s.encode(sp.l, 0)
@@ -148,10 +170,11 @@ func planStruct(s *structView, t *textView, minimal bool, nT int) (structPlan, e
 		return sp, nil // rows only with every column listed
 	}
 	fit := func() int {
-		n, k := splitStatsRows(sp.avail, N, C, s.statCost(sp.l.noTop), s.rowCost, 0)
-		if k < C && s.anyTop && !sp.l.noTop {
+		S := len(s.f.stats)
+		n, k := splitStatsRows(sp.avail, N, S, s.statCost(sp.l.noTop), s.rowCost, 0, s.f.sample)
+		if k < S && s.anyTop && !sp.l.noTop {
 			sp.l.noTop = true
-			n, _ = splitStatsRows(sp.avail, N, C, s.statCost(true), s.rowCost, 0)
+			n, _ = splitStatsRows(sp.avail, N, S, s.statCost(true), s.rowCost, 0, s.f.sample)
 		}
 		return n
 	}
@@ -221,12 +244,35 @@ func dropFromEnd(n, over int, cost func(int) int) int {
 	return n
 }
 
-// splitStatsRows shares avail tokens between statistics and rows: rows may
+// splitStatsRows shares avail tokens between statistics and rows: rows
+// first (statistics cover only the fetched rows, so they never take room a
+// row could have), statistics get whatever the rows leave.
+func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int, sample bool) (rows, stats int) {
+	if sample {
+		return splitSampleStatsRows(avail, nRows, nStats, statCost, rowCost, rowsFixed)
+	}
+	if avail <= 0 {
+		return 0, 0
+	}
+	n, ru := 0, 0
+	if rc := avail - rowsFixed; rc > 0 {
+		n, ru = prefixFit(nRows, rc, rowCost)
+	}
+	if n > 0 {
+		ru += rowsFixed
+	}
+	k, _ := prefixFit(nStats, avail-ru, statCost)
+	return n, k
+}
+
+// splitSampleStatsRows shares avail tokens between statistics and rows of
+// a sample (sample_result profiles a result: its statistics describe the
+// population, so they come before most rows): rows may
 // claim the first rowFloor tokens (at small budgets a few real rows tell more
 // than statistics), statistics then take at most half while there are rows to
 // show, rows the rest (at least one row when one fits at all), and statistics
 // get back whatever rows leave unused.
-func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
+func splitSampleStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, rowsFixed int) (rows, stats int) {
 	if avail <= 0 {
 		return 0, 0
 	}
@@ -257,19 +303,22 @@ func splitStatsRows(avail, nRows, nStats int, statCost, rowCost func(int) int, r
 	return n, k
 }
 
+// rowFloor is the room (tokens) a sample's rows may claim before its
+// statistics get any; from about twice this room on, statistics get up to
+// half of it.
+const rowFloor = 700
+
 // RowsThatFit is the layout rule of a page in a budget, for sizing fetches:
 // how many rows of rowTokens tokens each (Output.RowTokens, Draft.Planned)
 // and ncols columns the summary shows within budget tokens. It models the
-// layout: essentials and the column list first, statistics up to about 35
-// tokens a column (at most half the room, none while rows have less than
-// rowFloor tokens), rows the rest.
+// layout: essentials and the column list first, rows the rest (statistics
+// only take what rows leave).
 func RowsThatFit(budget int, rowTokens float64, ncols int) float64 {
 	room := float64(budget) - 160 - 11*float64(ncols)
 	if room <= 0 || rowTokens <= 0 {
 		return 0
 	}
-	stats := min(35*float64(ncols), room/2, max(room-rowFloor, 0))
-	return (room - stats) / rowTokens
+	return room / rowTokens
 }
 
 func b2i(b bool) int {

@@ -472,3 +472,21 @@ func parseTime(s string) (timeVal, bool) {
 	t := time.Date(y, time.Month(mo), d, hh, mm, ss, ns, time.UTC)
 	return timeVal{s: s, sec: t.Unix() - int64(offset), nsec: int32(t.Nanosecond())}, true
 }
+
+// informative returns the statistics that carry information, in column
+// order, and how many were left out: those of a text column whose values
+// are all different (hashes, addresses: "distinct = n" says nothing the
+// rows do not), and those of a column holding one value in every row of
+// the page, which the page gives once (see findConstants).
+func (f *frame) informative(all []colStats) ([]colStats, int) {
+	out := all[:0:0]
+	for i, st := range all {
+		unique := st.kind == kindText && st.distinctExact && st.count > 1 && st.distinct == st.count && st.nulls == 0 && st.invalid == 0
+		one := i < len(f.cols) && f.isConst(i) && st.distinctExact && st.distinct <= 1 && st.invalid == 0 && (st.nulls == 0 || st.count == 0)
+		if unique || one {
+			continue
+		}
+		out = append(out, st)
+	}
+	return out, len(all) - len(out)
+}

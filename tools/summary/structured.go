@@ -15,6 +15,9 @@ type structLayout struct {
 	statsN   int  // columns with stats
 	noTop    bool // top values dropped from stats
 	minimal  bool // notes, filters and sort_by echo dropped, terse omitted entries
+	// slim: the rows are in the text (ViewsText): no rows, columns or
+	// statistics, an omitted entry saying where the rows are instead.
+	slim bool
 }
 
 // structView is the structured rendering of a page: its pieces and their
@@ -23,12 +26,19 @@ type structLayout struct {
 type structView struct {
 	f *frame
 
+	// cols are the columns Structured lists and rows carry, keep their
+	// indices in the page: all of them, except under ViewsStructured the
+	// constant ones (see findConstants).
+	cols []schemas.Column
+	keep []int
+
 	colTok      []int
 	cstats      []schemas.ColumnStats
 	cstatsNoTop []schemas.ColumnStats
 	cstatTok    []int
 	cstatNoTok  []int
 	anyTop      bool
+	lastQuarter int   // quarterLen of the JSON the last encode produced
 	shortMode   bool  // long cells shortened in Structured.Rows
 	srowTok     []int // full rows, -1 until counted
 	srowShort   []int // rows with long cells shortened, -1 until counted
@@ -38,11 +48,27 @@ type structView struct {
 // statistics come with prepareStats, rows with fitRows.
 func newStructView(f *frame) *structView {
 	s := &structView{f: f}
-	s.colTok = make([]int, len(f.cols))
-	for i, c := range f.cols {
+	s.prepareColumns()
+	return s
+}
+
+// prepareColumns sets the columns Structured carries and counts them; rows
+// counted before are forgotten.
+func (s *structView) prepareColumns() {
+	f := s.f
+	s.cols, s.keep = f.cols, nil
+	if f.views == ViewsStructured {
+		s.cols, s.keep = f.keptColumns()
+		if len(s.cols) == len(f.cols) {
+			s.keep = nil
+		}
+	}
+	s.colTok = make([]int, len(s.cols))
+	for i, c := range s.cols {
 		s.colTok[i] = jsonTokens(c) + 1
 	}
-	return s
+	s.srowTok, s.srowShort = nil, nil
+	s.fitRows()
 }
 
 // prepareStats builds each column's statistics as Structured carries them,
@@ -120,6 +146,13 @@ func (s *structView) statCost(noTop bool) func(int) int {
 // row returns row i as Structured carries it.
 func (s *structView) row(i int) ([]any, int) {
 	row := []any(s.f.p.Rows[i])
+	if s.keep != nil {
+		kept := make([]any, len(s.keep))
+		for j, c := range s.keep {
+			kept[j] = row[c]
+		}
+		row = kept
+	}
 	if !s.shortMode {
 		return row, 0
 	}
@@ -131,7 +164,9 @@ func (s *structView) row(i int) ([]any, int) {
 			continue
 		}
 		if sh, did := shorten(str, s.f.cellLimit, s.f.cellKeep); did {
-			if out == nil {
+			if out == nil && s.keep != nil {
+				out = row // already a copy
+			} else if out == nil {
 				out = make([]any, len(row))
 				copy(out, row)
 			}
@@ -167,6 +202,7 @@ func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
+	s.lastQuarter = quarterLen(string(js))
 	return st, CountTokens(string(js)), nil
 }
 
@@ -176,7 +212,7 @@ func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, er
 // cut.
 func (s *structView) shrink(l *structLayout, n *int, over int) bool {
 	switch {
-	case *n > 0:
+	case *n > 0 && !l.slim:
 		*n = dropFromEnd(*n, over, s.rowCost)
 	case !l.noTop && s.anyTop && l.statsN > 0:
 		l.noTop = true
@@ -195,13 +231,16 @@ func (s *structView) shrink(l *structLayout, n *int, over int) bool {
 // render builds Structured with layout l and the first n rows.
 func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	p := s.f.p
-	C := len(s.f.cols)
+	if l.slim {
+		return s.renderSlim(l, n)
+	}
+	C := len(s.cols)
 	st := &schemas.Structured{
 		QueryID:       p.QueryID,
 		ExecutionID:   p.ExecutionID,
 		State:         string(p.State),
 		Demo:          p.Demo,
-		Columns:       s.f.cols[:l.columnsN:l.columnsN],
+		Columns:       s.cols[:l.columnsN:l.columnsN],
 		TotalRowCount: p.TotalRowCount,
 		Offset:        p.Offset,
 		SampleCount:   p.SampleCount,
@@ -284,13 +323,31 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	if l.columnsN < C {
 		add(fmt.Sprintf("columns: %d of %d not listed (token budget); narrow with columns", C-l.columnsN, C), "columns")
 	}
-	if s.f.fetched > 0 && C > 0 {
-		if l.statsN < C {
+	if s.keep != nil {
+		om = append(om, s.f.constOmitted()) // not a cut: the values are here
+	}
+	if st.HasMore && !s.f.waiting() && (!l.minimal || s.f.views == ViewsStructured) {
+		// A model may see only this object: say which call continues
+		// (a compact result of both views leaves it to its text).
+		om = append(om, "to continue: call next_page with next_cursor")
+	}
+	if s.f.fetched > 0 && C > 0 && !s.f.statsKnown {
+		terse := ""
+		if l.columnsN < C {
+			terse = "stats"
+		}
+		add("stats: not computed, the rows took the budget (sample_result profiles a whole result)", terse)
+	}
+	if s.f.fetched > 0 && C > 0 && s.f.statsKnown {
+		if S := len(s.f.stats); l.statsN < S {
 			terse := ""
 			if l.columnsN < C { // stats shorter than a cut column list say nothing
 				terse = "stats"
 			}
-			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", C-l.statsN, C), terse)
+			add(fmt.Sprintf("stats: %d of %d columns without statistics (token budget)", S-l.statsN, S), terse)
+		}
+		if k := s.f.statsDropped; k > 0 && !l.minimal && l.statsN > 0 {
+			om = append(om, fmt.Sprintf("stats: none for %d columns that say nothing (text all distinct, or one value in every row)", k))
 		}
 		if l.noTop && s.anyTop && l.statsN > 0 {
 			add("stats.top: top values dropped (token budget)", "stats.top")
@@ -309,5 +366,55 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	if fetched := s.f.fetched; !l.minimal || fetched != n {
 		st.FetchedRows = &fetched
 	}
+	return st
+}
+
+// renderSlim builds the Structured of ViewsText: the ids, state, times,
+// counts, cost and cursor, with no rows, columns or statistics; omitted says
+// that the n rows returned are in the text content and what else was cut.
+func (s *structView) renderSlim(l structLayout, n int) *schemas.Structured {
+	p := s.f.p
+	st := &schemas.Structured{
+		QueryID:       p.QueryID,
+		ExecutionID:   p.ExecutionID,
+		State:         string(p.State),
+		Demo:          p.Demo,
+		Columns:       []schemas.Column{},
+		TotalRowCount: p.TotalRowCount,
+		Offset:        p.Offset,
+		SampleCount:   p.SampleCount,
+		ReturnedRows:  n,
+		Rows:          [][]any{},
+		Stats:         []schemas.ColumnStats{},
+		Datapoints:    p.Datapoints,
+		Executed:      p.Executed,
+	}
+	if p.EndedAt != nil && !p.EndedAt.IsZero() {
+		st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
+	if c, ok := s.f.cost(); ok {
+		st.ExecutionCostCredits = &c
+	}
+	if u := p.Budget; u != nil {
+		spent, left := u.Spent, u.Left
+		st.DatapointsSpent, st.DatapointsLeft = &spent, &left
+	}
+	st.NextCursor = s.f.cursor(n)
+	st.HasMore = st.NextCursor != ""
+	om := []string{fmt.Sprintf("rows, columns and stats: the %d rows returned are in the text content only (result views: text)", n)}
+	if k := len(p.Rows) - n; k > 0 {
+		om = append(om, fmt.Sprintf("rows: %d of %d fetched rows not returned (token budget)", k, len(p.Rows)))
+	}
+	if !l.minimal {
+		for _, note := range s.f.notes {
+			note, _ = shorten(strings.TrimSpace(note), noteLimit, noteLimit-20)
+			st.Notes = append(st.Notes, note)
+		}
+	}
+	st.Omitted = om
+	cut := true
+	st.Truncated = &cut
+	fetched := s.f.fetched
+	st.FetchedRows = &fetched
 	return st
 }

@@ -2,32 +2,48 @@
 // text rendering and a structured object, each fitting a token budget counted
 // with the o200k_base tokenizer, saying what was left out.
 //
-// The text holds, in order of priority: provenance (query, execution, state,
-// freshness and expiry, whether this call ran the query and what that cost,
-// the caller's datapoint budget), the schema, row counts, per-column
-// statistics, the rows as a CSV table (NULL rendered as ∅, cells longer than
-// CellLimit characters shortened with a visible …[+N of M chars] marker),
-// and what to do next (the cursor and hints). When the budget is short, rows
-// go first, then statistics, then schema entries; whatever is cut is said,
-// in the text and in Structured.Omitted. Text and Structured always carry
-// the same rows. When the page has rows and not one fits, a note in both
-// says that max_tokens is too small for one row of these columns. The age
-// of the result ("3 h ago") is the only part that depends on the time of
-// the call: it never changes which rows are shown or what is cut.
+// The text holds provenance (query, execution, state, freshness and expiry,
+// whether this call ran the query and what that cost, the caller's
+// datapoint budget), the schema (only the types when the CSV header names
+// the columns), row counts with the whole result's size and datapoints,
+// per-column statistics over the fetched rows, the rows as a CSV table
+// (NULL rendered as ∅, cells longer than CellLimit characters shortened
+// with a visible …[+N of M chars] marker, columns holding one value in
+// every row given once above the table), and what to do next (the cursor
+// and hints). Rows come first: statistics get only the room rows leave,
+// and are computed only when there is such room (a sample's statistics,
+// which profile a result, come before most of its rows), and statistics
+// that say nothing (text columns whose values all
+// differ, columns with one value) are left out. When the budget is short,
+// rows go first, then statistics, then schema entries; whatever is cut is
+// said, in the text and in Structured.Omitted. When the page has rows and
+// not one fits, a note says that max_tokens is too small for one row of
+// these columns. The age of the result ("3 h ago") is the only part that
+// depends on the time of the call: it never changes which rows are shown
+// or what is cut.
+//
+// Page.Views says which part carries the rows: both (each within the
+// budget), the text only (Structured is a short object with the ids,
+// counts and cursor), or Structured only (the text is a short summary with
+// the cursor; columns with one value in every returned row are given once,
+// in omitted). MCP clients differ in which part reaches the model
+// (docs/result-views.md).
 //
 // A page of an execution that has not finished (state pending or
 // executing, no columns, no rows) says so, with the cursor to come back
 // with, instead of row counts.
 //
-// Small budgets (under 1,500 tokens) change two things, so that rows show
-// whenever a few can fit: rows may take the first ~700 tokens of room before
-// statistics get any, and each rendering may switch to a terse form when
+// Small budgets (under 1,500 tokens) change one thing, so that rows show
+// whenever a few can fit: each rendering may switch to a terse form when
 // that shows more rows: for the text, one-line provenance, a short demo
 // mark, the counts folded into the TRUNCATED line, a terse CSV legend and no
 // hints; for Structured, no notes or echoed filters, execution_ended_at to
 // the second, omitted listing only what the other fields do not show, and
 // neither truncated when has_more is true nor fetched_rows when it equals
 // returned_rows.
+//
+// Token counts are exact: CountTokens splits text with o200k's own split
+// expression (split.go) and encodes each distinct piece once per process.
 package summary
 
 import (
@@ -97,10 +113,44 @@ type Page struct {
 	// Notes are extra one-line explanations (limit capped by Dune, partial
 	// result, offset past the end, served from cache, ...).
 	Notes []string
+	// Views says which rendering carries the rows (see Views); the zero
+	// value is ViewsBoth.
+	Views Views
+	// ResultBytes is Dune's size of the whole result in bytes
+	// (total_result_set_bytes; 0: unknown), a free whole-result fact.
+	ResultBytes int64
 	// Now is the reference time for freshness ("2 h ago"); zero means
 	// time.Now(). It changes the age phrase only: the rows shown, and all
 	// that is cut, do not depend on it.
 	Now time.Time
+}
+
+// Views says which part of a tool result carries the rows: MCP clients
+// differ in what they forward to the model (tools/views.go keeps the table).
+type Views uint8
+
+const (
+	// ViewsBoth: the text and Structured each carry the rows, each within
+	// the budget (for a client whose choice is unknown).
+	ViewsBoth Views = iota
+	// ViewsText: the text carries the rows; Structured is a short object
+	// (ids, counts, cursor, what was cut) with no rows or statistics.
+	ViewsText
+	// ViewsStructured: Structured carries the rows (columns that hold one
+	// value in every returned row are given once, in omitted, instead of in
+	// each row); the text is a short summary with the cursor.
+	ViewsStructured
+)
+
+// String is the name of v as --result-views spells it.
+func (v Views) String() string {
+	switch v {
+	case ViewsText:
+		return "text"
+	case ViewsStructured:
+		return "structured"
+	}
+	return "both"
 }
 
 // BudgetUse is a caller's cumulative use of a datapoint budget.

@@ -23,6 +23,12 @@ type textLayout struct {
 	statsN  int  // columns with a stats line
 	hints   bool // hints line allowed
 	compact bool // terse essentials for tiny budgets
+	// brief: the rows are in Structured (ViewsStructured): no schema,
+	// statistics or table, a line saying where the rows are instead.
+	brief bool
+	// typesOnly: rows are shown, so the table's header names the columns
+	// and the schema line gives only their types, in the table's order.
+	typesOnly bool
 }
 
 // textView is the text rendering of a page: its pieces, rendered once, and
@@ -41,7 +47,8 @@ type textView struct {
 	statLines     []string
 	statLineTok   []int
 	tableHeader   string
-	rowsFixedTok  [2]int // label + header line, indexed by compact
+	typesLine     [2]string // the types of the table's columns, indexed by compact
+	rowsFixedTok  [2]int    // label + header line, indexed by compact
 	rowLines      []string
 	rowCut        []int // shortened cells per row line
 	rowTok        []int // -1 until counted
@@ -66,18 +73,7 @@ func newTextView(f *frame) *textView {
 		t.schemaAllTok[i] = CountTokens(t.schemaLine(len(f.cols), compact)) - CountTokens(t.schemaLine(0, compact))
 	}
 
-	// (5) table header
-	if len(f.cols) > 0 {
-		var h strings.Builder
-		for i, c := range f.cols {
-			if i > 0 {
-				h.WriteByte(',')
-			}
-			writeCSVField(&h, c.Name)
-		}
-		h.WriteByte('\n')
-		t.tableHeader = h.String()
-	}
+	t.prepareTable()
 
 	// (6) hints
 	hints := "hints: fit more rows per call with columns=[…] (fewer columns), filters or sort_by (get the rows you need first), a larger max_tokens (≤ 25000)"
@@ -88,6 +84,39 @@ func newTextView(f *frame) *textView {
 	}
 	t.hintLine = hints
 	return t
+}
+
+// prepareTable renders (5)'s header line, without the constant columns
+// (see findConstants).
+func (t *textView) prepareTable() {
+	t.tableHeader = ""
+	if len(t.f.cols) == 0 {
+		return
+	}
+	var h strings.Builder
+	for i, c := range t.f.cols {
+		if t.f.isConst(i) {
+			continue
+		}
+		if h.Len() > 0 {
+			h.WriteByte(',')
+		}
+		writeCSVField(&h, c.Name)
+	}
+	h.WriteByte('\n')
+	t.tableHeader = h.String()
+	var ty strings.Builder
+	for i, c := range t.f.cols {
+		if t.f.isConst(i) {
+			continue
+		}
+		if ty.Len() > 0 {
+			ty.WriteString(", ")
+		}
+		ty.WriteString(c.Type)
+	}
+	t.typesLine[0] = fmt.Sprintf("schema (%d columns, named in the CSV header; types in its order): %s\n", len(t.f.cols), ty.String())
+	t.typesLine[1] = "types: " + ty.String() + "\n"
 }
 
 // prepareStats renders (4), one statistics line per column.
@@ -200,10 +229,15 @@ func (t *textView) row(i int) string {
 	}
 	var b strings.Builder
 	cut := 0
+	first := true
 	for c, v := range t.f.p.Rows[i] {
-		if c > 0 {
+		if t.f.isConst(c) {
+			continue
+		}
+		if !first {
 			b.WriteByte(',')
 		}
+		first = false
 		if v == nil {
 			b.WriteString(NullMark)
 			continue
@@ -247,6 +281,11 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
 		}
 		b.WriteString("):\n")
+		if k := t.f.constText(); k != "" {
+			b.WriteString("same in every row: ")
+			b.WriteString(k)
+			b.WriteByte('\n')
+		}
 		return b.String()
 	}
 	b.WriteString("rows")
@@ -261,6 +300,11 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 		}
 	}
 	b.WriteString("):\n")
+	if k := t.f.constText(); k != "" {
+		b.WriteString("same in every row (left out of the table): ")
+		b.WriteString(k)
+		b.WriteByte('\n')
+	}
 	return b.String()
 }
 
@@ -318,8 +362,23 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		b.WriteString(t.head)
 	}
 
+	if l.brief {
+		b.WriteString(t.countsLine(n, l.compact))
+		if n > 0 {
+			fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.rows; this text repeats no rows.\n",
+				commas(p.Offset+1), commas(p.Offset+n), len(t.f.cols))
+		}
+		body = b.String()
+		b.Reset()
+		return body, t.tail(&b, l, n)
+	}
+
 	// (2) schema
-	b.WriteString(t.schemaLine(l.schemaN, l.compact))
+	if l.typesOnly {
+		b.WriteString(t.typesLine[b2i(l.compact)])
+	} else {
+		b.WriteString(t.schemaLine(l.schemaN, l.compact))
+	}
 
 	// (3) counts (terse text: on the TRUNCATED line when rows are cut)
 	cutRows := t.f.rowsCut(n)
@@ -330,25 +389,35 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 
 	// (4) statistics
 	if C > 0 {
-		rowsWord := "fetched rows"
+		rowsWord := "fetched rows (not the whole result)"
 		if t.f.sample {
 			rowsWord = "sampled rows"
 		}
+		S := len(t.f.stats)
 		switch {
 		case t.f.fetched == 0:
 			b.WriteString("stats: none (no rows fetched)\n")
+		case !t.f.statsKnown && l.compact:
+			b.WriteString("stats: omitted (token budget)\n")
+		case !t.f.statsKnown:
+			b.WriteString("stats: not computed, the rows took the budget (sample_result profiles a whole result)\n")
+		case S == 0:
+			b.WriteString("stats: none informative (text columns all distinct, or one value in every row)\n")
 		case l.statsN == 0 && l.compact:
 			b.WriteString("stats: omitted (token budget)\n")
 		case l.statsN == 0:
-			fmt.Fprintf(&b, "stats: omitted for all %d columns (token budget)\n", C)
+			fmt.Fprintf(&b, "stats: omitted for all %d columns (token budget)\n", S)
 		default:
 			fmt.Fprintf(&b, "stats over %s %s:\n", commas(t.f.fetched), rowsWord)
 			for i := range l.statsN {
 				b.WriteString(t.statLines[i])
 			}
-			if l.statsN < C {
-				fmt.Fprintf(&b, "… stats for %d more columns omitted (token budget)\n", C-l.statsN)
+			if l.statsN < S {
+				fmt.Fprintf(&b, "… stats for %d more columns omitted (token budget)\n", S-l.statsN)
 			}
+		}
+		if k := t.f.statsDropped; k > 0 && S > 0 && t.f.fetched > 0 && !l.compact {
+			fmt.Fprintf(&b, "(no stats for %d columns that say nothing: text all distinct, or one value in every row)\n", k)
 		}
 	}
 
@@ -369,31 +438,40 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	// (6) what next
 	body = b.String()
 	b.Reset()
+	return body, t.tail(&b, l, n)
+}
+
+// tail renders (6) into the empty b: what was cut, the cursor and hints.
+func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
+	p := t.f.p
+	C := len(t.f.cols)
+	cutRows := t.f.rowsCut(n)
+	mergedCounts := l.compact && cutRows && !t.f.sample && !l.brief
 	if cutRows {
 		notShown := t.f.left(n)
 		if mergedCounts {
 			if n > 0 {
-				fmt.Fprintf(&b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
+				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
 					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
 			} else {
-				fmt.Fprintf(&b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
+				fmt.Fprintf(b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
 			}
 			b.WriteString(" · ")
 			b.WriteString(t.sourceText(true))
 			b.WriteString(".\n")
 		} else if t.f.sample {
-			fmt.Fprintf(&b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
+			fmt.Fprintf(b, "TRUNCATED: showing %s of %s sampled rows; %s rows not shown (token budget).\n",
 				commas(n), commas(len(p.Rows)), commas(notShown))
 		} else {
 			if n > 0 {
-				fmt.Fprintf(&b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
+				fmt.Fprintf(b, "TRUNCATED: showing rows %s–%s of %s; %s rows not shown",
 					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
 			} else {
-				fmt.Fprintf(&b, "TRUNCATED: showing no rows of %s; %s rows not shown",
+				fmt.Fprintf(b, "TRUNCATED: showing no rows of %s; %s rows not shown",
 					commas(p.TotalRowCount), commas(notShown))
 			}
 			if k := len(p.Rows) - n; k > 0 {
-				fmt.Fprintf(&b, " (%s fetched rows did not fit the token budget)", commas(k))
+				fmt.Fprintf(b, " (%s fetched rows did not fit the token budget)", commas(k))
 			}
 			b.WriteString(".\n")
 		}
@@ -403,6 +481,7 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		b.WriteString(c)
 		switch {
 		case l.compact:
+			b.WriteString(" (for next_page)")
 		case t.f.waiting():
 			b.WriteString("\n(pass next_cursor to next_page to get the rows once the execution has finished)")
 		default:
@@ -410,10 +489,10 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		}
 		b.WriteByte('\n')
 	}
-	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < C)) {
+	if l.hints && (cutRows || l.schemaN < C || (t.f.fetched > 0 && l.statsN < len(t.f.stats))) {
 		b.WriteString(t.hintLine)
 	}
-	return body, b.String()
+	return b.String()
 }
 
 // shrink cuts layout l, or the n rows, of a text over budget by over
@@ -421,7 +500,7 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 // full essentials. It returns false when nothing is left to cut.
 func (t *textView) shrink(l *textLayout, n *int, over int) bool {
 	switch {
-	case *n > 0:
+	case *n > 0 && !l.brief:
 		*n = dropFromEnd(*n, over, t.rowCost)
 	case l.statsN > 0:
 		l.statsN = dropFromEnd(l.statsN, over, t.statCost)
@@ -507,7 +586,18 @@ func (t *textView) countsLine(n int, compact bool) string {
 		b.WriteByte('\n')
 		return b.String()
 	}
-	fmt.Fprintf(&b, "rows: %s in result · ", commas(p.TotalRowCount))
+	fmt.Fprintf(&b, "rows: %s in result", commas(p.TotalRowCount))
+	if !compact && !t.f.running() {
+		// Free whole-result facts, from Dune's metadata: what reading it
+		// all would take.
+		b.WriteString(" (")
+		if p.ResultBytes > 0 {
+			b.WriteString(byteSize(p.ResultBytes))
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s datapoints to read in full)", commas64(int64(p.TotalRowCount)*int64(len(t.f.cols))))
+	}
+	b.WriteString(" · ")
 	source()
 	fmt.Fprintf(&b, " · %s shown", commas(n))
 	if n > 0 {

@@ -27,18 +27,15 @@ func encoder() tokenizer.Codec {
 	return codec
 }
 
-// CountTokens returns the o200k_base token count of s.
+// CountTokens returns the o200k_base token count of s. Pieces of text
+// (split.go) are encoded once per process and their counts reused, so
+// counting a page whose rows were counted before costs little more than
+// splitting it.
 func CountTokens(s string) int {
 	if s == "" {
 		return 0
 	}
-	n, err := encoder().Count(s)
-	if err != nil {
-		// Count only fails in strict UTF-8 mode, which is never set; be
-		// conservative anyway: no token is shorter than one byte.
-		return len(s)
-	}
-	return n
+	return countTokens(s)
 }
 
 // cutToTokens returns s unchanged when it fits budget tokens, otherwise its

@@ -1,0 +1,154 @@
+package summary
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/schemas"
+)
+
+// constMinRows is the fewest rows a page must offer before a column holding
+// one value in all of them is given once instead of in every row: with
+// fewer, "the same in every row" says little and saves little.
+const constMinRows = 3
+
+// findConstants marks the columns that hold one scalar value (a string of
+// at most CellLimit characters, a number, a boolean or NULL) in every row
+// of the page, and reports whether the marks changed. Such a column is
+// given once, in a line of the text and in Structured's omitted (ViewsStructured),
+// instead of in each row: the rows shown are a prefix of the page's rows,
+// so the value holds for every row shown. A sample is left as it is.
+func (f *frame) findConstants() bool {
+	old := f.konst
+	f.konst = nil
+	rows := f.p.Rows
+	if len(rows) >= constMinRows && !f.sample {
+		for c := range f.cols {
+			if constant(rows, c) {
+				if f.konst == nil {
+					f.konst = make([]bool, len(f.cols))
+				}
+				f.konst[c] = true
+			}
+		}
+	}
+	if len(old) != len(f.konst) {
+		return true
+	}
+	for i := range old {
+		if old[i] != f.konst[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// constant reports whether column c holds the same short scalar in every row.
+func constant(rows []dune.Row, c int) bool {
+	first := rows[0][c]
+	switch v := first.(type) {
+	case nil, bool, json.Number, float64:
+	case string:
+		if utf8.RuneCountInString(v) > CellLimit {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, r := range rows[1:] {
+		if !sameScalar(r[c], first) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameScalar compares two values of which want is a scalar.
+func sameScalar(v, want any) bool {
+	switch v.(type) {
+	case nil, bool, json.Number, float64, string:
+		return v == want
+	}
+	return false
+}
+
+// isConst reports whether column c is given once instead of in each row.
+func (f *frame) isConst(c int) bool { return f.konst != nil && f.konst[c] }
+
+// constText lists the constant columns as name (type)=value (CSV quoting,
+// NULL as NullMark), for the text; "" when there are none.
+func (f *frame) constText() string {
+	if f.konst == nil {
+		return ""
+	}
+	var b strings.Builder
+	for c, k := range f.konst {
+		if !k {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteName(f.cols[c].Name))
+		b.WriteString(" (")
+		b.WriteString(f.cols[c].Type)
+		b.WriteString(")=")
+		v := f.p.Rows[0][c]
+		if v == nil {
+			b.WriteString(NullMark)
+			continue
+		}
+		writeCSVField(&b, valueText(v))
+	}
+	return b.String()
+}
+
+// constOmitted is Structured's omitted entry for the constant columns
+// (ViewsStructured): their names, types and the one value, as JSON.
+func (f *frame) constOmitted() string {
+	if f.konst == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("columns with one value in every returned row, left out of columns and rows: ")
+	first := true
+	for c, k := range f.konst {
+		if !k {
+			continue
+		}
+		if !first {
+			b.WriteString("; ")
+		}
+		first = false
+		col := f.cols[c]
+		b.WriteString(col.Name)
+		b.WriteString(" (")
+		b.WriteString(col.Type)
+		b.WriteString(") = ")
+		js, _ := json.Marshal(f.p.Rows[0][c])
+		b.Write(js)
+	}
+	return b.String()
+}
+
+// keptColumns returns the columns not marked constant and their indices.
+func (f *frame) keptColumns() ([]schemas.Column, []int) {
+	if f.konst == nil {
+		idx := make([]int, len(f.cols))
+		for i := range idx {
+			idx[i] = i
+		}
+		return f.cols, idx
+	}
+	var cols []schemas.Column
+	var idx []int
+	for c, k := range f.konst {
+		if !k {
+			cols = append(cols, f.cols[c])
+			idx = append(idx, c)
+		}
+	}
+	return cols, idx
+}
