@@ -113,7 +113,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 	// does not answer is one warning, and in-process until it does.
 	var conn *redisconn.Conn
 	if cfg.RedisURL != "" {
-		c, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log})
+		c, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log, OnError: func() { m.RedisError("cache") }})
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}

@@ -92,6 +92,9 @@ type Options struct {
 	// RetryAfter is how long Redis is left alone after an error (default
 	// DefaultRetryAfter).
 	RetryAfter time.Duration
+	// OnError, when set, is called for each failed command (the Redis
+	// errors metric); it must not block.
+	OnError func()
 }
 
 // Conn is a Redis connection that degrades: see the package documentation.
@@ -102,7 +105,8 @@ type Conn struct {
 	retry time.Duration
 	where string // the URL without its password, for logs
 
-	errs atomic.Int64
+	errs    atomic.Int64
+	onError func()
 
 	mu      sync.Mutex
 	down    bool
@@ -148,7 +152,7 @@ func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
 		retry = DefaultRetryAfter
 	}
 	loggerOnce.Do(func() { redis.SetLogger(debugLogger{o.Logger.With().Str("source", "go-redis").Logger()}) })
-	c := &Conn{rdb: redis.NewClient(opts), log: o.Logger, retry: retry, where: Redacted(raw)}
+	c := &Conn{rdb: redis.NewClient(opts), log: o.Logger, retry: retry, where: Redacted(raw), onError: o.OnError}
 	if err := c.Ping(ctx); err == nil {
 		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache and executions are shared")
 	}
@@ -211,6 +215,9 @@ func (c *Conn) observe(ctx context.Context, err error) {
 			return
 		}
 		c.errs.Add(1)
+		if c.onError != nil {
+			c.onError()
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.retryAt = time.Now().Add(c.retry)

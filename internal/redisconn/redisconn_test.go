@@ -3,6 +3,7 @@ package redisconn_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,5 +173,30 @@ func TestPasswordNeverLogged(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), wrong) {
 		t.Errorf("logs quote the password:\n%s", logs.String())
+	}
+}
+
+// Each failed command reaches Options.OnError (the Redis errors metric),
+// as many times as Errors counts them.
+func TestOnErrorCountsFailedCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	var calls atomic.Int64
+	c, err := redisconn.Open(context.Background(), srv.URL(), redisconn.Options{Logger: zerolog.Nop(), RetryAfter: time.Nanosecond,
+		OnError: func() { calls.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	c.Set(ctx, "k", []byte("v"), time.Minute)
+	if calls.Load() != 0 {
+		t.Fatalf("OnError called %d times with Redis up", calls.Load())
+	}
+	srv.Stop()
+	for range 3 {
+		c.Set(ctx, "k", []byte("v"), time.Minute)
+	}
+	if got := calls.Load(); got == 0 || got != c.Errors() {
+		t.Errorf("OnError called %d times, Errors() = %d, after 3 failed commands", got, c.Errors())
 	}
 }
