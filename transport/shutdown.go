@@ -248,16 +248,7 @@ func (w *sseStreamWriter) note(line []byte) {
 		w.a.mu.Unlock()
 		return
 	}
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	if json.Unmarshal(data, &msg) != nil || msg.Method != "" {
-		return // a notification or a request to the client
-	}
-	if key, ok := idKey(msg.ID); ok {
-		w.pending.remove(key)
-	}
+	w.pending.answered(data)
 }
 
 // end forgets the stream: nothing more can be answered on it.

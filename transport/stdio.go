@@ -104,6 +104,21 @@ func (p *pendingRequests) add(id string) {
 	}
 }
 
+// answered crosses off the request that message (one JSON-RPC message the
+// server wrote) answers; notifications and requests to the client answer none.
+func (p *pendingRequests) answered(message []byte) {
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	if json.Unmarshal(message, &msg) != nil || msg.Method != "" {
+		return
+	}
+	if id, ok := idKey(msg.ID); ok {
+		p.remove(id)
+	}
+}
+
 func (p *pendingRequests) remove(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -221,18 +236,7 @@ func (a *answerWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (a *answerWriter) note(line []byte) {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	if json.Unmarshal(line, &msg) != nil || msg.Method != "" {
-		return // a notification or a request to the client
-	}
-	if id, ok := idKey(msg.ID); ok {
-		a.pending.remove(id)
-	}
-}
+func (a *answerWriter) note(line []byte) { a.pending.answered(line) }
 
 // idKey normalises a JSON-RPC id (a string or a number) so that a request's
 // id and its answer's id compare equal however the number was spelled.
