@@ -8,7 +8,7 @@ const (
 	// (kept when it shows more rows): up to about here, the full layout's
 	// provenance, labels and hints cost more than the rows save against
 	// plain CSV.
-	compactTextBudget = 5000
+	compactTextBudget = 4000
 )
 
 // layoutPlan is the layout settled on before the exact check: each view's
@@ -62,8 +62,19 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		}
 	}
 	bestS := max(sN.n, sM.n)
+	if !brief && tC.avail == 0 && tC.n == 0 && N > 0 && bestS < tN.n && f.budget < compactTextBudget {
+		// Structured holds the rows below what the full text shows: the
+		// terse text shows as many for fewer tokens.
+		tC = planText(t, true)
+	}
 	tp, sp := tN, sN
-	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) {
+	// The terse text is kept when it shows more rows, and from
+	// compactBudget to compactTextBudget also when it shows as many: there
+	// the full text's provenance, labels and hints would cost more than
+	// plain CSV of the rows (under both, Structured may hold the rows to
+	// fewer than the text could show).
+	tieTerse := f.budget >= compactBudget && f.budget < compactTextBudget
+	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) || tC.l.compact && tieTerse && min(tC.n, bestS) == min(tN.n, bestS) {
 		tp = tC
 	}
 	if sN.forced || min(sM.n, tp.n) > min(sN.n, tp.n) {

@@ -507,8 +507,8 @@ func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
 		notShown := t.f.left(n)
 		if mergedCounts {
 			if n > 0 {
-				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
-					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
+				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown",
+					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount))
 			} else {
 				fmt.Fprintf(b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
 			}
