@@ -87,7 +87,8 @@ func csvRowsThatFit(tb testing.TB, ds *emulator.Dataset, budget int) int {
 // model sees. Under "both" a client may forward either part, so both are
 // reported; under "structured" the model sees JSON.stringify(structuredContent),
 // under "text" the text. density is CSV tokens of the shown rows over the
-// model-visible tokens (≥ 1: at least CSV's rows per token).
+// model-visible tokens (≥ 1: at least CSV's rows per token); under "both",
+// text-density and struct-density are each part's, density the lower.
 func BenchmarkFigures(b *testing.B) {
 	for _, set := range figureSets {
 		ds := set.ds()
@@ -130,6 +131,8 @@ func BenchmarkFigures(b *testing.B) {
 					default:
 						b.ReportMetric(textTok/float64(n), "text-tok/row")
 						b.ReportMetric(structTok/float64(n), "struct-tok/row")
+						b.ReportMetric(csvTok/textTok, "text-density")
+						b.ReportMetric(csvTok/structTok, "struct-density")
 						b.ReportMetric(csvTok/max(textTok, structTok), "density")
 					}
 				})

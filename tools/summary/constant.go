@@ -19,14 +19,23 @@ const constMinRows = 3
 // of the page, and reports whether the marks changed. Such a column is
 // given once, in a line of the text and in Structured's omitted (ViewsStructured),
 // instead of in each row: the rows shown are a prefix of the page's rows,
-// so the value holds for every row shown. A sample is left as it is.
+// so the value holds for every row shown. A sample is left as it is. The
+// common parts of the other timestamp columns are found too (findAffixes).
 func (f *frame) findConstants() bool {
+	changed := f.findConsts()
+	return f.findAffixes() || changed
+}
+
+// findConsts marks the constant columns (see findConstants) and reports
+// whether the marks changed.
+func (f *frame) findConsts() bool {
 	old := f.konst
 	f.konst = nil
 	rows := f.p.Rows
 	if len(rows) >= constMinRows && !f.sample {
+		half := len(rows) / 2
 		for c := range f.cols {
-			if constant(rows, c) {
+			if constant(rows, c) && constPays(f.cols[c], rows[0][c], half) {
 				if f.konst == nil {
 					f.konst = make([]bool, len(f.cols))
 				}
@@ -43,6 +52,18 @@ func (f *frame) findConstants() bool {
 		}
 	}
 	return false
+}
+
+// constPays reports whether giving col's one value v once costs fewer
+// tokens than its cells in half the page's rows (the rows shown are usually
+// fewer than those fetched): at a few rows, a short value (a boolean, a
+// NULL) is cheaper in the table.
+func constPays(col schemas.Column, v any, half int) bool {
+	cell := NullMark
+	if v != nil {
+		cell = valueText(v)
+	}
+	return CountTokens(cell+",")*half > CountTokens(quoteName(col.Name)+" ("+col.Type+")="+cell+", ")
 }
 
 // constant reports whether column c holds the same short scalar in every row.
@@ -72,6 +93,17 @@ func sameScalar(v, want any) bool {
 		return v == want
 	}
 	return false
+}
+
+// constCount is the number of columns given once.
+func (f *frame) constCount() int {
+	n := 0
+	for _, k := range f.konst {
+		if k {
+			n++
+		}
+	}
+	return n
 }
 
 // isConst reports whether column c is given once instead of in each row.

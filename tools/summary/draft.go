@@ -35,7 +35,10 @@ type frame struct {
 	views  Views
 	// konst marks the columns given once instead of in each row (see
 	// findConstants); nil: none.
-	konst     []bool
+	konst []bool
+	// affixes are the common parts the text table's cells leave out (see
+	// findAffixes); nil: none.
+	affixes   []affix
 	statsRows []dune.Row
 	stats     []colStats
 	// statsDropped counts the columns whose statistics say nothing (see
@@ -383,7 +386,8 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 }
 
 // meanRowTokens is the mean cost of the first n rows (of the first row when
-// n is 0), each the larger of its text and structured cost; 0 without rows.
+// n is 0) in the view that carries them (the larger of the two under
+// ViewsBoth); 0 without rows.
 func (d *Draft) meanRowTokens(n int) float64 {
 	k := min(max(n, 1), len(d.f.p.Rows))
 	if k == 0 {
@@ -391,7 +395,14 @@ func (d *Draft) meanRowTokens(n int) float64 {
 	}
 	sum := 0
 	for i := range k {
-		sum += max(d.text.rowCost(i), d.st.rowCost(i))
+		switch d.f.views {
+		case ViewsText:
+			sum += d.text.rowCost(i)
+		case ViewsStructured:
+			sum += d.st.rowCost(i)
+		default:
+			sum += max(d.text.rowCost(i), d.st.rowCost(i))
+		}
 	}
 	return float64(sum) / float64(k)
 }

@@ -34,7 +34,7 @@ func ExampleSummarize() {
 	// Output:
 	// get_latest_result · query 3493826 · execution 01HR8ZQ5SJ4X0Y9W1V2T3S4R5Q · QUERY_STATE_COMPLETED
 	// ended 2024-03-05 20:51:02 UTC (2 h ago)
-	// schema (5 columns, named in the CSV header; types in its order): timestamp(3) with time zone, varchar, double, uint256, varbinary
+	// schema (5 columns, named in the CSV header; types in its order): timestamp(3) with time zone,varchar,double,uint256,varbinary
 	// rows: 1,250 in result (6,250 datapoints to read in full) · 3 fetched this call (15 datapoints) · 3 shown (rows 1–3) · 1,247 left
 	// stats over 3 fetched rows (not the whole result):
 	// block_time: nulls 0 · min 2024-03-05 20:48:40.000 UTC · max 2024-03-05 20:50:59.000 UTC · distinct 3
@@ -42,10 +42,10 @@ func ExampleSummarize() {
 	// amount_usd: nulls 1 · min 12.03 · max 3812.5 · mean 1912.27 · distinct 2
 	// amount_raw: nulls 0 · min 12030000 · max 2500000000000000000 · mean 1.16667e+18 · distinct 3
 	// taker: nulls 0 · distinct 2 · top 0x88bf5a2e82510847e5dcbf33f44a9f611f1c1df5×2
-	// rows 1–3 as CSV (one header line; ∅ = NULL, "" = empty string):
+	// rows 1–3 as CSV (one header line; empty = NULL, "" = empty string):
 	// block_time,symbol,amount_usd,amount_raw,taker
 	// 2024-03-05 20:50:59.000 UTC,WETH,3812.5,1000000000000000000,0x88bf5a2e82510847e5dcbf33f44a9f611f1c1df5
-	// 2024-03-05 20:49:11.000 UTC,WETH,∅,2500000000000000000,0x10ed43c718714eb63d5aa57b78b54704e256024e
+	// 2024-03-05 20:49:11.000 UTC,WETH,,2500000000000000000,0x10ed43c718714eb63d5aa57b78b54704e256024e
 	// 2024-03-05 20:48:40.000 UTC,"USDC, bridged",12.03,12030000,0x88bf5a2e82510847e5dcbf33f44a9f611f1c1df5
 	// TRUNCATED: showing rows 1–3 of 1,250; 1,247 rows not shown.
 	// next_cursor: AQU…cursor-after-3

@@ -4,6 +4,11 @@ const (
 	// compactBudget: below it the terse layouts are tried, and kept when they
 	// show more rows.
 	compactBudget = 1500
+	// compactTextBudget: below it the text's terse layout is tried too
+	// (kept when it shows more rows): up to about here, the full layout's
+	// provenance, labels and hints cost more than the rows save against
+	// plain CSV.
+	compactTextBudget = 4000
 )
 
 // layoutPlan is the layout settled on before the exact check: each view's
@@ -26,8 +31,8 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	// terse form (tried when the budget is small, when not a single row fits
 	// otherwise, or when the full essentials alone do not fit). A terse form
 	// is kept only when it raises the rows shown by both together.
-	terse := func(full int, forced bool) bool {
-		return forced || N > 0 && (f.budget < compactBudget || full == 0)
+	terse := func(full int, forced bool, below int) bool {
+		return forced || N > 0 && (f.budget < below || full == 0)
 	}
 	// Under ViewsStructured the text is brief (no rows) and under ViewsText
 	// Structured is slim (no rows): the other view alone decides the rows.
@@ -37,7 +42,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		tN = textPlan{l: textLayout{brief: true}, n: N}
 	} else {
 		tN = planText(t, false)
-		if terse(tN.n, tN.forced) {
+		if terse(tN.n, tN.forced, compactTextBudget) {
 			tC = planText(t, true)
 		}
 	}
@@ -50,15 +55,26 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		if sN, err = planStruct(s, t, false, bestT); err != nil {
 			return layoutPlan{}, err
 		}
-		if terse(sN.n, sN.forced) {
+		if terse(sN.n, sN.forced, compactBudget) {
 			if sM, err = planStruct(s, t, true, bestT); err != nil {
 				return layoutPlan{}, err
 			}
 		}
 	}
 	bestS := max(sN.n, sM.n)
+	if !brief && tC.avail == 0 && tC.n == 0 && N > 0 && bestS < tN.n && f.budget < compactTextBudget {
+		// Structured holds the rows below what the full text shows: the
+		// terse text shows as many for fewer tokens.
+		tC = planText(t, true)
+	}
 	tp, sp := tN, sN
-	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) {
+	// The terse text is kept when it shows more rows, and from
+	// compactBudget to compactTextBudget also when it shows as many: there
+	// the full text's provenance, labels and hints would cost more than
+	// plain CSV of the rows (under both, Structured may hold the rows to
+	// fewer than the text could show).
+	tieTerse := f.budget >= compactBudget && f.budget < compactTextBudget
+	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) || tC.l.compact && tieTerse && min(tC.n, bestS) == min(tN.n, bestS) {
 		tp = tC
 	}
 	if sN.forced || min(sM.n, tp.n) > min(sN.n, tp.n) {
@@ -82,11 +98,30 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		pl.tl.hints = true
 		availT -= hint
 	}
+	roomT, roomS := availT-rowsT, availS-rowsS
+	if len(f.stats) > 0 && pl.n > 0 && pl.n < N && !f.sample {
+		// The budget left fetched rows out: statistics (of the fetched
+		// rows only) must not make the page cost more tokens than plain
+		// CSV of the rows it shows (at least CSV's rows per token). A
+		// page that shows every row it has (the caller's limit, or the
+		// end of the result) gives statistics the room rows leave.
+		csv := t.csvCost(pl.n) - planSlack(f.budget, false)
+		if !brief {
+			roomT = min(roomT, csv-CountTokens(t.render(pl.tl, pl.n)))
+		}
+		if !slim && pl.sl.columnsN == len(s.cols) {
+			_, tok, err := s.encode(pl.sl, pl.n)
+			if err != nil {
+				return layoutPlan{}, err
+			}
+			roomS = min(roomS, csv-tok)
+		}
+	}
 	if !brief {
-		pl.tl.statsN, _ = prefixFit(len(f.stats), availT-rowsT, t.statCost)
+		pl.tl.statsN, _ = prefixFit(len(f.stats), roomT, t.statCost)
 	}
 	if !slim && pl.sl.columnsN == len(s.cols) {
-		pl.sl.statsN, _ = prefixFit(len(f.stats), availS-rowsS, s.statCost(pl.sl.noTop))
+		pl.sl.statsN, _ = prefixFit(len(f.stats), roomS, s.statCost(pl.sl.noTop))
 	}
 	return pl, nil
 }

@@ -28,7 +28,9 @@ type structView struct {
 
 	// cols are the columns Structured lists and rows carry, keep their
 	// indices in the page: all of them, except under ViewsStructured the
-	// constant ones (see findConstants).
+	// constant ones (see findConstants). Under ViewsBoth structuredContent
+	// keeps every column: the client is unknown, and so is whoever reads
+	// it (programs page and compare rows with it, the evals among them).
 	cols []schemas.Column
 	keep []int
 

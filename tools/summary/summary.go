@@ -61,7 +61,9 @@ import (
 // to the budget, so that long cells can be read whole.
 const CellLimit = 200
 
-// NullMark is how a SQL NULL appears in the text table and top values.
+// NullMark is how a SQL NULL appears in top values, in the columns given
+// once, and in a text table of one column (a wider table writes NULL as an
+// empty field, and the empty string as "").
 const NullMark = "∅"
 
 // ErrBudgetTooSmall is returned when even the result's essentials (ids, counts,
@@ -174,8 +176,8 @@ type Output struct {
 	TextTokens       int
 	StructuredTokens int
 	// RowTokens is the mean cost of a shown row (of the first row when none
-	// is shown; 0 without rows): the larger of its text and structured
-	// token counts. Callers size later fetches with it.
+	// is shown; 0 without rows) in the part that carries the rows (the
+	// larger of the two under ViewsBoth). Callers size later fetches with it.
 	RowTokens float64
 }
 

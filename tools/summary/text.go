@@ -47,19 +47,26 @@ type textView struct {
 	statLines     []string
 	statLineTok   []int
 	tableHeader   string
+	nullCell      string    // a NULL in the table
+	nullLegend    string    // how the table writes NULL and the empty string
 	typesLine     [2]string // the types of the table's columns, indexed by compact
 	rowsFixedTok  [2]int    // label + header line, indexed by compact
 	rowLines      []string
 	rowCut        []int // shortened cells per row line
 	rowTok        []int // -1 until counted
 	hintLine      string
+	// plainHeaderTok, plainRowTok: plain CSV of the page (every column,
+	// values as Dune wrote them, NULL empty), the density floor statistics
+	// must not push a page below (see csvCost); -1 until counted.
+	plainHeaderTok int
+	plainRowTok    []int
 }
 
 // newTextView prepares the pieces that depend on the columns and the head
 // (provenance, filters, notes); statistics come with prepareStats, rows
 // with fitRows.
 func newTextView(f *frame) *textView {
-	t := &textView{f: f}
+	t := &textView{f: f, plainHeaderTok: -1}
 	t.prepareHead()
 
 	// (2) schema items
@@ -105,18 +112,22 @@ func (t *textView) prepareTable() {
 	}
 	h.WriteByte('\n')
 	t.tableHeader = h.String()
-	var ty strings.Builder
-	for i, c := range t.f.cols {
-		if t.f.isConst(i) {
-			continue
-		}
-		if ty.Len() > 0 {
-			ty.WriteString(", ")
-		}
-		ty.WriteString(c.Type)
+	// NULL is an empty field ("" is the empty string), as in plain CSV,
+	// which costs 3 tokens less than NullMark; in a table of one column an
+	// empty field would be an empty line, which readers skip: NullMark.
+	t.nullCell, t.nullLegend = "", `empty = NULL, "" = empty string`
+	if len(t.f.cols)-t.f.constCount() == 1 {
+		t.nullCell, t.nullLegend = NullMark, NullMark+` = NULL, "" = empty string`
 	}
-	t.typesLine[0] = fmt.Sprintf("schema (%d columns, named in the CSV header; types in its order): %s\n", len(t.f.cols), ty.String())
-	t.typesLine[1] = "types: " + ty.String() + "\n"
+	var types []string
+	for i, c := range t.f.cols {
+		if !t.f.isConst(i) {
+			types = append(types, c.Type)
+		}
+	}
+	ty := typeList(types)
+	t.typesLine[0] = fmt.Sprintf("schema (%d columns, named in the CSV header; types in its order): %s\n", len(t.f.cols), ty)
+	t.typesLine[1] = "types: " + ty + "\n"
 }
 
 // prepareStats renders (4), one statistics line per column.
@@ -139,6 +150,43 @@ func (t *textView) fitRows() {
 	for i, compact := range []bool{false, true} {
 		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact)) + CountTokens(t.tableHeader)
 	}
+}
+
+// csvCost is the token count of plain CSV of the first n rows: a header
+// line naming every column, then one line per row, values as Dune wrote
+// them (NULL empty).
+func (t *textView) csvCost(n int) int {
+	if t.plainHeaderTok < 0 {
+		var b strings.Builder
+		for i, c := range t.f.cols {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeCSVField(&b, c.Name)
+		}
+		b.WriteByte('\n')
+		t.plainHeaderTok = CountTokens(b.String())
+	}
+	t.plainRowTok = extend(t.plainRowTok, len(t.f.p.Rows), -1)
+	sum := t.plainHeaderTok
+	var b strings.Builder
+	for i := range min(n, len(t.f.p.Rows)) {
+		if t.plainRowTok[i] < 0 {
+			b.Reset()
+			for c, v := range t.f.p.Rows[i] {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				if v != nil {
+					writeCSVField(&b, valueText(v))
+				}
+			}
+			b.WriteByte('\n')
+			t.plainRowTok[i] = CountTokens(b.String())
+		}
+		sum += t.plainRowTok[i]
+	}
+	return sum
 }
 
 // forgetRows drops the rendered rows (the cell bound changed).
@@ -239,10 +287,14 @@ func (t *textView) row(i int) string {
 		}
 		first = false
 		if v == nil {
-			b.WriteString(NullMark)
+			b.WriteString(t.nullCell) // plain CSV's empty field, as cheap
 			continue
 		}
-		txt, short := shorten(valueText(v), t.f.cellLimit, t.f.cellKeep)
+		txt := valueText(v)
+		if t.f.hasAffix(c) {
+			txt = t.f.affixes[c].cell(txt)
+		}
+		txt, short := shorten(txt, t.f.cellLimit, t.f.cellKeep)
 		if short {
 			cut++
 		}
@@ -276,7 +328,8 @@ func (t *textView) anyLongCell(n int) bool {
 func (t *textView) tableLabel(shown, cut int, compact bool) string {
 	var b strings.Builder
 	if compact {
-		b.WriteString("CSV (∅ = NULL")
+		b.WriteString("CSV (")
+		b.WriteString(t.nullLegend)
 		if cut > 0 {
 			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
 		}
@@ -286,13 +339,15 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 			b.WriteString(k)
 			b.WriteByte('\n')
 		}
+		b.WriteString(t.f.affixText(true))
 		return b.String()
 	}
 	b.WriteString("rows")
 	if !t.f.sample {
 		fmt.Fprintf(&b, " %s–%s", commas(t.f.p.Offset+1), commas(t.f.p.Offset+shown))
 	}
-	b.WriteString(" as CSV (one header line; ∅ = NULL, \"\" = empty string")
+	b.WriteString(" as CSV (one header line; ")
+	b.WriteString(t.nullLegend)
 	if cut > 0 {
 		fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars] with their full length", cut, t.f.cellLimit)
 		if t.f.cellLimit == CellLimit {
@@ -305,6 +360,7 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 		b.WriteString(k)
 		b.WriteByte('\n')
 	}
+	b.WriteString(t.f.affixText(false))
 	return b.String()
 }
 
@@ -451,8 +507,8 @@ func (t *textView) tail(b *strings.Builder, l textLayout, n int) string {
 		notShown := t.f.left(n)
 		if mergedCounts {
 			if n > 0 {
-				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown, %s not shown",
-					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount), commas(notShown))
+				fmt.Fprintf(b, "TRUNCATED: rows %s–%s of %s shown",
+					commas(p.Offset+1), commas(p.Offset+n), commas(p.TotalRowCount))
 			} else {
 				fmt.Fprintf(b, "TRUNCATED: no rows shown of %s", commas(p.TotalRowCount))
 			}
