@@ -127,6 +127,14 @@ func TestCommands(t *testing.T) {
 		if c.Errors() != 0 || !c.Up() {
 			t.Errorf("errors %d, up %v after a healthy session", c.Errors(), c.Up())
 		}
+		// The server refused nothing either (go-redis ignores a refused
+		// handshake command, such as CLIENT SETINFO before Redis 7.2; the
+		// server counts it), but the one NOSCRIPT of Swap's first EVALSHA,
+		// which go-redis answers with EVAL.
+		stats, err := c.Client().Info(ctx, "errorstats").Result()
+		if err != nil || strings.Count(stats, "errorstat_") != 1 || !strings.Contains(stats, "errorstat_NOSCRIPT:count=1") {
+			t.Errorf("%s %s answered errors to the connection's commands: %q, %v", k.Binary, srv.Version, stats, err)
+		}
 	})
 }
 
