@@ -156,7 +156,8 @@ func TestLoadCluster(t *testing.T) {
 	}
 	fmt.Printf("latency: p50 %s, p99 %s, max %s\n", pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond))
 	st := emu.Stats()
-	fmt.Printf("upstream: %d requests, %d rows\n", st.Requests, st.RowsServed)
+	fmt.Printf("upstream: %d requests (%d latest results, %d execution pages), %d rows\n", st.Requests,
+		st.ByEndpoint[emulator.EndpointQueryResults], st.ByEndpoint[emulator.EndpointExecutionResults], st.RowsServed)
 	var local, shared, calls int
 	for i, r := range rs {
 		rss, hwm := memory(r.p.cmd.Process.Pid)
