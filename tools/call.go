@@ -91,13 +91,10 @@ func (c *call) fetch(ctx context.Context, at ids, what string, get func() (*dune
 	return res, nil
 }
 
-// fetchLatest reads the latest result of a query (sharing an identical
-// request in flight: flights).
+// fetchLatest reads the latest result of a query.
 func (t *Toolset) fetchLatest(ctx context.Context, c *call, queryID int64, opts dune.Options) (*dune.Result, error) {
 	return c.fetch(ctx, ids{queryID: queryID}, fmt.Sprintf("fetching query %d from Dune", queryID), func() (*dune.Result, error) {
-		return t.flights.do(ctx, latestFlight(c.caller, queryID, opts), func() (*dune.Result, error) {
-			return t.cfg.Fetcher.GetLatestResult(ctx, queryID, opts)
-		})
+		return t.cfg.Fetcher.GetLatestResult(ctx, queryID, opts)
 	})
 }
 

@@ -9,10 +9,12 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 )
 
-// flights shares the Dune requests in flight in this process: a call that
-// needs exactly what another call is fetching at that moment (same key
-// fingerprint, query or execution, options and range) waits for that answer
-// instead of paying for the same rows again. Only answers are shared: when
+// flights shares the execution pages in flight in this process: a call that
+// needs exactly the rows another call is fetching at that moment (same key
+// fingerprint, execution, view and range; results of an execution never
+// change) waits for that answer instead of paying for the same rows again.
+// Latest-result requests are not shared: the latest result can change
+// between two calls. Only answers are shared: when
 // the first call's request fails, each call that waited fetches for itself,
 // so one call's deadline or cancellation never fails another.
 type flights struct {
@@ -37,9 +39,6 @@ var errAbandoned = errors.New("the shared request was abandoned")
 // do returns get's answer, or the answer of the identical request (key)
 // another call has in flight.
 func (f *flights) do(ctx context.Context, key string, get func() (*dune.Result, error)) (*dune.Result, error) {
-	if key == "" {
-		return get()
-	}
 	f.mu.Lock()
 	if fl, ok := f.m[key]; ok {
 		joined := f.joined
@@ -71,15 +70,6 @@ func (f *flights) do(ctx context.Context, key string, get func() (*dune.Result, 
 	}()
 	fl.res, fl.err = get()
 	return fl.res, fl.err
-}
-
-// latestFlight is the flight key of a latest-result request; "" (not
-// shared) for a sample, which is random.
-func latestFlight(fp keyFP, queryID int64, o dune.Options) string {
-	if o.SampleCount > 0 {
-		return ""
-	}
-	return fmt.Sprintf("latest\x1e%v\x1e%d\x1e%+v", fp, queryID, o)
 }
 
 // rowsFlight is the flight key of rows [offset, offset+limit) of v.

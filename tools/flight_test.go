@@ -11,7 +11,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
-// gatedFetcher holds its first latest-result request until release closes.
+// gatedFetcher holds its first execution-page request until release closes.
 type gatedFetcher struct {
 	Fetcher
 	calls   atomic.Int32
@@ -19,16 +19,16 @@ type gatedFetcher struct {
 	release chan struct{}
 }
 
-func (g *gatedFetcher) GetLatestResult(ctx context.Context, queryID int64, o dune.Options) (*dune.Result, error) {
+func (g *gatedFetcher) GetExecutionResult(ctx context.Context, executionID string, o dune.Options) (*dune.Result, error) {
 	if g.calls.Add(1) == 1 {
 		close(g.started)
 		<-g.release
 	}
-	return g.Fetcher.GetLatestResult(ctx, queryID, o)
+	return g.Fetcher.GetExecutionResult(ctx, executionID, o)
 }
 
-// Two calls that need the same page at the same moment make one Dune
-// request: the second waits for the first one's answer, gets the same
+// Two calls that need the same rows of an execution at the same moment
+// make one Dune request: the second waits for the first one's answer, gets the same
 // rows, and spends no datapoints.
 func TestIdenticalRequestsInFlightAreSharedOnce(t *testing.T) {
 	emu := emulator.NewServer()
@@ -39,11 +39,18 @@ func TestIdenticalRequestsInFlightAreSharedOnce(t *testing.T) {
 	joined := make(chan struct{}, 1)
 	e.ts.flights.joined = func() { joined <- struct{}{} }
 
-	args := map[string]any{"query_id": 9, "limit": 20}
+	// An explicit limit: the first page is the 20 rows asked for, nothing
+	// past them is cached, so the next page is fetched.
+	first := e.callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 9, "limit": 20})
+	if first.IsError || first.S.NextCursor == "" {
+		t.Fatalf("first page: %s", first.Text)
+	}
+	before := emu.Stats().Requests
+	args := map[string]any{"cursor": first.S.NextCursor}
 	results := make(chan result, 2)
-	go func() { results <- e.callExact(t, schemas.GetLatestResult, args) }()
+	go func() { results <- e.callExact(t, schemas.NextPage, args) }()
 	<-g.started // the first call's request is in flight
-	go func() { results <- e.callExact(t, schemas.GetLatestResult, args) }()
+	go func() { results <- e.callExact(t, schemas.NextPage, args) }()
 	select {
 	case <-joined:
 	case <-time.After(30 * time.Second): // a failure bound, not synchronisation
@@ -54,8 +61,8 @@ func TestIdenticalRequestsInFlightAreSharedOnce(t *testing.T) {
 	if a.IsError || b.IsError || len(a.S.Rows) != 20 || mustJSON(a.S.Rows) != mustJSON(b.S.Rows) {
 		t.Fatalf("results differ or failed:\n%s\n%s", a.Text, b.Text)
 	}
-	if n := emu.Stats().Requests; n != 1 || g.calls.Load() != 1 {
-		t.Errorf("%d upstream requests (%d through the fetcher), want 1", n, g.calls.Load())
+	if n := emu.Stats().Requests - before; n != 1 || g.calls.Load() != 1 || a.S.Offset != 20 {
+		t.Errorf("%d upstream requests (%d through the fetcher) for the page at %d, want 1 at 20", n, g.calls.Load(), a.S.Offset)
 	}
 	if a.S.Datapoints+b.S.Datapoints != 20*len(a.S.Columns) || min(a.S.Datapoints, b.S.Datapoints) != 0 {
 		t.Errorf("datapoints %d and %d: want the one request's to one call, 0 to the other", a.S.Datapoints, b.S.Datapoints)
