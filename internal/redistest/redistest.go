@@ -26,15 +26,15 @@ type Kind struct {
 	Name string
 	// Binary is the server's executable, looked up on PATH.
 	Binary string
-	// Package is the Debian package that installs Binary.
-	Package string
+	// Install is the Debian command that installs Binary.
+	Install string
 }
 
 // The supported servers: Redis 7 (Debian bookworm's redis-server) and
 // Valkey 8 (bookworm-backports' valkey-server). Both take the same flags.
 var (
-	Redis  = Kind{Name: "redis", Binary: "redis-server", Package: "redis-server"}
-	Valkey = Kind{Name: "valkey", Binary: "valkey-server", Package: "valkey-server (bookworm-backports)"}
+	Redis  = Kind{Name: "redis", Binary: "redis-server", Install: "apt-get install redis-server"}
+	Valkey = Kind{Name: "valkey", Binary: "valkey-server", Install: "apt-get install -t bookworm-backports valkey-server"}
 	Kinds  = []Kind{Redis, Valkey}
 )
 
@@ -70,9 +70,9 @@ func binary(t testing.TB, k Kind) string {
 		return bin
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed: CI must install %s (.ci/run)", k.Binary, k.Package)
+		t.Fatalf("%s not installed: CI must install it (.ci/run: %s)", k.Binary, k.Install)
 	}
-	t.Skipf("%s not installed (apt-get install %s): skipping the %s test", k.Binary, k.Package, k.Name)
+	t.Skipf("%s not installed (%s): skipping the %s test", k.Binary, k.Install, k.Name)
 	return ""
 }
 
