@@ -106,7 +106,7 @@ bench:
 # Prints errors, p50/p99 latency, each replica's RSS and the page cache's
 # hits (local vs shared), then stops. LOAD_CLUSTER_CLIENTS and
 # LOAD_CLUSTER_DURATION change the load; LOAD_CLUSTER_REDIS=off runs it on
-# replicas that share nothing, for comparison.
+# replicas that share nothing, for comparison, =valkey on valkey-server.
 LOAD_CLUSTER_DURATION ?= 60s
 LOAD_CLUSTER_CLIENTS  ?= 200
 LOAD_CLUSTER_REDIS    ?= on

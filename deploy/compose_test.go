@@ -1,19 +1,25 @@
 // Package deploy holds the team deployment (compose.yaml, Caddyfile, running
 // the image packaging/Dockerfile builds); this test checks what can be checked without Docker: the
-// compose file's services, and that each replica's command line and
-// environment are accepted by the binary's own configuration parser.
+// compose file's services, that each replica's command line and
+// environment are accepted by the binary's own configuration parser, and
+// that the valkey service's command line runs on a real valkey-server.
 package deploy
 
 import (
+	"context"
 	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dune-mcp/dune-mcp/config"
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
+	"github.com/dune-mcp/dune-mcp/internal/redistest"
 )
 
 type service struct {
@@ -121,4 +127,39 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The valkey service's command line, as compose passes it, runs on a real
+// valkey-server 8 (the image is valkey/valkey:8), and the replicas'
+// connection (redisconn, with the URL compose gives them) stores and reads
+// through it: password, memory bound and eviction policy as configured.
+func TestComposeValkeyCommandRunsOnValkey(t *testing.T) {
+	const pw = "valkey-password-0123456789"
+	vars := map[string]string{"VALKEY_PASSWORD": pw}
+	v := load(t)["valkey"]
+	if len(v.Command) < 2 || v.Command[0] != "valkey-server" {
+		t.Fatalf("valkey command %q: want valkey-server and its flags", v.Command)
+	}
+	var args []string
+	for _, a := range v.Command[1:] {
+		args = append(args, interpolate(a, vars))
+	}
+	srv := redistest.StartKind(t, redistest.Valkey, args...)
+	if !strings.HasPrefix(srv.Version, "8.") {
+		t.Errorf("valkey-server %s, want 8.x (the image is valkey/valkey:8)", srv.Version)
+	}
+	ctx := context.Background()
+	c, err := redisconn.Open(ctx, "redis://:"+pw+"@"+srv.Addr+"/0", redisconn.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Set(ctx, "k", []byte("v"), time.Minute)
+	if b, ok := c.Get(ctx, "k"); !ok || string(b) != "v" || c.Errors() != 0 {
+		t.Fatalf("through the replicas' connection: Get = %q, %v; %d errors", b, ok, c.Errors())
+	}
+	got, err := c.Client().ConfigGet(ctx, "maxmemory*").Result()
+	if err != nil || got["maxmemory-policy"] != "allkeys-lru" || got["maxmemory"] != "536870912" {
+		t.Errorf("CONFIG GET maxmemory* = %v, %v; want allkeys-lru and 512mb", got, err)
+	}
 }

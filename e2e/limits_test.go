@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,38 +20,18 @@ import (
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/redistest"
 )
 
 var limitsDuration = flag.Duration("limits-duration", 0, "how long TestLimitsAcrossReplicas drives the replicas (default 60s, 10s with -short)")
 
 // limitsRedis runs a real redis-server on a free loopback port, without
-// persistence, for the test's life, and returns its address. It skips the
-// test when redis-server is not installed (CI installs it: .ci/run).
+// persistence, for the test's life, and returns its address (redistest
+// skips the test, or fails it in CI, when redis-server is not installed).
+// The rate limiter's script runs on Redis and Valkey in ratelimit's tests.
 func limitsRedis(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): skipping the test that needs it")
-	}
-	port := limitsFreePort(t)
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s within 10s", addr)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a child process's port, not synchronising goroutines
-	}
+	return redistest.Start(t).Addr
 }
 
 func limitsFreePort(t *testing.T) int {

@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/redistest"
 )
 
 // TestLoadCluster is `make load-cluster`: LOAD_CLUSTER_CLIENTS agents (200)
@@ -24,7 +25,7 @@ import (
 // errors, latency percentiles, each replica's memory and the page cache's
 // hits by tier, then stops. Skipped unless DUNE_MCP_LOAD_CLUSTER is set.
 // LOAD_CLUSTER_REDIS=off runs the same load on replicas without Redis, for
-// comparison.
+// comparison; LOAD_CLUSTER_REDIS=valkey runs it on Valkey.
 func TestLoadCluster(t *testing.T) {
 	raw := os.Getenv("DUNE_MCP_LOAD_CLUSTER")
 	if raw == "" {
@@ -41,10 +42,16 @@ func TestLoadCluster(t *testing.T) {
 		}
 	}
 
-	_, url := clusterRedis(t)
-	store := "one Redis"
-	if os.Getenv("LOAD_CLUSTER_REDIS") == "off" { // the baseline: replicas that share nothing
-		url, store = "", "no Redis"
+	var url, store string
+	switch os.Getenv("LOAD_CLUSTER_REDIS") {
+	case "off": // the baseline: replicas that share nothing
+		store = "no Redis"
+	case "valkey":
+		srv, u := clusterRedis(t, redistest.Valkey)
+		url, store = u, "one Valkey "+srv.Version
+	default:
+		srv, u := clusterRedis(t, redistest.Redis)
+		url, store = u, "one Redis "+srv.Version
 	}
 	emu := newEmulator(t)
 	rs := startCluster(t, 3, emu, url)
@@ -149,7 +156,8 @@ func TestLoadCluster(t *testing.T) {
 	}
 	fmt.Printf("latency: p50 %s, p99 %s, max %s\n", pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond))
 	st := emu.Stats()
-	fmt.Printf("upstream: %d requests, %d rows\n", st.Requests, st.RowsServed)
+	fmt.Printf("upstream: %d requests (%d latest results, %d execution pages), %d rows\n", st.Requests,
+		st.ByEndpoint[emulator.EndpointQueryResults], st.ByEndpoint[emulator.EndpointExecutionResults], st.RowsServed)
 	var local, shared, calls int
 	for i, r := range rs {
 		rss, hwm := memory(r.p.cmd.Process.Pid)

@@ -2,11 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os/exec"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,53 +11,20 @@ import (
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
+	"github.com/dune-mcp/dune-mcp/internal/redistest"
 	"github.com/dune-mcp/dune-mcp/metrics"
 )
 
-// startRedis runs a real redis-server on a free loopback port, without
-// persistence, for the test's life, and returns a client to it. It skips
-// the test when redis-server is not installed (CI installs it: .ci/run).
-func startRedis(t *testing.T) *redis.Client {
+// startRedis runs a real server of kind k (redis-server or valkey-server)
+// on a free loopback port, without persistence, for the test's life, and
+// returns it with a client to it (redistest skips or, in CI, fails the test
+// when the server is not installed).
+func startRedis(t *testing.T, k redistest.Kind) (*redistest.Server, *redis.Client) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	runRedis(t, port)
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	srv := redistest.StartKind(t, k)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-// runRedis starts redis-server on port, waits until it answers, and returns
-// a function that kills it (also called at cleanup).
-func runRedis(t *testing.T, port int) (kill func()) {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): skipping the Redis store tests")
-	}
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
-	t.Cleanup(kill)
-	probe := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
-	defer probe.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for probe.Ping(ctx).Err() != nil {
-		select {
-		case <-ctx.Done():
-			t.Fatal("redis-server did not answer within 10s")
-		case <-time.After(20 * time.Millisecond): // polling a child process, not synchronising goroutines
-		}
-	}
-	return kill
+	return srv, rdb
 }
 
 // near reports whether got is want within the time the test's own calls
@@ -72,7 +35,12 @@ func near(got, want time.Duration) bool { return got <= want && got > want-2*tim
 // script, on the server's clock: a burst of 3 (a slot every 10 s), queued
 // waits, refusals that take nothing, and a hold.
 func TestRedisReserveAndHold(t *testing.T) {
-	s := NewRedis(startRedis(t), "")
+	redistest.Each(t, testRedisReserveAndHold)
+}
+
+func testRedisReserveAndHold(t *testing.T, k redistest.Kind) {
+	_, rdb := startRedis(t, k)
+	s := NewRedis(rdb, "")
 	ctx := context.Background()
 	b := Bucket{Interval: 10 * time.Second, Tolerance: 20 * time.Second}
 	step := func(maxWait, wantWait time.Duration, wantOK bool) {
@@ -108,10 +76,14 @@ func TestRedisReserveAndHold(t *testing.T) {
 // slots they get are the bucket's, each taken once: sorted, the waits are
 // the burst, then one interval apart.
 func TestRedisReplicasShareOneBucket(t *testing.T) {
-	first := startRedis(t)
+	redistest.Each(t, testRedisReplicasShareOneBucket)
+}
+
+func testRedisReplicasShareOneBucket(t *testing.T, k redistest.Kind) {
+	srv, _ := startRedis(t, k)
 	var limiters []*Limiter
 	for range 3 {
-		rdb := redis.NewClient(&redis.Options{Addr: first.Options().Addr})
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
 		t.Cleanup(func() { rdb.Close() })
 		limiters = append(limiters, New(Config{Quota: dune.Quota{Read: 40}, Store: NewRedis(rdb, "")}))
 	}
@@ -146,14 +118,12 @@ func TestRedisReplicasShareOneBucket(t *testing.T) {
 // while Redis is down (counting the error once), and goes back to the
 // shared bucket once Redis answers again.
 func TestRedisOutageAndRecovery(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	kill := runRedis(t, port)
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	redistest.Each(t, testRedisOutageAndRecovery)
+}
+
+func testRedisOutageAndRecovery(t *testing.T, k redistest.Kind) {
+	srv := redistest.StartKind(t, k)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DisableIdentity: true})
 	t.Cleanup(func() { rdb.Close() })
 	clk := clock.NewJump(time.Now())
 	m := metrics.New()
@@ -166,7 +136,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	if err := l.Wait(ctx, req); err != nil || !inRedis() {
 		t.Fatalf("Redis up: %v, bucket in Redis %v", err, inRedis())
 	}
-	kill()
+	srv.Stop()
 	for i := range 3 { // the in-process bucket: 3 more of the burst of 4, no wait
 		before := clk.Now()
 		if err := l.Wait(ctx, req); err != nil || clk.Now() != before {
@@ -176,7 +146,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	if n := redisErrors(t, m); n != 1 {
 		t.Fatalf("redis_errors_total = %v; want 1 (the store is skipped for %v after a failure)", n, storeRetry)
 	}
-	runRedis(t, port) // back, empty
+	srv.Start() // back, empty
 	clk.Advance(storeRetry)
 	if err := l.Wait(ctx, req); err != nil || !inRedis() {
 		t.Fatalf("Redis back: %v, bucket in Redis %v", err, inRedis())

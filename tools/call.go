@@ -98,11 +98,14 @@ func (t *Toolset) fetchLatest(ctx context.Context, c *call, queryID int64, opts 
 	})
 }
 
-// fetchRows reads rows [opts.Offset, opts.Offset+opts.Limit) of v's execution.
+// fetchRows reads rows [opts.Offset, opts.Offset+opts.Limit) of v's execution
+// (sharing an identical request in flight: flights).
 func (t *Toolset) fetchRows(ctx context.Context, c *call, queryID int64, v view, offset, limit int) (*dune.Result, error) {
 	at := ids{queryID: queryID, executionID: v.ExecutionID}
 	return c.fetch(ctx, at, fmt.Sprintf("fetching rows %d-%d from Dune", offset, offset+limit-1), func() (*dune.Result, error) {
-		res, err := t.cfg.Fetcher.GetExecutionResult(ctx, v.ExecutionID, v.options(offset, limit))
+		res, err := t.flights.do(ctx, rowsFlight(v, offset, limit), func() (*dune.Result, error) {
+			return t.cfg.Fetcher.GetExecutionResult(ctx, v.ExecutionID, v.options(offset, limit))
+		})
 		if err == nil {
 			err = checkPinnedQuery(res, queryID, "execution "+v.ExecutionID)
 		}

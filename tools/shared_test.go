@@ -52,41 +52,43 @@ func lastLog(t *testing.T, e *env) map[string]any {
 }
 
 func TestSharedCacheServesAnotherReplicasRows(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := emulator.NewServer()
-	t.Cleanup(emu.Close)
-	emu.AddQuery(5, emulator.DEXTrades(5000, 5))
-	r := replicas(t, 2, emu, srv.URL(), nil)
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		emu := emulator.NewServer()
+		t.Cleanup(emu.Close)
+		emu.AddQuery(5, emulator.DEXTrades(5000, 5))
+		r := replicas(t, 2, emu, srv.URL(), nil)
 
-	first := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 2000})
-	checkBudget(t, first, 2000)
-	a := r[0].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
-	before := emu.Stats().Requests
+		first := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 2000})
+		checkBudget(t, first, 2000)
+		a := r[0].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+		before := emu.Stats().Requests
 
-	// The same cursor on the other replica: the rows replica 0 fetched
-	// (shown, and fetched but not shown), no request to Dune, 0 datapoints.
-	b := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
-	checkBudget(t, b, 2000)
-	if n := emu.Stats().Requests - before; n != 0 {
-		t.Errorf("re-read on another replica made %d upstream requests", n)
-	}
-	if b.S.Datapoints != 0 || !strings.Contains(b.Text, "page cache (0 datapoints)") {
-		t.Errorf("re-read datapoints %d; text does not say it came from the cache:\n%s", b.S.Datapoints, b.Text)
-	}
-	if mustJSON(a.S.Rows) != mustJSON(b.S.Rows) || a.S.Offset != b.S.Offset || a.S.ExecutionID != b.S.ExecutionID {
-		t.Error("the other replica served different rows")
-	}
-	if m := lastLog(t, r[1]); m["cache"] != "shared" || m["from_cache"] != true {
-		t.Errorf("log line %v: want cache shared, from_cache true", m)
-	}
-	if st := r[1].ts.CacheStats(); st.SharedHits == 0 {
-		t.Errorf("replica 1 stats %+v: no shared hit", st)
-	}
-	// Replica 1 keeps what it read from the shared cache: a re-read there is local.
-	r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
-	if m := lastLog(t, r[1]); m["cache"] != "local" {
-		t.Errorf("second re-read on replica 1: log %v, want cache local", m)
-	}
+		// The same cursor on the other replica: the rows replica 0 fetched
+		// (shown, and fetched but not shown), no request to Dune, 0 datapoints.
+		b := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+		checkBudget(t, b, 2000)
+		if n := emu.Stats().Requests - before; n != 0 {
+			t.Errorf("re-read on another replica made %d upstream requests", n)
+		}
+		if b.S.Datapoints != 0 || !strings.Contains(b.Text, "page cache (0 datapoints)") {
+			t.Errorf("re-read datapoints %d; text does not say it came from the cache:\n%s", b.S.Datapoints, b.Text)
+		}
+		if mustJSON(a.S.Rows) != mustJSON(b.S.Rows) || a.S.Offset != b.S.Offset || a.S.ExecutionID != b.S.ExecutionID {
+			t.Error("the other replica served different rows")
+		}
+		if m := lastLog(t, r[1]); m["cache"] != "shared" || m["from_cache"] != true {
+			t.Errorf("log line %v: want cache shared, from_cache true", m)
+		}
+		if st := r[1].ts.CacheStats(); st.SharedHits == 0 {
+			t.Errorf("replica 1 stats %+v: no shared hit", st)
+		}
+		// Replica 1 keeps what it read from the shared cache: a re-read there is local.
+		r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+		if m := lastLog(t, r[1]); m["cache"] != "local" {
+			t.Errorf("second re-read on replica 1: log %v, want cache local", m)
+		}
+	})
 }
 
 func TestSharedChunkRoundTripsValuesExactly(t *testing.T) {
@@ -132,21 +134,23 @@ func TestSharedChunkRoundTripsValuesExactly(t *testing.T) {
 }
 
 func TestSharedWalkAcrossReplicasFetchesEachRowOnce(t *testing.T) {
-	if raceEnabled {
-		t.Skip("165 tokenised pages are slow under -race; e2e's TestClusterWalkFetchesEachRowOnce walks 100,000 rows across 3 binaries")
-	}
-	srv := redistest.Start(t)
-	emu := emulator.NewServer()
-	t.Cleanup(emu.Close)
-	ds := emulator.DEXTrades(3000, 12)
-	emu.AddQuery(12, ds)
-	r := replicas(t, 3, emu, srv.URL(), nil)
-	delivered, calls := walkAlternating(t, r, 12, ds, 8000)
-	st := emu.Stats()
-	t.Logf("walk over 3 replicas: %d calls, %d upstream requests, %d rows upstream for %d delivered", calls, st.Requests, st.RowsServed, delivered)
-	if st.RowsServed != delivered {
-		t.Errorf("fetched %d rows upstream for %d delivered, want each row once", st.RowsServed, delivered)
-	}
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		if raceEnabled {
+			t.Skip("165 tokenised pages are slow under -race; e2e's TestClusterWalkFetchesEachRowOnce walks 100,000 rows across 3 binaries")
+		}
+		srv := redistest.StartKind(t, k)
+		emu := emulator.NewServer()
+		t.Cleanup(emu.Close)
+		ds := emulator.DEXTrades(3000, 12)
+		emu.AddQuery(12, ds)
+		r := replicas(t, 3, emu, srv.URL(), nil)
+		delivered, calls := walkAlternating(t, r, 12, ds, 8000)
+		st := emu.Stats()
+		t.Logf("walk over 3 replicas: %d calls, %d upstream requests, %d rows upstream for %d delivered", calls, st.Requests, st.RowsServed, delivered)
+		if st.RowsServed != delivered {
+			t.Errorf("fetched %d rows upstream for %d delivered, want each row once", st.RowsServed, delivered)
+		}
+	})
 }
 
 // walkAlternating walks query id from the first page to the last, each call
@@ -177,91 +181,95 @@ func walkAlternating(t *testing.T, r []*env, id int64, ds *emulator.Dataset, bud
 }
 
 func TestRedisDownServesInProcessThenShares(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := emulator.NewServer()
-	t.Cleanup(emu.Close)
-	emu.AddQuery(5, emulator.DEXTrades(3000, 5))
-	r := replicas(t, 2, emu, srv.URL(), nil)
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		emu := emulator.NewServer()
+		t.Cleanup(emu.Close)
+		emu.AddQuery(5, emulator.DEXTrades(3000, 5))
+		r := replicas(t, 2, emu, srv.URL(), nil)
 
-	srv.Stop()
-	first := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 2000})
-	checkBudget(t, first, 2000)
-	before := emu.Stats().Requests
-	b := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
-	checkBudget(t, b, 2000) // not an error: fetched from Dune instead
-	if n := emu.Stats().Requests - before; n == 0 || b.S.Datapoints == 0 {
-		t.Errorf("with Redis down, the other replica claims a shared hit (%d requests, %d datapoints)", n, b.S.Datapoints)
-	}
-	if b.S.Offset != first.S.ReturnedRows || b.S.ReturnedRows == 0 {
-		t.Errorf("page at %d with %d rows, want offset %d", b.S.Offset, b.S.ReturnedRows, first.S.ReturnedRows)
-	}
-	// Replica 0 still serves its own rows from its in-process cache.
-	before = emu.Stats().Requests
-	r[0].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
-	if n := emu.Stats().Requests - before; n != 0 {
-		t.Errorf("in-process re-read made %d requests with Redis down", n)
-	}
-
-	srv.Start()
-	// go-redis probes a dead address once a second: retry until a page
-	// replica 0 stores reaches replica 1.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		p := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 1500})
+		srv.Stop()
+		first := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 2000})
+		checkBudget(t, first, 2000)
+		before := emu.Stats().Requests
+		b := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+		checkBudget(t, b, 2000) // not an error: fetched from Dune instead
+		if n := emu.Stats().Requests - before; n == 0 || b.S.Datapoints == 0 {
+			t.Errorf("with Redis down, the other replica claims a shared hit (%d requests, %d datapoints)", n, b.S.Datapoints)
+		}
+		if b.S.Offset != first.S.ReturnedRows || b.S.ReturnedRows == 0 {
+			t.Errorf("page at %d with %d rows, want offset %d", b.S.Offset, b.S.ReturnedRows, first.S.ReturnedRows)
+		}
+		// Replica 0 still serves its own rows from its in-process cache.
 		before = emu.Stats().Requests
-		q := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": p.S.NextCursor})
-		if !q.IsError && emu.Stats().Requests == before {
-			break // shared again
+		r[0].callExact(t, schemas.NextPage, map[string]any{"cursor": first.S.NextCursor})
+		if n := emu.Stats().Requests - before; n != 0 {
+			t.Errorf("in-process re-read made %d requests with Redis down", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("Redis is back, yet replicas do not share pages after 15 s")
+
+		srv.Start()
+		// go-redis probes a dead address once a second: retry until a page
+		// replica 0 stores reaches replica 1.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			p := r[0].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 5, "max_tokens": 1500})
+			before = emu.Stats().Requests
+			q := r[1].callExact(t, schemas.NextPage, map[string]any{"cursor": p.S.NextCursor})
+			if !q.IsError && emu.Stats().Requests == before {
+				break // shared again
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Redis is back, yet replicas do not share pages after 15 s")
+			}
+			<-time.After(100 * time.Millisecond)
 		}
-		<-time.After(100 * time.Millisecond)
-	}
+	})
 }
 
 func TestSharedExecutionRunsOnceAcrossReplicas(t *testing.T) {
-	srv := redistest.Start(t)
-	clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	emu := emulator.NewServer(emulator.WithClock(clk.Now))
-	t.Cleanup(emu.Close)
-	emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clk.Now().Add(-30 * time.Hour)})
-	emu.SetProfile(7, emulator.Profile{Queue: 4 * time.Second, QueuePositions: 2, Run: 10 * time.Second,
-		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
-	// Each replica's execute request takes a while, so that both decide to
-	// run the query before either has an execution id.
-	emu.InjectFault(emulator.Fault{Latency: 300 * time.Millisecond, Path: emulator.EndpointExecute})
-	r := replicas(t, 3, emu, srv.URL(), func(c *Config) { c.Clock = clk })
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+		emu := emulator.NewServer(emulator.WithClock(clk.Now))
+		t.Cleanup(emu.Close)
+		emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clk.Now().Add(-30 * time.Hour)})
+		emu.SetProfile(7, emulator.Profile{Queue: 4 * time.Second, QueuePositions: 2, Run: 10 * time.Second,
+			Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+		// Each replica's execute request takes a while, so that both decide to
+		// run the query before either has an execution id.
+		emu.InjectFault(emulator.Fault{Latency: 300 * time.Millisecond, Path: emulator.EndpointExecute})
+		r := replicas(t, 3, emu, srv.URL(), func(c *Config) { c.Clock = clk })
 
-	var wg sync.WaitGroup
-	res := make([]result, len(r))
-	for i := range r {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i] = r[i].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
-		}()
-	}
-	wg.Wait()
-	executed := 0
-	for i, x := range res {
-		if x.IsError || x.S.ExecutionID != res[0].S.ExecutionID || x.S.Total != 300 {
-			t.Errorf("replica %d: error %v, execution %s (replica 0: %s), total %d: %s", i, x.IsError, x.S.ExecutionID, res[0].S.ExecutionID, x.S.Total, x.Text)
+		var wg sync.WaitGroup
+		res := make([]result, len(r))
+		for i := range r {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = r[i].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
+			}()
 		}
-		if x.S.Executed {
-			executed++
+		wg.Wait()
+		executed := 0
+		for i, x := range res {
+			if x.IsError || x.S.ExecutionID != res[0].S.ExecutionID || x.S.Total != 300 {
+				t.Errorf("replica %d: error %v, execution %s (replica 0: %s), total %d: %s", i, x.IsError, x.S.ExecutionID, res[0].S.ExecutionID, x.S.Total, x.Text)
+			}
+			if x.S.Executed {
+				executed++
+			}
 		}
-	}
-	if n := emu.Stats().Executions; n != 1 || executed != 1 {
-		t.Errorf("%d executions, %d results say executed; want 1 and 1", n, executed)
-	}
+		if n := emu.Stats().Executions; n != 1 || executed != 1 {
+			t.Errorf("%d executions, %d results say executed; want 1 and 1", n, executed)
+		}
 
-	// Later, with the run finished and older than asked: a new run, once.
-	clk.Advance(2 * time.Hour)
-	x := r[1].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
-	if x.IsError || !x.S.Executed || x.S.ExecutionID == res[0].S.ExecutionID || emu.Stats().Executions != 2 {
-		t.Errorf("stale shared run: executed %v, execution %s (old %s), %d executions; %s", x.S.Executed, x.S.ExecutionID, res[0].S.ExecutionID, emu.Stats().Executions, x.Text)
-	}
+		// Later, with the run finished and older than asked: a new run, once.
+		clk.Advance(2 * time.Hour)
+		x := r[1].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
+		if x.IsError || !x.S.Executed || x.S.ExecutionID == res[0].S.ExecutionID || emu.Stats().Executions != 2 {
+			t.Errorf("stale shared run: executed %v, execution %s (old %s), %d executions; %s", x.S.Executed, x.S.ExecutionID, res[0].S.ExecutionID, emu.Stats().Executions, x.Text)
+		}
+	})
 }
 
 func TestSharedCacheKeyIsPerKeyAndView(t *testing.T) {
@@ -290,42 +298,44 @@ func TestSharedCacheKeyIsPerKeyAndView(t *testing.T) {
 }
 
 func TestSharedExecutionFailedRequestLetsAnotherRun(t *testing.T) {
-	srv := redistest.Start(t)
-	clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	emu := emulator.NewServer(emulator.WithClock(clk.Now))
-	t.Cleanup(emu.Close)
-	emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clk.Now().Add(-30 * time.Hour)})
-	emu.SetProfile(7, emulator.Profile{Run: 5 * time.Second, Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
-	// The first execute request is slow, then refused (402): the replica
-	// that sent it fails; the claim it held must not keep the others from
-	// running the query.
-	emu.InjectFault(emulator.Fault{Status: 402, Latency: 300 * time.Millisecond, Path: emulator.EndpointExecute})
-	r := replicas(t, 3, emu, srv.URL(), func(c *Config) { c.Clock = clk })
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+		emu := emulator.NewServer(emulator.WithClock(clk.Now))
+		t.Cleanup(emu.Close)
+		emu.AddExecution(7, emulator.Execution{Dataset: emulator.DEXTrades(500, 7), EndedAt: clk.Now().Add(-30 * time.Hour)})
+		emu.SetProfile(7, emulator.Profile{Run: 5 * time.Second, Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
+		// The first execute request is slow, then refused (402): the replica
+		// that sent it fails; the claim it held must not keep the others from
+		// running the query.
+		emu.InjectFault(emulator.Fault{Status: 402, Latency: 300 * time.Millisecond, Path: emulator.EndpointExecute})
+		r := replicas(t, 3, emu, srv.URL(), func(c *Config) { c.Clock = clk })
 
-	var wg sync.WaitGroup
-	res := make([]result, len(r))
-	for i := range r {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i] = r[i].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
-		}()
-	}
-	wg.Wait()
-	var failed, ok []result
-	for _, x := range res {
-		if x.IsError {
-			failed = append(failed, x)
-		} else {
-			ok = append(ok, x)
+		var wg sync.WaitGroup
+		res := make([]result, len(r))
+		for i := range r {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = r[i].callExact(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 24})
+			}()
 		}
-	}
-	if len(failed) != 1 || len(ok) != 2 || ok[0].S.ExecutionID != ok[1].S.ExecutionID || ok[0].S.Total != 300 {
-		t.Fatalf("%d failed, %d succeeded (want 1 and 2, one execution): %+v", len(failed), len(ok), res)
-	}
-	if n := emu.Stats().Executions; n != 1 {
-		t.Errorf("%d executions, want 1", n)
-	}
+		wg.Wait()
+		var failed, ok []result
+		for _, x := range res {
+			if x.IsError {
+				failed = append(failed, x)
+			} else {
+				ok = append(ok, x)
+			}
+		}
+		if len(failed) != 1 || len(ok) != 2 || ok[0].S.ExecutionID != ok[1].S.ExecutionID || ok[0].S.Total != 300 {
+			t.Fatalf("%d failed, %d succeeded (want 1 and 2, one execution): %+v", len(failed), len(ok), res)
+		}
+		if n := emu.Stats().Executions; n != 1 {
+			t.Errorf("%d executions, want 1", n)
+		}
+	})
 }
 
 // BenchmarkSharedChunk measures what the shared tier adds per chunk: 200

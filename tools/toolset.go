@@ -91,11 +91,12 @@ const DefaultCallTimeout = 50 * time.Second
 
 // Toolset holds the three tools and their shared state (cursor key, page cache).
 type Toolset struct {
-	cfg    Config
-	budget int
-	codec  cursorCodec
-	cache  *pages
-	shapes *shapeMemo
+	cfg     Config
+	budget  int
+	codec   cursorCodec
+	cache   *pages
+	flights flights // Dune requests in flight, shared by identical calls
+	shapes  *shapeMemo
 	// callTimeout bounds each call's wait on Dune; ≤ 0: unbounded.
 	callTimeout time.Duration
 	runner      *execution.Runner

@@ -198,45 +198,75 @@ func (p *plan) positions() (int, int) {
 func (p *plan) hasNext() bool { return !p.sampled && p.end < p.total }
 
 // orderCache memoises filter+sort orders per dataset, so paging through a
-// sorted or filtered result does not sort once per page.
+// sorted or filtered result does not sort once per page, and computes each
+// order once: requests that want an order already being computed wait for
+// it instead of sorting the same rows again (many agents opening the same
+// sorted view at once would otherwise sort 100,000 rows once each).
 type orderCache struct {
 	mu      sync.Mutex
-	entries []orderEntry // most recent last
+	entries []*orderEntry // most recent last
+	// joined, when set (tests), is called each time a request waits for an
+	// order another request is computing.
+	joined func()
 }
 
+// orderEntry is one order, ready once done is closed; ok is false if its
+// computation did not finish (the waiters then compute it themselves).
 type orderEntry struct {
 	ds              *Dataset
 	filters, sortBy string
+	done            chan struct{}
 	order           []int32
+	ok              bool
 }
 
 const orderCacheSize = 8
 
-func (c *orderCache) get(ds *Dataset, filters, sortBy string) ([]int32, bool) {
+// do returns the order of (ds, filters, sortBy), from the cache, from the
+// request already computing it, or by calling compute (once).
+func (c *orderCache) do(ds *Dataset, filters, sortBy string, compute func() []int32) []int32 {
 	if c == nil {
-		return nil, false
+		return compute()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, e := range c.entries {
 		if e.ds == ds && e.filters == filters && e.sortBy == sortBy {
 			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
-			return e.order, true
+			joined := c.joined
+			c.mu.Unlock()
+			select {
+			case <-e.done:
+			default:
+				if joined != nil {
+					joined()
+				}
+				<-e.done
+			}
+			if !e.ok {
+				return compute()
+			}
+			return e.order
 		}
 	}
-	return nil, false
-}
-
-func (c *orderCache) put(ds *Dataset, filters, sortBy string, order []int32) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.entries = append(c.entries, orderEntry{ds, filters, sortBy, order})
+	e := &orderEntry{ds: ds, filters: filters, sortBy: sortBy, done: make(chan struct{})}
+	c.entries = append(c.entries, e)
 	if len(c.entries) > orderCacheSize {
 		c.entries = slices.Delete(c.entries, 0, 1)
 	}
+	c.mu.Unlock()
+	defer func() {
+		if !e.ok { // compute panicked: forget the entry, release the waiters
+			c.mu.Lock()
+			if i := slices.Index(c.entries, e); i >= 0 {
+				c.entries = slices.Delete(c.entries, i, i+1)
+			}
+			c.mu.Unlock()
+		}
+		close(e.done)
+	}()
+	e.order = compute()
+	e.ok = true
+	return e.order
 }
 
 // evaluate applies rq to ds. rng is used only for sample_count.
@@ -342,25 +372,23 @@ func orderRows(ds *Dataset, filters, sortBy string, cache *orderCache) ([]int32,
 			return nil, filterError(err)
 		}
 	}
-	if order, ok := cache.get(ds, filters, sortBy); ok {
-		return order, nil
-	}
-	n := ds.Len()
-	order := make([]int32, 0, n)
-	var want []bool
-	if f != nil {
-		want = ds.wantCols(f.Columns())
-	}
-	for i := 0; i < n; i++ {
-		if f == nil || f.Match(ds.rowCols(i, want)) {
-			order = append(order, int32(i))
+	return cache.do(ds, filters, sortBy, func() []int32 {
+		n := ds.Len()
+		order := make([]int32, 0, n)
+		var want []bool
+		if f != nil {
+			want = ds.wantCols(f.Columns())
 		}
-	}
-	if s != nil {
-		sortOrder(ds, s, sortBy, order)
-	}
-	cache.put(ds, filters, sortBy, order)
-	return order, nil
+		for i := 0; i < n; i++ {
+			if f == nil || f.Match(ds.rowCols(i, want)) {
+				order = append(order, int32(i))
+			}
+		}
+		if s != nil {
+			sortOrder(ds, s, sortBy, order)
+		}
+		return order
+	}), nil
 }
 
 // filterError turns a parser error (*filter.SyntaxError or *filter.Error,

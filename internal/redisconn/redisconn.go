@@ -3,10 +3,18 @@
 // executions: the URL's rules, the client's options, and the few commands
 // dune-mcp sends, each of which degrades instead of failing.
 //
-// Redis is never needed to answer a tool call. When it does not answer, a
-// Conn logs one warning, counts the error (Errors), and for RetryAfter
-// answers every read as a miss and drops every write, so callers run
-// in-process; then it tries again, and logs one line when Redis is back.
+// Redis is never needed to answer a tool call, and never holds one long:
+// each command has a bounded time (OpTimeout), and a command that fails or
+// times out is a miss for its caller, which goes on in-process, and counts
+// as an error (Errors, Options.OnError).
+//
+// One failed command is not an outage: a reply can be late because this
+// process or Redis is short of CPU for a moment. A failure starts a probe, a
+// PING given ProbeTimeout to answer, in the background; while it runs,
+// commands skip Redis. If the PING answers, nothing is logged and Redis is
+// used again. If it does not, Redis is down: the Conn logs one warning, and
+// for RetryAfter answers every read as a miss and drops every write; then it
+// tries again, and logs one line when Redis is back.
 package redisconn
 
 import (
@@ -35,6 +43,11 @@ const (
 
 // DefaultRetryAfter is how long a Conn leaves Redis alone after an error.
 const DefaultRetryAfter = 2 * time.Second
+
+// DefaultProbeTimeout is how long the PING that decides whether a failed
+// command means an outage may take: a Redis that does not answer a PING
+// within it is down, one that does was only slow.
+const DefaultProbeTimeout = 5 * time.Second
 
 // ParseURL checks a --redis-url value: redis:// or rediss://
 // [user[:password]@]host[:port][/db]. Its errors never quote the URL (it
@@ -95,22 +108,30 @@ type Options struct {
 	// OnError, when set, is called for each failed command (the Redis
 	// errors metric); it must not block.
 	OnError func()
+	// ProbeTimeout bounds the PING that tells an outage from a slow reply
+	// (default DefaultProbeTimeout).
+	ProbeTimeout time.Duration
 }
 
 // Conn is a Redis connection that degrades: see the package documentation.
 // It is safe for concurrent use.
 type Conn struct {
-	rdb   *redis.Client
-	log   zerolog.Logger
-	retry time.Duration
-	where string // the URL without its password, for logs
+	rdb    *redis.Client
+	prober *redis.Client // PING only: see probe
+	log    zerolog.Logger
+	retry  time.Duration
+	where  string // the URL without its password, for logs
 
 	errs    atomic.Int64
 	onError func()
+	probeTO time.Duration
 
 	mu      sync.Mutex
 	down    bool
 	retryAt time.Time
+	probing bool // a probe runs: commands skip Redis until it ends
+	// probed, when set (tests), receives each background probe's outcome.
+	probed func(up bool)
 }
 
 // loggerOnce routes go-redis's global logger into the first Conn's logger.
@@ -152,19 +173,36 @@ func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
 		retry = DefaultRetryAfter
 	}
 	loggerOnce.Do(func() { redis.SetLogger(debugLogger{o.Logger.With().Str("source", "go-redis").Logger()}) })
-	c := &Conn{rdb: redis.NewClient(opts), log: o.Logger, retry: retry, where: Redacted(raw), onError: o.OnError}
+	probeTO := o.ProbeTimeout
+	if probeTO <= 0 {
+		probeTO = DefaultProbeTimeout
+	}
+	// The probe has a connection of its own, with its own time bounds: the
+	// commands' pool may hold connections stuck on a slow reply.
+	popts := *opts
+	popts.DialTimeout, popts.ReadTimeout, popts.WriteTimeout = probeTO, probeTO, probeTO
+	popts.PoolSize, popts.MinIdleConns, popts.MaxRetries = 1, 0, -1
+	c := &Conn{rdb: redis.NewClient(opts), prober: redis.NewClient(&popts), log: o.Logger, retry: retry, where: Redacted(raw),
+		onError: o.OnError, probeTO: probeTO}
 	if err := c.Ping(ctx); err == nil {
 		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache and executions are shared")
 	}
 	return c, nil
 }
 
-// Ping asks Redis whether it answers, recording the outcome like any command.
+// Ping asks Redis whether it answers within ProbeTimeout: the probe. A
+// failed Ping is an outage (one warning), a successful one ends it.
 func (c *Conn) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, DialTimeout+OpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.probeTO)
 	defer cancel()
-	err := c.rdb.Ping(ctx).Err()
-	c.observe(ctx, err)
+	err := c.prober.Ping(ctx).Err()
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed)) {
+		return err
+	}
+	c.count(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settle(err)
 	return err
 }
 
@@ -178,7 +216,7 @@ func (c *Conn) Client() *redis.Client {
 }
 
 // Close closes the connections.
-func (c *Conn) Close() error { return c.rdb.Close() }
+func (c *Conn) Close() error { return errors.Join(c.rdb.Close(), c.prober.Close()) }
 
 // Errors is the number of failed Redis commands since Open (for metrics).
 func (c *Conn) Errors() int64 { return c.errs.Load() }
@@ -194,10 +232,10 @@ func (c *Conn) Up() bool {
 var errDown = errors.New("redis unavailable")
 
 // begin returns the context of one command, or errDown while Redis is left
-// alone.
+// alone (down, or being probed).
 func (c *Conn) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	c.mu.Lock()
-	skip := c.down && time.Now().Before(c.retryAt)
+	skip := c.probing || c.down && time.Now().Before(c.retryAt)
 	c.mu.Unlock()
 	if skip {
 		return nil, nil, errDown
@@ -206,33 +244,73 @@ func (c *Conn) begin(ctx context.Context) (context.Context, context.CancelFunc, 
 	return ctx, cancel, nil
 }
 
-// observe records a command's outcome: the first failure of an outage logs
-// one warning, the first success after it one info line. A command cut
-// short by its caller (a cancelled tool call) says nothing about Redis.
+// observe records a command's outcome. A failure counts as an error; while
+// Redis is up it starts a probe (the outage rule: see the package
+// documentation), while it is down it leaves Redis alone for RetryAfter
+// more. The first success while down ends the outage. A command cut short
+// by its caller (a cancelled tool call) says nothing about Redis.
 func (c *Conn) observe(ctx context.Context, err error) {
-	if err != nil && !errors.Is(err, redis.Nil) {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
-		c.errs.Add(1)
-		if c.onError != nil {
-			c.onError()
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.retryAt = time.Now().Add(c.retry)
-		if !c.down {
-			c.down = true
-			c.log.Warn().Str("redis", c.where).Str("error", err.Error()).
-				Msg("redis unavailable: page cache and executions are in-process only until it answers again")
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if err != nil && errors.Is(err, context.Canceled) {
+		return
+	}
+	c.count(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil || c.down:
+		c.settle(err)
+	case !c.probing:
+		c.probing = true
+		go c.probe()
+	}
+}
+
+// count counts a failed command.
+func (c *Conn) count(err error) {
+	if err == nil {
+		return
+	}
+	c.errs.Add(1)
+	if c.onError != nil {
+		c.onError()
+	}
+}
+
+// settle records that Redis answered (err == nil) or is down, logging the
+// first line of an outage and the line that ends it. c.mu is held.
+func (c *Conn) settle(err error) {
+	if err == nil {
+		if c.down {
+			c.down = false
+			c.log.Info().Str("redis", c.where).Msg("redis is back: page cache and executions are shared again")
 		}
 		return
 	}
+	c.retryAt = time.Now().Add(c.retry)
+	if !c.down {
+		c.down = true
+		c.log.Warn().Str("redis", c.where).Str("error", err.Error()).
+			Msg("redis unavailable: page cache and executions are in-process only until it answers again")
+	}
+}
+
+// probe decides, after a failed command, whether Redis is down: a PING
+// that does not answer within ProbeTimeout is an outage; one that answers
+// means the failure was a slow reply, and logs nothing above debug.
+func (c *Conn) probe() {
+	err := c.Ping(context.Background())
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down {
-		c.down = false
-		c.log.Info().Str("redis", c.where).Msg("redis is back: page cache and executions are shared again")
+	c.probing = false
+	probed := c.probed
+	c.mu.Unlock()
+	if err == nil {
+		c.log.Debug().Str("redis", c.where).Msg("redis answered the probe after a failed command: not an outage")
+	}
+	if probed != nil {
+		probed(err == nil)
 	}
 }
 

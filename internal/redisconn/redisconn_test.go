@@ -57,7 +57,18 @@ func TestParseURL(t *testing.T) {
 
 func open(t *testing.T, url string, logs *testio.SyncBuffer) *redisconn.Conn {
 	t.Helper()
-	c, err := redisconn.Open(context.Background(), url, redisconn.Options{Logger: zerolog.New(logs), RetryAfter: time.Nanosecond})
+	return openWith(t, url, logs, redisconn.Options{})
+}
+
+// openWith opens url with o, logging to logs and retrying Redis at once
+// after an error (RetryAfter 1 ns) unless o says otherwise.
+func openWith(t *testing.T, url string, logs *testio.SyncBuffer, o redisconn.Options) *redisconn.Conn {
+	t.Helper()
+	o.Logger = zerolog.New(logs)
+	if o.RetryAfter == 0 {
+		o.RetryAfter = time.Nanosecond
+	}
+	c, err := redisconn.Open(context.Background(), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,115 +76,229 @@ func open(t *testing.T, url string, logs *testio.SyncBuffer) *redisconn.Conn {
 	return c
 }
 
-func TestCommands(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	c := open(t, srv.URL(), &testio.SyncBuffer{})
-
-	if _, ok := c.Get(ctx, "k"); ok {
-		t.Fatal("Get of a missing key found a value")
-	}
-	c.Set(ctx, "k", []byte("v1"), time.Minute)
-	if b, ok := c.Get(ctx, "k"); !ok || string(b) != "v1" {
-		t.Fatalf("Get = %q, %v; want v1", b, ok)
-	}
-
-	held, won, err := c.Claim(ctx, "claim", "a", time.Minute)
-	if err != nil || !won || held != "a" {
-		t.Fatalf("first Claim = %q, %v, %v; want a, won", held, won, err)
-	}
-	held, won, err = c.Claim(ctx, "claim", "b", time.Minute)
-	if err != nil || won || held != "a" {
-		t.Fatalf("second Claim = %q, %v, %v; want a held, lost", held, won, err)
-	}
-	if ok, err := c.Swap(ctx, "claim", "b", "c", time.Minute); err != nil || ok {
-		t.Fatalf("Swap from a value not held = %v, %v; want false", ok, err)
-	}
-	if ok, err := c.Swap(ctx, "claim", "a", "c", time.Minute); err != nil || !ok {
-		t.Fatalf("Swap a→c = %v, %v; want true", ok, err)
-	}
-	if b, _ := c.Get(ctx, "claim"); string(b) != "c" {
-		t.Fatalf("after Swap: %q, want c", b)
-	}
-	if ok, err := c.Swap(ctx, "claim", "c", "", 0); err != nil || !ok {
-		t.Fatalf("Swap c→delete = %v, %v", ok, err)
-	}
-	if _, ok := c.Get(ctx, "claim"); ok {
-		t.Fatal("Swap to \"\" did not delete the key")
-	}
-	if _, won, _ := c.Claim(ctx, "ttl", "x", 50*time.Millisecond); !won {
-		t.Fatal("Claim of a fresh key lost")
-	}
-	if c.Errors() != 0 || !c.Up() {
-		t.Errorf("errors %d, up %v after a healthy session", c.Errors(), c.Up())
-	}
+// probes returns a channel that receives the outcome of each background
+// probe of c (true: Redis answered the PING).
+func probes(c *redisconn.Conn) <-chan bool {
+	ch := make(chan bool, 8)
+	c.OnProbe(func(up bool) { ch <- up })
+	return ch
 }
 
-func TestDegradesWithOneWarningAndRecovers(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	logs := &testio.SyncBuffer{}
-	c := open(t, srv.URL(), logs)
-	c.Set(ctx, "k", []byte("v"), time.Minute)
+func TestCommands(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		ctx := context.Background()
+		c := open(t, srv.URL(), &testio.SyncBuffer{})
 
-	srv.Stop()
-	for range 5 {
+		if _, ok := c.Get(ctx, "k"); ok {
+			t.Fatal("Get of a missing key found a value")
+		}
+		c.Set(ctx, "k", []byte("v1"), time.Minute)
+		if b, ok := c.Get(ctx, "k"); !ok || string(b) != "v1" {
+			t.Fatalf("Get = %q, %v; want v1", b, ok)
+		}
+
+		held, won, err := c.Claim(ctx, "claim", "a", time.Minute)
+		if err != nil || !won || held != "a" {
+			t.Fatalf("first Claim = %q, %v, %v; want a, won", held, won, err)
+		}
+		held, won, err = c.Claim(ctx, "claim", "b", time.Minute)
+		if err != nil || won || held != "a" {
+			t.Fatalf("second Claim = %q, %v, %v; want a held, lost", held, won, err)
+		}
+		if ok, err := c.Swap(ctx, "claim", "b", "c", time.Minute); err != nil || ok {
+			t.Fatalf("Swap from a value not held = %v, %v; want false", ok, err)
+		}
+		if ok, err := c.Swap(ctx, "claim", "a", "c", time.Minute); err != nil || !ok {
+			t.Fatalf("Swap a→c = %v, %v; want true", ok, err)
+		}
+		if b, _ := c.Get(ctx, "claim"); string(b) != "c" {
+			t.Fatalf("after Swap: %q, want c", b)
+		}
+		if ok, err := c.Swap(ctx, "claim", "c", "", 0); err != nil || !ok {
+			t.Fatalf("Swap c→delete = %v, %v", ok, err)
+		}
+		if _, ok := c.Get(ctx, "claim"); ok {
+			t.Fatal("Swap to \"\" did not delete the key")
+		}
+		if _, won, _ := c.Claim(ctx, "ttl", "x", 50*time.Millisecond); !won {
+			t.Fatal("Claim of a fresh key lost")
+		}
+		if c.Errors() != 0 || !c.Up() {
+			t.Errorf("errors %d, up %v after a healthy session", c.Errors(), c.Up())
+		}
+		// The server refused nothing either (go-redis ignores a refused
+		// handshake command, such as CLIENT SETINFO before Redis 7.2; the
+		// server counts it), but the one NOSCRIPT of Swap's first EVALSHA,
+		// which go-redis answers with EVAL.
+		stats, err := c.Client().Info(ctx, "errorstats").Result()
+		if err != nil || strings.Count(stats, "errorstat_") != 1 || !strings.Contains(stats, "errorstat_NOSCRIPT:count=1") {
+			t.Errorf("%s %s answered errors to the connection's commands: %q, %v", k.Binary, srv.Version, stats, err)
+		}
+	})
+}
+
+// A killed Redis refuses connections: the probe after the first failed
+// command fails too, so that is an outage, with exactly one warning; then
+// every command fails fast until Redis is back, which one line says.
+func TestDegradesWithOneWarningAndRecovers(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		ctx := context.Background()
+		logs := &testio.SyncBuffer{}
+		c := open(t, srv.URL(), logs)
+		probed := probes(c)
+		c.Set(ctx, "k", []byte("v"), time.Minute)
+
+		srv.Stop()
 		if _, ok := c.Get(ctx, "k"); ok {
 			t.Fatal("Get succeeded with Redis down")
 		}
-		c.Set(ctx, "k2", []byte("v"), time.Minute)
-	}
-	if _, _, err := c.Claim(ctx, "claim", "a", time.Minute); err == nil {
-		t.Error("Claim with Redis down returned no error (the caller must decide alone)")
-	}
-	if c.Up() || c.Errors() < 10 {
-		t.Errorf("up %v, errors %d after 11 failed commands", c.Up(), c.Errors())
-	}
-	if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
-		t.Errorf("%d 'redis unavailable' lines, want exactly 1:\n%s", n, logs.String())
-	}
+		if up := <-probed; up {
+			t.Fatal("the probe of a killed Redis says it answered")
+		}
+		for range 5 {
+			if _, ok := c.Get(ctx, "k"); ok {
+				t.Fatal("Get succeeded with Redis down")
+			}
+			c.Set(ctx, "k2", []byte("v"), time.Minute)
+		}
+		if _, _, err := c.Claim(ctx, "claim", "a", time.Minute); err == nil {
+			t.Error("Claim with Redis down returned no error (the caller must decide alone)")
+		}
+		// The Get, the probe's PING, then 11 commands, each tried (RetryAfter
+		// 1 ns) and failed.
+		if c.Up() || c.Errors() != 13 {
+			t.Errorf("up %v, errors %d after 13 failed commands", c.Up(), c.Errors())
+		}
+		if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
+			t.Errorf("%d 'redis unavailable' lines, want exactly 1:\n%s", n, logs.String())
+		}
 
-	srv.Start() // empty: no persistence
-	// go-redis's pool probes a dead address once a second in the
-	// background: the first commands after the restart may still fail.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c.Set(ctx, "k", []byte("again"), time.Minute)
-		if b, ok := c.Get(ctx, "k"); ok && string(b) == "again" {
-			break
+		srv.Start() // empty: no persistence
+		// go-redis's pool probes a dead address once a second in the
+		// background: the first commands after the restart may still fail.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c.Set(ctx, "k", []byte("again"), time.Minute)
+			if b, ok := c.Get(ctx, "k"); ok && string(b) == "again" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Redis back for 10 s, yet Get still misses; logs:\n%s", logs.String())
+			}
+			<-time.After(50 * time.Millisecond) // polling a restarted child process
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis back for 10 s, yet Get still misses; logs:\n%s", logs.String())
+		if !c.Up() || strings.Count(logs.String(), "redis is back") != 1 {
+			t.Errorf("up %v; logs:\n%s", c.Up(), logs.String())
 		}
-		<-time.After(50 * time.Millisecond)
-	}
-	if !c.Up() || !strings.Contains(logs.String(), "redis is back") {
-		t.Errorf("up %v; logs:\n%s", c.Up(), logs.String())
-	}
+		if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
+			t.Errorf("%d 'redis unavailable' lines over one outage, want 1:\n%s", n, logs.String())
+		}
+	})
+}
+
+// A slow reply is not an outage. Redis is paused (SIGSTOP: it accepts
+// connections and answers nothing), so a command runs out of its time
+// (OpTimeout) and misses; the probe it starts waits for a PING, and
+// commands skip Redis meanwhile. Redis resumes before the probe's time is
+// up: the PING answers, nothing is logged, and Redis is used again.
+func TestSlowReplyIsNotAnOutage(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		ctx := context.Background()
+		logs := &testio.SyncBuffer{}
+		c := openWith(t, srv.URL(), logs, redisconn.Options{ProbeTimeout: time.Minute})
+		probed := probes(c)
+		c.Set(ctx, "k", []byte("v"), time.Minute)
+
+		srv.Pause()
+		if _, ok := c.Get(ctx, "k"); ok {
+			t.Fatal("Get answered by a paused Redis")
+		}
+		if c.Errors() != 1 {
+			t.Fatalf("errors %d after one timed-out command, want 1", c.Errors())
+		}
+		// The probe waits on the paused Redis: this command is not sent.
+		if _, ok := c.Get(ctx, "k"); ok || c.Errors() != 1 {
+			t.Fatalf("during the probe: Get found %v, errors %d; want a miss not sent (1 error)", ok, c.Errors())
+		}
+		srv.Resume()
+		select {
+		case up := <-probed:
+			if !up {
+				t.Fatalf("the probe failed although Redis resumed; logs:\n%s", logs.String())
+			}
+		case <-time.After(2 * time.Minute): // a failure bound: the probe gives up after 1 min
+			t.Fatal("no probe outcome")
+		}
+		if b, ok := c.Get(ctx, "k"); !ok || string(b) != "v" {
+			t.Fatalf("after the probe: Get = %q, %v; want v", b, ok)
+		}
+		if strings.Contains(logs.String(), "redis unavailable") || strings.Contains(logs.String(), "redis is back") || !c.Up() {
+			t.Errorf("a slow reply was logged as an outage (up %v):\n%s", c.Up(), logs.String())
+		}
+		if c.Errors() != 1 {
+			t.Errorf("errors %d, want 1 (the timed-out command)", c.Errors())
+		}
+	})
+}
+
+// A Redis that stays paused past the probe's time is down: one warning,
+// then one line when it answers again.
+func TestHungRedisIsAnOutage(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		ctx := context.Background()
+		logs := &testio.SyncBuffer{}
+		c := openWith(t, srv.URL(), logs, redisconn.Options{ProbeTimeout: 100 * time.Millisecond})
+		probed := probes(c)
+		c.Set(ctx, "k", []byte("v"), time.Minute)
+
+		srv.Pause()
+		if _, ok := c.Get(ctx, "k"); ok {
+			t.Fatal("Get answered by a paused Redis")
+		}
+		if up := <-probed; up {
+			t.Fatal("the probe of a paused Redis says it answered")
+		}
+		if c.Up() || strings.Count(logs.String(), "redis unavailable") != 1 {
+			t.Fatalf("up %v after a failed probe; logs:\n%s", c.Up(), logs.String())
+		}
+		srv.Resume()
+		if b, ok := c.Get(ctx, "k"); !ok || string(b) != "v" {
+			t.Fatalf("after Resume: Get = %q, %v; want v", b, ok)
+		}
+		if !c.Up() || strings.Count(logs.String(), "redis is back") != 1 || strings.Count(logs.String(), "redis unavailable") != 1 {
+			t.Errorf("up %v; logs:\n%s", c.Up(), logs.String())
+		}
+	})
 }
 
 func TestPasswordNeverLogged(t *testing.T) {
-	srv := redistest.Start(t, "--requirepass", password)
-	logs := &testio.SyncBuffer{}
-	c := open(t, "redis://:"+password+"@"+srv.Addr+"/0", logs)
-	c.Set(context.Background(), "k", []byte("v"), time.Minute)
-	if b, ok := c.Get(context.Background(), "k"); !ok || string(b) != "v" {
-		t.Fatalf("with the right password: Get = %q, %v; logs:\n%s", b, ok, logs.String())
-	}
-	if !strings.Contains(logs.String(), "redis connected") {
-		t.Errorf("no connect line:\n%s", logs.String())
-	}
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k, "--requirepass", password)
+		logs := &testio.SyncBuffer{}
+		c := open(t, "redis://:"+password+"@"+srv.Addr+"/0", logs)
+		c.Set(context.Background(), "k", []byte("v"), time.Minute)
+		if b, ok := c.Get(context.Background(), "k"); !ok || string(b) != "v" {
+			t.Fatalf("with the right password: Get = %q, %v; logs:\n%s", b, ok, logs.String())
+		}
+		if !strings.Contains(logs.String(), "redis connected") {
+			t.Errorf("no connect line:\n%s", logs.String())
+		}
 
-	// A wrong password: one warning that names the host, not the password.
-	wrong := "wrong-" + password
-	logs = &testio.SyncBuffer{}
-	c = open(t, "redis://:"+wrong+"@"+srv.Addr+"/0", logs)
-	if c.Up() || !strings.Contains(logs.String(), "redis unavailable") || !strings.Contains(logs.String(), srv.Addr) {
-		t.Errorf("wrong password: up %v; logs:\n%s", c.Up(), logs.String())
-	}
-	if strings.Contains(logs.String(), wrong) {
-		t.Errorf("logs quote the password:\n%s", logs.String())
-	}
+		// A wrong password: one warning that names the host, not the password.
+		wrong := "wrong-" + password
+		logs = &testio.SyncBuffer{}
+		c = open(t, "redis://:"+wrong+"@"+srv.Addr+"/0", logs)
+		if c.Up() || !strings.Contains(logs.String(), "redis unavailable") || !strings.Contains(logs.String(), srv.Addr) {
+			t.Errorf("wrong password: up %v; logs:\n%s", c.Up(), logs.String())
+		}
+		if strings.Contains(logs.String(), wrong) {
+			t.Errorf("logs quote the password:\n%s", logs.String())
+		}
+	})
 }
 
 // Each failed command reaches Options.OnError (the Redis errors metric),
@@ -181,22 +306,20 @@ func TestPasswordNeverLogged(t *testing.T) {
 func TestOnErrorCountsFailedCommands(t *testing.T) {
 	srv := redistest.Start(t)
 	var calls atomic.Int64
-	c, err := redisconn.Open(context.Background(), srv.URL(), redisconn.Options{Logger: zerolog.Nop(), RetryAfter: time.Nanosecond,
-		OnError: func() { calls.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openWith(t, srv.URL(), &testio.SyncBuffer{}, redisconn.Options{OnError: func() { calls.Add(1) }})
+	probed := probes(c)
 	ctx := context.Background()
 	c.Set(ctx, "k", []byte("v"), time.Minute)
 	if calls.Load() != 0 {
 		t.Fatalf("OnError called %d times with Redis up", calls.Load())
 	}
 	srv.Stop()
+	c.Set(ctx, "k", []byte("v"), time.Minute)
+	<-probed
 	for range 3 {
 		c.Set(ctx, "k", []byte("v"), time.Minute)
 	}
-	if got := calls.Load(); got == 0 || got != c.Errors() {
-		t.Errorf("OnError called %d times, Errors() = %d, after 3 failed commands", got, c.Errors())
+	if got := calls.Load(); got != 5 || got != c.Errors() {
+		t.Errorf("OnError called %d times, Errors() = %d, after 5 failed commands (4 SET, 1 PING)", got, c.Errors())
 	}
 }
