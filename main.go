@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -120,6 +122,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		defer c.Close()
 		conn = c
 	}
+	setMemoryLimit(cfg.MaxUpstreamMemory, log)
 	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version,
 		MaxUpstreamMemory: cfg.MaxUpstreamMemory, Limiter: newLimiter(cfg, conn.Client(), m, log), Observe: observeUpstream(m)})
 	tcfg := tools.Config{
@@ -177,6 +180,26 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		MaxStreams:        cfg.MaxStreams,
 		Health:            map[string]any{"name": "dune-mcp", "version": version, "demo": cfg.Demo},
 	})
+}
+
+// memoryAllowance is what the soft memory limit allows beyond the upstream
+// memory budget: the page cache (64 MiB by default) and the process itself
+// (about 40 MB with its buffers and goroutines).
+const memoryAllowance = 128 << 20
+
+// setMemoryLimit sets the Go runtime's soft memory limit to the upstream
+// memory budget (dune/budget.go) plus memoryAllowance, so the garbage
+// collector runs before the heap outgrows what the budget lets live, unless
+// the user set a limit (GOMEMLIMIT), which is kept.
+func setMemoryLimit(budget int64, log zerolog.Logger) {
+	if budget <= 0 {
+		budget = dune.DefaultMaxUpstreamMemory
+	}
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 {
+		log.Debug().Int64("limit", cur).Msg("GOMEMLIMIT is set: keeping it")
+		return
+	}
+	debug.SetMemoryLimit(budget + memoryAllowance)
 }
 
 // startDemoEmulator serves the Dune API emulator with its demo datasets on
