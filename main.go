@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -77,7 +79,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
 	logging.InstallDefaults(log)
-	if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+	// The shutdown's length, signal to exit, is logged: the drain + at
+	// most 1 s (transport/shutdown.go).
+	var signalled atomic.Pointer[time.Time]
+	defer context.AfterFunc(ctx, func() { now := time.Now(); signalled.Store(&now) })()
+	err = serve(ctx, cfg, log, stdin, stdout)
+	if at := signalled.Load(); at != nil {
+		log.Info().Dur("shutdown", time.Since(*at)).Msg("exiting")
+	}
+	if err != nil {
 		log.Error().Err(err).Msg("dune-mcp stopped with an error")
 		return 1
 	}
