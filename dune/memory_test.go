@@ -304,3 +304,31 @@ func TestUnknownMembersNeverHeldWhole(t *testing.T) {
 		t.Errorf("allocated %d bytes for %d bytes of unknown members", alloc, len(body))
 	}
 }
+
+// One answer whose decoded rows need more than the whole budget is still
+// read when it is alone: it may use the budget, all of it, but never waits
+// for more than that (which would be waiting for itself).
+func TestOneAnswerLargerThanTheBudgetAloneSucceeds(t *testing.T) {
+	s := emulator.NewServer(emulator.WithMaxPageSize(10000))
+	defer s.Close()
+	s.AddQuery(1001, emulator.DEXTrades(10000, 7))
+	p := faultproxy.New(s.URL)
+	defer p.Close()
+	const budget = 10 << 20
+	c := dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey, MaxUpstreamMemory: budget})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := c.GetLatestResult(ctx, 1001, dune.Options{Limit: 10000})
+	if err != nil || len(res.Rows) != 10000 {
+		t.Fatalf("err = %v", err)
+	}
+	if res.BodyBytes >= budget {
+		t.Fatalf("the body (%d bytes) does not fit the budget: the test needs a smaller page", res.BodyBytes)
+	}
+	mem := c.MemoryBudget()
+	t.Logf("%d bytes of JSON under a budget of %d: %d bytes held", res.BodyBytes, budget, mem.Handed())
+	if mem.Handed() != budget {
+		t.Errorf("%d bytes held, want the whole budget (%d): the decoded rows need more", mem.Handed(), budget)
+	}
+	runtime.KeepAlive(res)
+}
