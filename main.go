@@ -231,8 +231,22 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 	url = "http://" + ln.Addr().String()
 	log.Info().Str("emulator_url", url).Int("queries", len(emulator.DemoQueries)).
 		Msg("demo mode: serving synthetic datasets from the embedded Dune emulator; no Dune key or network used")
-	return url, func() { cancel(); <-done }, nil
+	// The stop is bounded so that the exit stays within the drain + 1 s
+	// (transport/shutdown.go): by then every call has been answered, and a
+	// request still open on the emulator is one the transport gave up on.
+	stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(demoStopGrace):
+			log.Warn().Msg("demo emulator still closing connections; exiting without waiting")
+		}
+	}
+	return url, stop, nil
 }
+
+// demoStopGrace bounds the demo emulator's stop at shutdown.
+const demoStopGrace = 150 * time.Millisecond
 
 // minAuthTokenLen is the DUNE_MCP_AUTH_TOKEN length under which startup warns.
 const minAuthTokenLen = 16
