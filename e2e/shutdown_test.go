@@ -137,7 +137,8 @@ func callAll(c *client.Client, n int, args map[string]any) <-chan []answer {
 // SIGTERM with 50 slow calls in flight: after the drain, each call still
 // running gets a JSON-RPC response (isError: shutting down, retry) before its
 // connection or stream closes, over streamable HTTP, legacy SSE and stdio; and
-// the process exits without waiting for the calls (the time is logged).
+// the process exits within the drain + 1 s (exitBound), without waiting for
+// the calls.
 func TestShutdownAnswersEveryCallInFlight(t *testing.T) {
 	for _, kind := range []string{"streamable", "sse", "stdio"} {
 		t.Run(kind, func(t *testing.T) {
@@ -244,8 +245,8 @@ func parseAnswer(id int, body string, err error) answer {
 
 // In --demo the embedded emulator stops with the server: SIGINT with calls
 // waiting on a run (a refresh of the demo query that never finishes) answers
-// them and exits without waiting for them (the time is logged; it was the
-// drain + 5 s before: the emulator waited).
+// them and exits within the drain + 1 s (exitBound), without waiting for
+// them (it was the drain + 5 s before: the emulator waited).
 func TestDemoShutdownAnswersWaitingCalls(t *testing.T) {
 	t.Parallel()
 	p, base := startHTTP(t, baseEnv(), "--demo")
