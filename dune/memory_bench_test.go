@@ -57,6 +57,16 @@ func bigPage(tb testing.TB) (string, int64) {
 	return bigFile, bigSize
 }
 
+// TestMain removes the big page's file (bigPage) once every test and
+// benchmark has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigFile != "" {
+		_ = os.RemoveAll(filepath.Dir(bigFile))
+	}
+	os.Exit(code)
+}
+
 // serveFile answers every request with the file at path, streamed from
 // disk.
 func serveFile(tb testing.TB, path string) *httptest.Server {
