@@ -11,10 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -75,7 +79,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
 	logging.InstallDefaults(log)
-	if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+	// The shutdown's length, signal to exit, is logged: the drain + at
+	// most 1 s (transport/shutdown.go).
+	var signalled atomic.Pointer[time.Time]
+	defer context.AfterFunc(ctx, func() { now := time.Now(); signalled.Store(&now) })()
+	err = serve(ctx, cfg, log, stdin, stdout)
+	if at := signalled.Load(); at != nil {
+		log.Info().Dur("shutdown", time.Since(*at)).Msg("exiting")
+	}
+	if err != nil {
 		log.Error().Err(err).Msg("dune-mcp stopped with an error")
 		return 1
 	}
@@ -120,6 +132,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 		defer c.Close()
 		conn = c
 	}
+	setMemoryLimit(cfg.MaxUpstreamMemory, log)
 	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version,
 		MaxUpstreamMemory: cfg.MaxUpstreamMemory, Limiter: newLimiter(cfg, conn.Client(), m, log), Observe: observeUpstream(m)})
 	tcfg := tools.Config{
@@ -179,6 +192,26 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 	})
 }
 
+// memoryAllowance is what the soft memory limit allows beyond the upstream
+// memory budget: the page cache (64 MiB by default) and the process itself
+// (about 40 MB with its buffers and goroutines).
+const memoryAllowance = 128 << 20
+
+// setMemoryLimit sets the Go runtime's soft memory limit to the upstream
+// memory budget (dune/budget.go) plus memoryAllowance, so the garbage
+// collector runs before the heap outgrows what the budget lets live, unless
+// the user set a limit (GOMEMLIMIT), which is kept.
+func setMemoryLimit(budget int64, log zerolog.Logger) {
+	if budget <= 0 {
+		budget = dune.DefaultMaxUpstreamMemory
+	}
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 {
+		log.Debug().Int64("limit", cur).Msg("GOMEMLIMIT is set: keeping it")
+		return
+	}
+	debug.SetMemoryLimit(budget + memoryAllowance)
+}
+
 // startDemoEmulator serves the Dune API emulator with its demo datasets on
 // a loopback port, in this process.
 func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) {
@@ -198,8 +231,22 @@ func startDemoEmulator(log zerolog.Logger) (url string, stop func(), err error) 
 	url = "http://" + ln.Addr().String()
 	log.Info().Str("emulator_url", url).Int("queries", len(emulator.DemoQueries)).
 		Msg("demo mode: serving synthetic datasets from the embedded Dune emulator; no Dune key or network used")
-	return url, func() { cancel(); <-done }, nil
+	// The stop is bounded so that the exit stays within the drain + 1 s
+	// (transport/shutdown.go): by then every call has been answered, and a
+	// request still open on the emulator is one the transport gave up on.
+	stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(demoStopGrace):
+			log.Warn().Msg("demo emulator still closing connections; exiting without waiting")
+		}
+	}
+	return url, stop, nil
 }
+
+// demoStopGrace bounds the demo emulator's stop at shutdown.
+const demoStopGrace = 150 * time.Millisecond
 
 // minAuthTokenLen is the DUNE_MCP_AUTH_TOKEN length under which startup warns.
 const minAuthTokenLen = 16

@@ -115,7 +115,7 @@ type Config struct {
 	NoExecute            bool          // never run a query (max_age_hours is refused)
 	MaxDatapointsPerCall int64         // cap of one call's reads, in datapoints
 	DatapointBudget      int64         // reads allowed per Dune key over the process's life (0: unlimited)
-	MaxUpstreamMemory    int64         // process-wide budget of upstream bytes in flight
+	MaxUpstreamMemory    int64         // process-wide budget of the memory Dune answers occupy (dune/budget.go)
 	ResultViews          string        // which part of a result carries the rows: tools.ViewsAuto, ...
 	APIKey               Secret
 	BaseURL              string
@@ -199,7 +199,7 @@ func Parse(args []string, getenv func(string) string, help io.Writer) (Config, e
 	fs.StringVar(&maxDatapoints, "max-datapoints-per-call", strconv.Itoa(tools.DefaultMaxDatapointsPerCall), "most Dune datapoints (rows × columns) one tool call may read, `N` ≥ 1 ["+EnvMaxDatapoints+"]")
 	fs.StringVar(&dpBudget, "datapoint-budget", "0", "Dune datapoints this process may read per API key over its life, `N`; 0 = unlimited ["+EnvBudget+"]")
 	fs.StringVar(&redisURL, "redis-url", "", "Redis or Valkey `URL` (redis:// or rediss://, [:password@]host[:port][/db]) that replicas share for the page cache and executions; prefer the environment, which ps does not show ["+EnvRedisURL+"]")
-	fs.StringVar(&maxUpstreamMem, "max-upstream-memory", formatSize(dune.DefaultMaxUpstreamMemory), "process-wide budget of Dune answer bytes in flight, a `size` such as 256MiB or 1GiB; calls beyond it wait ["+EnvMaxUpstreamMem+"]")
+	fs.StringVar(&maxUpstreamMem, "max-upstream-memory", formatSize(dune.DefaultMaxUpstreamMemory), "process-wide budget of the memory Dune answers occupy, a `size` such as 256MiB or 1GiB; calls beyond it wait ["+EnvMaxUpstreamMem+"]")
 	fs.StringVar(&resultViews, "result-views", tools.ViewsAuto, "which part of a result carries the rows: `"+strings.Join(tools.ResultViewNames, "|")+"`; auto follows the client (docs/result-views.md) ["+EnvResultViews+"]")
 	fs.StringVar(&baseURL, "dune-base-url", dune.DefaultBaseURL, "Dune API `URL`; the client appends /api/v1/... ["+EnvBaseURL+"]")
 	fs.StringVar(&logLevel, "log-level", "info", "`level`: "+levelNames+" ["+EnvLogLevel+"]")

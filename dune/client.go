@@ -90,8 +90,8 @@ type Config struct {
 	// results answer has its own, smaller guard sized from its request
 	// (see the memory design in budget.go).
 	MaxBodyBytes int64
-	// MaxUpstreamMemory is the process-wide budget of upstream bytes in
-	// flight shared by the client's calls, default
+	// MaxUpstreamMemory is the process-wide budget of the memory upstream
+	// answers occupy, shared by the client's calls, default
 	// DefaultMaxUpstreamMemory (see the memory design in budget.go).
 	MaxUpstreamMemory int64
 	// Retry is the retry policy for 429/502/503/504 and transient network errors.
@@ -218,7 +218,7 @@ func NewClient(cfg Config) *Client {
 	}
 }
 
-// MemoryBudget returns the budget of upstream bytes in flight the client's
+// MemoryBudget returns the budget of upstream answer memory the client's
 // calls share.
 func (c *Client) MemoryBudget() *MemoryBudget { return c.mem }
 
@@ -289,6 +289,7 @@ func (c *Client) resultDecoder(path string, want answerWant) decoder[*Result] {
 			}
 			return checkState(res)
 		},
+		keep: func(res *Result, r *reservation) { keep(r, res) },
 	}
 }
 
@@ -430,7 +431,8 @@ func isText(b []byte) bool {
 
 // bodyReader counts bytes, enforces the size guard and remembers the first
 // read error, so that a decoding failure can be told apart from a network
-// one.
+// one. It is the decoder's heapMeter: what the decoded answer occupies is
+// charged to the reservation as it grows.
 type bodyReader struct {
 	r   io.Reader
 	n   int64
@@ -452,16 +454,23 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = ErrBodyTooLarge
 		return n, b.err
 	}
-	if b.res != nil && b.n > b.res.held {
-		if rerr := b.res.cover(b.n); rerr != nil {
-			b.err = rerr
-			return n, b.err
-		}
-	}
 	if err != nil && err != io.EOF {
 		b.err = err
 	}
 	return n, err
+}
+
+// occupied charges n bytes, what the answer decoded so far occupies, to the
+// reservation (heapMeter).
+func (b *bodyReader) occupied(n int64) error {
+	if b.res == nil {
+		return nil
+	}
+	if err := b.res.cover(n); err != nil {
+		b.err = err
+		return err
+	}
+	return nil
 }
 
 // normalizeBase drops trailing slashes and a trailing /api or /api/v1, so

@@ -86,6 +86,7 @@ func decodeResultNotes(r io.Reader, res *Result) (decodeNotes, error) {
 		return notes, err
 	}
 	var rd rowDecoder
+	rd.meter, _ = r.(heapMeter)
 	var stateSeen bool
 	if c, err := s.peek(); err != nil {
 		return notes, malformed("response", err)
@@ -165,7 +166,7 @@ func decodeResultNotes(r io.Reader, res *Result) (decodeNotes, error) {
 	if !stateSeen || res.State == "" {
 		return notes, fmt.Errorf("%w: no state", ErrMalformedResponse)
 	}
-	return notes, nil
+	return notes, rd.metered(s)
 }
 
 // scalar decodes the next value, at most maxScalarBytes, into v with
@@ -301,6 +302,9 @@ func decodeRows(s *scanner, rd *rowDecoder) error {
 			n, err := rd.add(s.buf[s.i:s.n])
 			if err == nil {
 				s.i += n
+				if err := rd.metered(s); err != nil {
+					return err
+				}
 				break
 			}
 			if err != errNeedMore {

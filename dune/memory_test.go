@@ -136,9 +136,79 @@ func TestMemoryBudgetBoundsConcurrentAnswers(t *testing.T) {
 	if mem.Peak() > budget || mem.Peak() < bodies[0] {
 		t.Errorf("peak in flight %d, budget %d, one body %d", mem.Peak(), budget, bodies[0])
 	}
+	// The answers' memory is held until they are collected (or two
+	// collections have passed): then nothing is reserved any more.
+	dune.SettleForTest(mem)
 	if mem.InFlight() != 0 {
-		t.Errorf("%d bytes still reserved after every call ended", mem.InFlight())
+		t.Errorf("%d bytes still reserved after every call ended and its answer was collected", mem.InFlight())
 	}
+}
+
+// The budget is charged what the decoded rows really occupy (as the
+// runtime measures the live heap), not their JSON size, and it holds that
+// share while the caller has the answer.
+func TestBudgetChargedWhatTheAnswerOccupies(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations differ under -race")
+	}
+	s := emulator.NewServer()
+	defer s.Close()
+	s.AddQuery(1001, emulator.DEXTrades(20000, 7))
+	s.AddQuery(3003, emulator.Wide(1000, 300, 5))
+	for _, q := range []struct {
+		id   int64
+		rows int
+	}{{1001, 20000}, {3003, 1000}} {
+		c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: emulator.DefaultAPIKey})
+		live, v := liveHeap(func() any {
+			res, err := c.GetLatestResult(context.Background(), q.id, dune.Options{Limit: q.rows})
+			if err != nil || len(res.Rows) != q.rows {
+				t.Fatalf("query %d: %v", q.id, err)
+			}
+			return res
+		})
+		res := v.(*dune.Result)
+		held := c.MemoryBudget().Handed()
+		t.Logf("query %d: %d bytes of JSON, %d live in the heap, %d held in the budget (%.2f× live)",
+			q.id, res.BodyBytes, live, held, float64(held)/float64(live))
+		if float64(held) < 0.85*float64(live) || float64(held) > 1.5*float64(live) {
+			t.Errorf("query %d: the budget holds %d bytes for an answer that occupies %d", q.id, held, live)
+		}
+		if c.MemoryBudget().InFlight() != held {
+			t.Errorf("query %d: %d bytes reserved, %d of them held for the answer", q.id, c.MemoryBudget().InFlight(), held)
+		}
+		runtime.KeepAlive(res)
+	}
+}
+
+// An answer its caller keeps (a cache has its own bound) does not block the
+// budget for ever: a call that needs its share waits for two collections,
+// then goes ahead.
+func TestKeptAnswerDoesNotBlockTheBudget(t *testing.T) {
+	s := emulator.NewServer()
+	defer s.Close()
+	s.AddQuery(1001, emulator.DEXTrades(3000, 7))
+	p := faultproxy.New(s.URL)
+	defer p.Close()
+	c := budgetClient(p, 8<<20) // one call's 6 MiB estimate fits; two do not
+	kept, err := c.GetLatestResult(context.Background(), 1001, dune.Options{Limit: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := c.MemoryBudget().Handed()
+	if held <= 2<<20 {
+		t.Fatalf("%d bytes held for a %d-byte answer", held, kept.BodyBytes)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := c.GetLatestResult(ctx, 1001, dune.Options{Limit: 3000})
+	if err != nil || len(res.Rows) != 3000 {
+		t.Fatalf("the second call: %v", err)
+	}
+	if len(kept.Rows) != 3000 {
+		t.Errorf("the kept answer has %d rows", len(kept.Rows))
+	}
+	runtime.KeepAlive(kept)
 }
 
 // A call that cannot get its share before its deadline fails with
@@ -233,4 +303,32 @@ func TestUnknownMembersNeverHeldWhole(t *testing.T) {
 	if alloc > 1<<20 {
 		t.Errorf("allocated %d bytes for %d bytes of unknown members", alloc, len(body))
 	}
+}
+
+// One answer whose decoded rows need more than the whole budget is still
+// read when it is alone: it may use the budget, all of it, but never waits
+// for more than that (which would be waiting for itself).
+func TestOneAnswerLargerThanTheBudgetAloneSucceeds(t *testing.T) {
+	s := emulator.NewServer(emulator.WithMaxPageSize(10000))
+	defer s.Close()
+	s.AddQuery(1001, emulator.DEXTrades(10000, 7))
+	p := faultproxy.New(s.URL)
+	defer p.Close()
+	const budget = 10 << 20
+	c := dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey, MaxUpstreamMemory: budget})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := c.GetLatestResult(ctx, 1001, dune.Options{Limit: 10000})
+	if err != nil || len(res.Rows) != 10000 {
+		t.Fatalf("err = %v", err)
+	}
+	if res.BodyBytes >= budget {
+		t.Fatalf("the body (%d bytes) does not fit the budget: the test needs a smaller page", res.BodyBytes)
+	}
+	mem := c.MemoryBudget()
+	t.Logf("%d bytes of JSON under a budget of %d: %d bytes held", res.BodyBytes, budget, mem.Handed())
+	if mem.Handed() != budget {
+		t.Errorf("%d bytes held, want the whole budget (%d): the decoded rows need more", mem.Handed(), budget)
+	}
+	runtime.KeepAlive(res)
 }

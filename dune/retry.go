@@ -67,6 +67,9 @@ func (cl *call) where() string { return cl.method + " " + cl.path }
 type decoder[T any] struct {
 	decode func(r io.Reader) (T, error)
 	check  func(ctx context.Context, v T, key string, bodyBytes int64) error
+	// keep hands the attempt's memory reservation over with the answer
+	// (nil: the answer is not counted once decoded).
+	keep func(v T, r *reservation)
 }
 
 // do runs the retry loop for one logical request.
@@ -114,7 +117,13 @@ func do[T any](ctx context.Context, c *Client, cl call, dec decoder[T]) (T, erro
 		}
 		timeout := c.attemptTimeout(n, left)
 		v, retry, err := attempt(ctx, c, &cl, dec, u, key, timeout, res)
-		res.release() // the body is decoded: its bytes are no longer in flight
+		// The answer's memory is handed over with it (budget.go): held until
+		// it is collected; an answer that failed is garbage already.
+		if err == nil && dec.keep != nil {
+			dec.keep(v, res)
+		} else {
+			keep[struct{}](res, nil)
+		}
 		if cl.once {
 			retry.ok = retry.ok && retry.status == http.StatusTooManyRequests
 			if err != nil && !retry.ok && !retry.nothingRan() {

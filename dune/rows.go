@@ -33,7 +33,32 @@ type rowDecoder struct {
 	maxKeys  int   // distinct keys allowed before the metadata; 0 until the first row
 	cells    int64 // cells handed out to rows
 	rowBytes int64 // bytes of the row objects read
+
+	// heap is what the rows occupy in the heap, counted as they are made:
+	// cell blocks, the rows' value strings and boxes, nested values, the
+	// rows slice. The memory budget is charged with it (see budget.go).
+	heap  int64
+	meter heapMeter // nil: not metered
 }
+
+// metered tells the meter what the rows and the scanner's buffer occupy.
+func (d *rowDecoder) metered(s *scanner) error {
+	if d.meter == nil {
+		return nil
+	}
+	return d.meter.occupied(d.heap + int64(len(s.buf)))
+}
+
+// Heap costs the row decoder counts (heap): an interface cell, the box of
+// a string or json.Number value, a row's slice header; a nested value
+// (maps and slices of encoding/json) is counted at nestedFactor times its
+// JSON.
+const (
+	cellBytes    = 16
+	boxBytes     = 16
+	rowHeader    = 24
+	nestedFactor = 3
+)
 
 // Limits on what rows may cost (see the decoding strategy in decode.go).
 const (
@@ -180,6 +205,7 @@ func (d *rowDecoder) take(n int) (Row, error) {
 		// Never more cells ahead than the budget has room for.
 		rows := min(int64(d.grow), max(1, (d.cellBudget()-d.cells)/int64(n)+1))
 		d.block = make([]any, n*int(rows))
+		d.heap += cellBytes * int64(len(d.block))
 	}
 	r := d.block[:n:n]
 	d.block = d.block[n:]
@@ -286,6 +312,7 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 					}
 					sp.kind, sp.start = kindNested, len(d.nested)
 					d.nested = append(d.nested, v)
+					d.heap += nestedFactor * int64(end-i)
 				} else if !json.Valid(raw[i:end]) {
 					return 0, errBadNested
 				}
@@ -331,6 +358,7 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 		return 0, err
 	}
 	s := string(d.arena) // one allocation for the row's values not shared (see value)
+	d.heap += int64(len(s))
 	if len(d.prev) < len(d.names) {
 		d.prev = append(d.prev, make([]prevValue, len(d.names)-len(d.prev))...)
 	}
@@ -341,10 +369,12 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 		case kindString:
 			v := s[sp.start:sp.end]
 			row[sp.slot] = v
+			d.heap += boxBytes
 			d.prev[sp.slot] = prevValue{kind: kindString, s: v, box: row[sp.slot]}
 		case kindNumber:
 			v := s[sp.start:sp.end]
 			row[sp.slot] = json.Number(v)
+			d.heap += boxBytes
 			d.prev[sp.slot] = prevValue{kind: kindNumber, s: v, box: row[sp.slot]}
 		case kindTrue:
 			row[sp.slot] = true
@@ -356,7 +386,13 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 			row[sp.slot] = d.nested[sp.start]
 		}
 	}
-	d.rows = append(d.rows, row)
+	if len(d.rows) == cap(d.rows) {
+		old := cap(d.rows)
+		d.rows = append(d.rows, row)
+		d.heap += rowHeader * int64(cap(d.rows)-old)
+	} else {
+		d.rows = append(d.rows, row)
+	}
 	return i, nil
 }
 

@@ -20,9 +20,6 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	sseKeepAlive             = 25 * time.Second
-	// closeGrace bounds the last step of shutdown, once every call is
-	// answered: the connections finish writing and close.
-	closeGrace = 500 * time.Millisecond
 )
 
 // HTTPConfig configures the HTTP transport.
@@ -170,21 +167,19 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, cfg HTTPConfig)
 	_ = ln.Close()
 	<-errc // the listener's close error: expected
 	srv.SetKeepAlivesEnabled(false)
-	post, cancel := s.drain(cfg.DrainTimeout)
-	defer cancel()
+	post := s.drain(cfg.DrainTimeout)
+	defer post.cancel()
 	// Calls made over SSE are answered on their session's stream, after the
 	// call: wait for those answers to be written, then end the streams.
-	if s.sse.settle(post, answerIdle) != nil {
+	if s.sse.settle(post.answers, answerIdle) != nil {
 		s.log.Warn().Msg("answers still queued on SSE streams at shutdown")
 	}
-	cctx, ccancel := context.WithTimeout(post, closeGrace)
-	defer ccancel()
-	h.CloseSessions(cctx)
-	if err := srv.Shutdown(cctx); err != nil {
+	h.CloseSessions(post.ctx)
+	if err := srv.Shutdown(post.ctx); err != nil {
 		s.log.Warn().Err(err).Msg("forcing connections closed")
 		_ = srv.Close()
 	}
-	s.log.Info().Msg("stopped")
+	s.log.Info().Dur("after_drain", post.took()).Msg("stopped")
 	return nil
 }
 

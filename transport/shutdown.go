@@ -18,10 +18,16 @@ import (
 // tool calls already running get the drain (DefaultDrainTimeout) to finish;
 // calls that arrive meanwhile are answered ShuttingDownMessage at once. At the
 // end of the drain every call still running is cancelled and answered
-// ShuttingDownMessage (an isError result), and that answer is written to its
-// connection, SSE stream or stdout before the transport closes. That takes
-// milliseconds after the drain; on a machine too busy to write the answers
-// sooner, shutdown waits while they keep coming, up to afterDrain.
+// ShuttingDownMessage (an isError result) at once, all of them together,
+// without waiting for its handler (one that ignores the cancellation is left
+// behind), and that answer is written to its connection, SSE stream or stdout
+// before the transport closes. Everything after the drain is bounded by
+// afterDrain: the answers are written by answerDeadline (while they keep
+// coming: a client that stopped reading is not waited for past answerIdle),
+// and closing the streams and connections gets the rest, closeGrace. The
+// transport returns within the drain + afterDrain, which leaves the rest of
+// a second for the process to exit (in --demo, the embedded emulator stops
+// too): exit within the drain + 1 s.
 
 // ShuttingDownMessage is the isError result of a tool call the server stopped
 // (or refused) because it is shutting down.
@@ -32,21 +38,38 @@ const ShuttingDownMessage = "The server is shutting down and could not finish th
 var errShuttingDown = errors.New("transport: the server is shutting down")
 
 const (
-	// handlerGrace is how long a stopped call's handler may take to return
-	// after its context is cancelled; a handler that takes longer is left
-	// behind and the call answered without it.
-	handlerGrace = 250 * time.Millisecond
-	// answerIdle: after the drain, shutdown waits for the answers (and for
-	// them to be written) while they keep coming, and moves on once none
-	// has come for answerIdle: a busy machine is waited for, a client that
-	// stopped reading is not.
+	// answerIdle: after the drain, shutdown waits for the answers to be
+	// written while they keep coming, and moves on once none has been
+	// written for answerIdle: a busy machine is waited for (within
+	// afterDrain), a client that stopped reading is not.
 	answerIdle = 300 * time.Millisecond
 	// afterDrain bounds everything after the drain: answering the calls,
-	// writing the answers, closing the connections. It is reached only on a
-	// machine too busy to answer 50 calls in 3 s; normally this takes
-	// milliseconds.
-	afterDrain = 3 * time.Second
+	// writing the answers, closing the streams and connections. Normally
+	// this takes milliseconds.
+	afterDrain = 800 * time.Millisecond
+	// closeGrace is the last part of afterDrain, kept for closing the
+	// streams and connections once the answers are written.
+	closeGrace = 250 * time.Millisecond
 )
+
+// postDrain is the shutdown after the drain: ctx ends afterDrain after it
+// (everything is done by then), answers closeGrace earlier.
+type postDrain struct {
+	ended   time.Time // when the drain ended
+	ctx     context.Context
+	answers context.Context
+	cancel  func()
+}
+
+func newPostDrain() *postDrain {
+	ended := time.Now()
+	ctx, cancel := context.WithDeadline(context.Background(), ended.Add(afterDrain))
+	answers, acancel := context.WithDeadline(ctx, ended.Add(afterDrain-closeGrace))
+	return &postDrain{ended: ended, ctx: ctx, answers: answers, cancel: func() { acancel(); cancel() }}
+}
+
+// took is the time since the drain ended.
+func (p *postDrain) took() time.Duration { return time.Since(p.ended) }
 
 // gate is the shutdown state the tool calls see: open, closing (the drain:
 // new calls are refused), then stopped (running calls are cancelled).
@@ -113,15 +136,12 @@ func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		case <-s.gate.stop:
 		}
 		cancel(errShuttingDown)
-		t := time.NewTimer(handlerGrace)
-		defer t.Stop()
 		select {
 		case o := <-done:
 			if o.err == nil && o.res != nil && !o.res.IsError {
-				return o.res, nil // it finished after all: a real answer beats a retry
+				return o.res, nil // it finished just now: a real answer beats a retry
 			}
-		case <-t.C:
-			s.log.Warn().Str("tool", req.Params.Name).Msg("a stopped tool call did not return; answering without it")
+		default: // the handler is not waited for: it may ignore the cancellation
 		}
 		return shuttingDown(), nil
 	}
@@ -130,24 +150,24 @@ func (s *Server) track(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 // drain runs the shutdown of the tool calls: it refuses new calls, lets the
 // running ones finish within d, then stops the rest, and returns once every
 // call has been answered (by its handler or with ShuttingDownMessage). It
-// returns the context the rest of the shutdown runs in: it ends afterDrain
-// after the drain.
-func (s *Server) drain(d time.Duration) (context.Context, context.CancelFunc) {
+// returns the shutdown after the drain (postDrain), which the caller
+// cancels.
+func (s *Server) drain(d time.Duration) *postDrain {
 	s.gate.close()
 	s.log.Info().Int("in_flight", s.inflight.count()).Dur("drain", d).Msg("shutting down")
 	dctx, cancel := context.WithTimeout(context.Background(), d)
 	err := s.inflight.wait(dctx)
 	cancel()
-	post, cancel := context.WithTimeout(context.Background(), afterDrain)
+	post := newPostDrain()
 	if err == nil {
-		return post, cancel
+		return post
 	}
 	s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still running at the end of the drain: answering them that the server is shutting down")
 	s.gate.stopAll()
-	if s.inflight.settle(post, handlerGrace+answerIdle) != nil {
+	if s.inflight.settle(post.answers, answerIdle) != nil {
 		s.log.Warn().Int("in_flight", s.inflight.count()).Msg("tool calls still unanswered after the drain")
 	}
-	return post, cancel
+	return post
 }
 
 // sseAnswers tracks, per open legacy SSE stream, the requests of its session

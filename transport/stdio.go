@@ -66,11 +66,12 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 		// Calls waiting for a worker are refused, running ones answered
 		// ShuttingDownMessage at the end of the drain; then every answer
 		// is written before the session ends.
-		post, pcancel := s.drain(drain)
-		defer pcancel()
-		if err := pending.t.settle(post, answerIdle); err != nil {
+		post := s.drain(drain)
+		defer post.cancel()
+		if err := pending.t.settle(post.answers, answerIdle); err != nil {
 			s.log.Warn().Int("pending", pending.count()).Msg("requests still unanswered at shutdown")
 		}
+		s.log.Info().Dur("after_drain", post.took()).Msg("stopped")
 		cancel()
 	}()
 
