@@ -40,6 +40,11 @@ const (
 var bin string
 
 func TestMain(m *testing.M) {
+	// DUNE_MCP_E2E_BIN runs a binary built elsewhere (one a profiler can
+	// read symbols from: `make bench-profile`), stamped with testVersion.
+	if bin = os.Getenv("DUNE_MCP_E2E_BIN"); bin != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dune-mcp-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
