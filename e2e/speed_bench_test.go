@@ -26,12 +26,13 @@ import (
 // binary: one get_latest_result of 1,000 DEX rows (22 columns, limit 1000,
 // the default budget) sent as a JSON-RPC line to `dune-mcp` over stdio,
 // against a bare fetch of the same page (same query, offset, limit and
-// columns) from the same emulator. The emulator runs in this process; the
-// server is its own process, so its CPU is the server's alone.
+// columns) from the same emulator. The server is a process of its own, so
+// its CPU is the server's alone.
 //
 // Every iteration takes a page at a new offset (0, 1,000, …, 98,000, then
 // again), so each call really fetches upstream (get_latest_result never
-// reads the page cache; the benchmark checks one upstream request per call)
+// reads the page cache; the benchmark checks, in the server's log line of
+// each call, one upstream request and 1,000 rows fetched)
 // and meets rows it has not tokenised before, as a real walk does. Within an
 // iteration the three fetches of the page run one after the other in an
 // order that rotates each iteration:
@@ -54,16 +55,57 @@ import (
 // measured afterwards while only bare fetches run, per call (Linux only;
 // /proc counts in 10 ms ticks, so run at least ~50 iterations:
 // -benchtime 60x).
+//
+// Two placements of the emulator: emulator=process runs `dune-mcp emulator`
+// as a process of its own (demo query 1001, the same 100,000 DEX rows), so
+// the bare fetch crosses processes as the tool's does; emulator=bench
+// serves it from this process.
 func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
-	const queryID, pageRows, pages = 1, 1000, 99
-	emu := emulator.NewServer(emulator.WithAPIKey(duneKey))
-	b.Cleanup(emu.Close)
-	emu.AddQuery(queryID, emulator.DEXTrades(pages*pageRows+pageRows, 1))
+	b.Run("emulator=process", func(b *testing.B) {
+		benchStdioVsBare(b, startEmulatorProcess(b), emulator.DemoDEXTrades)
+	})
+	b.Run("emulator=bench", func(b *testing.B) {
+		emu := emulator.NewServer(emulator.WithAPIKey(duneKey))
+		b.Cleanup(emu.Close)
+		emu.AddQuery(1, emulator.DEXTrades(100000, 1))
+		benchStdioVsBare(b, emu.URL, 1)
+	})
+}
 
-	s := startRawStdio(b, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL, "DUNE_MCP_CURSOR_SECRET", "bench-cursor-secret"))
+// startEmulatorProcess starts `dune-mcp emulator` on a free port and
+// returns its URL.
+func startEmulatorProcess(b *testing.B) string {
+	cmd := exec.Command(bin, "emulator", "--addr", "127.0.0.1:0", "--api-key", duneKey)
+	cmd.Env = baseEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if _, url, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return strings.TrimSpace(url)
+		}
+	}
+	b.Fatalf("dune-mcp emulator did not say where it listens: %v", sc.Err())
+	return ""
+}
+
+func benchStdioVsBare(b *testing.B, emuURL string, queryID int64) {
+	const pageRows, pages = 1000, 99
+	s := startRawStdio(b, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emuURL, "DUNE_MCP_CURSOR_SECRET", "bench-cursor-secret"))
 	s.initialize(b)
 
-	dc := dune.NewClient(dune.Config{BaseURL: emu.URL, APIKey: duneKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
+	dc := dune.NewClient(dune.Config{BaseURL: emuURL, APIKey: duneKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
 	ctx := context.Background()
 	bareClient := func(offset int) {
 		res, err := dc.GetLatestResult(ctx, queryID, dune.Options{Limit: pageRows, Offset: offset})
@@ -74,7 +116,7 @@ func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
 	hc := &http.Client{}
 	bareStdlib := func(offset int) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-			fmt.Sprintf("%s/api/v1/query/%d/results?limit=%d&offset=%d", emu.URL, queryID, pageRows, offset), nil)
+			fmt.Sprintf("%s/api/v1/query/%d/results?limit=%d&offset=%d", emuURL, queryID, pageRows, offset), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,8 +163,7 @@ func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
 		return float64(time.Since(start).Microseconds()) / 1000
 	}
 	runtime.GC()
-	emu.ResetStats()
-	logged := len(s.handlerMillis(b))
+	logged := len(s.calls(b))
 	cpu0, cpuOK := procCPU(s.pid())
 	wall0 := time.Now()
 	for i := 0; b.Loop(); i++ {
@@ -143,8 +184,16 @@ func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
 	loopWall := time.Since(wall0)
 	cpu1, _ := procCPU(s.pid())
 	n := len(ratios)
-	if got := emu.Stats().Requests; got != 3*n {
-		b.Fatalf("%d upstream requests for %d iterations, want %d: each tool call must fetch its page once", got, n, 3*n)
+	calls := s.calls(b)[logged:]
+	if len(calls) != n {
+		b.Fatalf("the server logged %d calls, want %d", len(calls), n)
+	}
+	handler := make([]float64, n)
+	for i, c := range calls {
+		if c.Upstream != 1 || c.Rows != pageRows {
+			b.Fatalf("call %d: %d upstream requests, %d rows fetched: each call must fetch its page, once", i, c.Upstream, c.Rows)
+		}
+		handler[i] = c.Duration
 	}
 
 	if cpuOK {
@@ -165,9 +214,7 @@ func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
 	b.ReportMetric(quantile(ratios, 0.75), "ratio-p75")
 	b.ReportMetric(median(ratiosStdlib), "ratio-stdlib")
 	b.ReportMetric(median(toolT), "tool-ms")
-	if h := s.handlerMillis(b)[logged:]; len(h) == n {
-		b.ReportMetric(median(h), "handler-ms")
-	}
+	b.ReportMetric(median(handler), "handler-ms")
 	b.ReportMetric(median(clientT), "client-ms")
 	b.ReportMetric(median(stdlibT), "stdlib-ms")
 }
@@ -250,20 +297,24 @@ func startRawStdio(b *testing.B, env []string) *rawStdio {
 
 func (s *rawStdio) pid() int { return s.cmd.Process.Pid }
 
-// handlerMillis are the durations of the tool calls so far as the server
-// logged them (its handler's time, without the transport).
-func (s *rawStdio) handlerMillis(b *testing.B) []float64 {
-	var ms []float64
+// loggedCall is what the server's log line of a tool call says.
+type loggedCall struct {
+	Message  string  `json:"message"`
+	Duration float64 `json:"duration"` // ms, the handler's time (no transport)
+	Upstream int     `json:"upstream_requests"`
+	Rows     int     `json:"rows_fetched"`
+}
+
+// calls are the tool calls the server has logged so far.
+func (s *rawStdio) calls(b *testing.B) []loggedCall {
+	var calls []loggedCall
 	for line := range strings.Lines(s.stderr.String()) {
-		var l struct {
-			Message  string   `json:"message"`
-			Duration *float64 `json:"duration"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "tool call" && l.Duration != nil {
-			ms = append(ms, *l.Duration)
+		var c loggedCall
+		if json.Unmarshal([]byte(line), &c) == nil && c.Message == "tool call" {
+			calls = append(calls, c)
 		}
 	}
-	return ms
+	return calls
 }
 
 // roundTrip writes one request and returns the result of its answer,

@@ -6,9 +6,9 @@ import (
 )
 
 const sample = `goos: linux
-BenchmarkStdioLatestVsBareFetch-2   	      60	  50132210 ns/op	         8.579 client-ms	         1.504 ratio	         1.269 ratio-p25	         2.015 ratio-p75	         9.333 server-cpu-ms
-BenchmarkStdioLatestVsBareFetch-2   	      60	  50072583 ns/op	         8.954 client-ms	         1.200 ratio	         1.148 ratio-p25	         1.911 ratio-p75	         9.000 server-cpu-ms
-BenchmarkStdioLatestVsBareFetch-2   	      60	  50072583 ns/op	         8.954 client-ms	         1.300 ratio	         1.100 ratio-p25	         1.700 ratio-p75	         8.000 server-cpu-ms
+BenchmarkStdioLatestVsBareFetch/emulator=process-2   	      60	  50132210 ns/op	         8.579 client-ms	         1.504 ratio	         1.269 ratio-p25	         2.015 ratio-p75	         9.333 server-cpu-ms
+BenchmarkStdioLatestVsBareFetch/emulator=process-2   	      60	  50072583 ns/op	         8.954 client-ms	         1.200 ratio	         1.148 ratio-p25	         1.911 ratio-p75	         9.000 server-cpu-ms
+BenchmarkStdioLatestVsBareFetch/emulator=process-2   	      60	  50072583 ns/op	         8.954 client-ms	         1.300 ratio	         1.100 ratio-p25	         1.700 ratio-p75	         8.000 server-cpu-ms
 BenchmarkDecodeDEXPage30000-2      	      16	  81656820 ns/op	 337.73 MB/s	         1.300 alloc/body
 BenchmarkMatch100k/blockchain_=_'ethere-2         	     267	   4383451 ns/op
 PASS
@@ -20,7 +20,7 @@ func TestParseKeepsEveryRunPerMetric(t *testing.T) {
 	if err != nil || failed {
 		t.Fatal(err, failed)
 	}
-	got := runs["BenchmarkStdioLatestVsBareFetch"]["ratio"]
+	got := runs["BenchmarkStdioLatestVsBareFetch/emulator=process"]["ratio"]
 	if len(got) != 3 || got[0] != 1.504 || got[1] != 1.2 || got[2] != 1.3 {
 		t.Errorf("ratio runs = %v, want [1.504 1.2 1.3]", got)
 	}
