@@ -102,11 +102,12 @@ walk:
 # speed figures BENCH_COUNT times each and side by side (cmd/benchfigures):
 # get_latest_result over stdio on the real binary vs a bare fetch, the
 # server's CPU per call, a cached next_page, decoding. About 2 minutes.
+# (…/emulator=bench, the emulator in the benchmark's process, runs by hand.)
 BENCH_COUNT ?= 5
 BENCH_HEADLINE := StdioLatestVsBareFetch|CachedNextPage|DecodeDEXPage30000$$
 bench:
 	$(GO) test -run '^$$' -bench . -skip 'Figures|$(BENCH_HEADLINE)' -benchmem ./...
-	{ $(GO) test -run '^$$' -bench 'StdioLatestVsBareFetch' -benchtime 60x -count $(BENCH_COUNT) ./e2e/ && \
+	{ $(GO) test -run '^$$' -bench 'StdioLatestVsBareFetch/emulator=process' -benchtime 60x -count $(BENCH_COUNT) ./e2e/ && \
 	  $(GO) test -run '^$$' -bench 'CachedNextPage' -count $(BENCH_COUNT) ./tools/ && \
 	  $(GO) test -run '^$$' -bench 'DecodeDEXPage30000$$' -count $(BENCH_COUNT) ./dune/; } | $(GO) run ./cmd/benchfigures
 

@@ -32,7 +32,6 @@ type figure struct {
 // figures are issue 10's speed figures, in the order the issue lists them.
 var figures = []figure{
 	{label: "get_latest_result of 1,000 DEX rows over stdio ÷ bare GET + decode", bench: stdio + "/emulator=process", metric: "ratio", target: "≤ 1.15", spread: [2]string{"ratio-p25", "ratio-p75"}},
-	{label: "  same, the emulator in the benchmark's process", bench: stdio + "/emulator=bench", metric: "ratio", spread: [2]string{"ratio-p25", "ratio-p75"}},
 	{label: "  same, ÷ net/http GET + encoding/json", bench: stdio + "/emulator=process", metric: "ratio-stdlib"},
 	{label: "  tool call over stdio, ms", bench: stdio + "/emulator=process", metric: "tool-ms"},
 	{label: "  the server's handler (its log line), ms", bench: stdio + "/emulator=process", metric: "handler-ms"},
