@@ -317,9 +317,10 @@ func (s *rawStdio) calls(b *testing.B) []loggedCall {
 	return calls
 }
 
-// roundTrip writes one request and returns the result of its answer,
-// skipping any notification the server writes before it.
-func (s *rawStdio) roundTrip(b *testing.B, method string, params any) json.RawMessage {
+// roundTrip writes one request and decodes the result of its answer into
+// result, in one pass over the answer, skipping any notification the
+// server writes before it.
+func (s *rawStdio) roundTrip(b *testing.B, method string, params, result any) {
 	s.nextID++
 	line, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": s.nextID, "method": method, "params": params})
 	if err != nil {
@@ -329,17 +330,17 @@ func (s *rawStdio) roundTrip(b *testing.B, method string, params any) json.RawMe
 		b.Fatalf("writing %s: %v; stderr:\n%s", method, err, s.stderr.String())
 	}
 	for {
-		ans, err := s.out.ReadBytes('\n')
+		ans, err := s.out.ReadSlice('\n')
 		if err != nil {
 			b.Fatalf("reading the answer to %s: %v; stderr:\n%s", method, err, s.stderr.String())
 		}
-		var msg struct {
-			ID     *int            `json:"id"`
-			Result json.RawMessage `json:"result"`
+		msg := struct {
+			ID     *int `json:"id"`
+			Result any  `json:"result"`
 			Error  *struct {
 				Message string `json:"message"`
 			} `json:"error"`
-		}
+		}{Result: result}
 		if err := json.Unmarshal(ans, &msg); err != nil {
 			b.Fatalf("answer to %s is not JSON: %v: %.200q", method, err, ans)
 		}
@@ -349,16 +350,24 @@ func (s *rawStdio) roundTrip(b *testing.B, method string, params any) json.RawMe
 		if *msg.ID != s.nextID || msg.Error != nil {
 			b.Fatalf("answer to %s (id %d): %.300s", method, s.nextID, ans)
 		}
-		return msg.Result
+		return
 	}
 }
 
 func (s *rawStdio) initialize(b *testing.B) {
+	var res struct {
+		ServerInfo struct {
+			Name string `json:"name"`
+		} `json:"serverInfo"`
+	}
 	s.roundTrip(b, "initialize", map[string]any{
 		"protocolVersion": "2025-06-18",
 		"capabilities":    map[string]any{},
 		"clientInfo":      map[string]any{"name": "dune-mcp-bench", "version": "1"},
-	})
+	}, &res)
+	if res.ServerInfo.Name != "dune-mcp" {
+		b.Fatalf("initialize: server %q", res.ServerInfo.Name)
+	}
 	if _, err := s.in.Write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n")); err != nil {
 		b.Fatal(err)
 	}
@@ -380,10 +389,7 @@ type benchResult struct {
 }
 
 func (s *rawStdio) call(b *testing.B, name string, args map[string]any) benchResult {
-	raw := s.roundTrip(b, "tools/call", map[string]any{"name": name, "arguments": args})
 	var r benchResult
-	if err := json.Unmarshal(raw, &r); err != nil {
-		b.Fatalf("%s result: %v", name, err)
-	}
+	s.roundTrip(b, "tools/call", map[string]any{"name": name, "arguments": args}, &r)
 	return r
 }
