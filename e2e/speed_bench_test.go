@@ -393,3 +393,19 @@ func (s *rawStdio) call(b *testing.B, name string, args map[string]any) benchRes
 	s.roundTrip(b, "tools/call", map[string]any{"name": name, "arguments": args}, &r)
 	return r
 }
+
+// The benchmark's quartiles, checked by hand: ranks interpolate linearly.
+func TestQuantile(t *testing.T) {
+	xs := []float64{4, 1, 3, 2, 5} // sorted: 1 2 3 4 5
+	for _, c := range []struct{ q, want float64 }{{0, 1}, {0.25, 2}, {0.5, 3}, {0.75, 4}, {1, 5}, {0.125, 1.5}} {
+		if got := quantile(xs, c.q); got != c.want {
+			t.Errorf("quantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := median([]float64{10, 1, 4, 2}); got != 3 {
+		t.Errorf("median of 1 2 4 10 = %v, want 3", got)
+	}
+	if xs[0] != 4 {
+		t.Error("quantile sorted its argument in place")
+	}
+}
