@@ -107,7 +107,7 @@ BENCH_COUNT ?= 5
 BENCH_HEADLINE := StdioLatestVsBareFetch|CachedNextPage|DecodeDEXPage30000$$
 bench:
 	$(GO) test -run '^$$' -bench . -skip 'Figures|$(BENCH_HEADLINE)' -benchmem ./...
-	{ $(GO) test -run '^$$' -bench 'StdioLatestVsBareFetch/emulator=process' -benchtime 60x -count $(BENCH_COUNT) ./e2e/ && \
+	{ $(GO) test -run '^$$' -bench 'StdioLatestVsBareFetch/(emulator=process|claude-code)$$' -benchtime 60x -count $(BENCH_COUNT) ./e2e/ && \
 	  $(GO) test -run '^$$' -bench 'CachedNextPage' -count $(BENCH_COUNT) ./tools/ && \
 	  $(GO) test -run '^$$' -bench 'DecodeDEXPage30000$$' -count $(BENCH_COUNT) ./dune/; } | $(GO) run ./cmd/benchfigures
 

@@ -56,19 +56,24 @@ import (
 // /proc counts in 10 ms ticks, so run at least ~50 iterations:
 // -benchtime 60x).
 //
-// Two placements of the emulator: emulator=process runs `dune-mcp emulator`
-// as a process of its own (demo query 1001, the same 100,000 DEX rows), so
-// the bare fetch crosses processes as the tool's does; emulator=bench
-// serves it from this process.
+// emulator=process runs `dune-mcp emulator` as a process of its own (demo
+// query 1001, the same 100,000 DEX rows), so the bare fetch crosses
+// processes as the tool's does, for a client the server does not know (both
+// views carry the rows); claude-code is the same for Claude Code (rows in
+// structuredContent only, as for Copilot CLI and Codex; no stdlib fetch);
+// emulator=bench serves the rows from this process.
 func BenchmarkStdioLatestVsBareFetch(b *testing.B) {
 	b.Run("emulator=process", func(b *testing.B) {
-		benchStdioVsBare(b, startEmulatorProcess(b), emulator.DemoDEXTrades)
+		benchStdioVsBare(b, startEmulatorProcess(b), emulator.DemoDEXTrades, "dune-mcp-bench", true)
+	})
+	b.Run("claude-code", func(b *testing.B) {
+		benchStdioVsBare(b, startEmulatorProcess(b), emulator.DemoDEXTrades, "claude-code", false)
 	})
 	b.Run("emulator=bench", func(b *testing.B) {
 		emu := emulator.NewServer(emulator.WithAPIKey(duneKey))
 		b.Cleanup(emu.Close)
 		emu.AddQuery(1, emulator.DEXTrades(100000, 1))
-		benchStdioVsBare(b, emu.URL, 1)
+		benchStdioVsBare(b, emu.URL, 1, "dune-mcp-bench", true)
 	})
 }
 
@@ -100,10 +105,14 @@ func startEmulatorProcess(b *testing.B) string {
 	return ""
 }
 
-func benchStdioVsBare(b *testing.B, emuURL string, queryID int64) {
+// benchStdioVsBare is one placement and client: the client's name is what
+// its initialize says (an unknown name gets both views, "claude-code" the
+// rows in structuredContent only); withStdlib adds the net/http +
+// encoding/json fetch to each iteration.
+func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string, withStdlib bool) {
 	const pageRows, pages = 1000, 99
 	s := startRawStdio(b, baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emuURL, "DUNE_MCP_CURSOR_SECRET", "bench-cursor-secret"))
-	s.initialize(b)
+	s.initialize(b, client)
 
 	dc := dune.NewClient(dune.Config{BaseURL: emuURL, APIKey: duneKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
 	ctx := context.Background()
@@ -115,6 +124,9 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64) {
 	}
 	hc := &http.Client{}
 	bareStdlib := func(offset int) {
+		if !withStdlib {
+			return
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
 			fmt.Sprintf("%s/api/v1/query/%d/results?limit=%d&offset=%d", emuURL, queryID, pageRows, offset), nil)
 		if err != nil {
@@ -178,7 +190,10 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64) {
 			l, t, c = timed(bareStdlib, offset), timed(tool, offset), timed(bareClient, offset)
 		}
 		toolT, clientT, stdlibT = append(toolT, t), append(clientT, c), append(stdlibT, l)
-		ratios, ratiosStdlib = append(ratios, t/c), append(ratiosStdlib, t/l)
+		ratios = append(ratios, t/c)
+		if withStdlib {
+			ratiosStdlib = append(ratiosStdlib, t/l)
+		}
 	}
 	b.StopTimer()
 	loopWall := time.Since(wall0)
@@ -212,11 +227,13 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64) {
 	b.ReportMetric(median(ratios), "ratio")
 	b.ReportMetric(quantile(ratios, 0.25), "ratio-p25")
 	b.ReportMetric(quantile(ratios, 0.75), "ratio-p75")
-	b.ReportMetric(median(ratiosStdlib), "ratio-stdlib")
+	if withStdlib {
+		b.ReportMetric(median(ratiosStdlib), "ratio-stdlib")
+		b.ReportMetric(median(stdlibT), "stdlib-ms")
+	}
 	b.ReportMetric(median(toolT), "tool-ms")
 	b.ReportMetric(median(handler), "handler-ms")
 	b.ReportMetric(median(clientT), "client-ms")
-	b.ReportMetric(median(stdlibT), "stdlib-ms")
 }
 
 // median is the middle of xs (the mean of the two middles for even n).
@@ -354,7 +371,7 @@ func (s *rawStdio) roundTrip(b *testing.B, method string, params, result any) {
 	}
 }
 
-func (s *rawStdio) initialize(b *testing.B) {
+func (s *rawStdio) initialize(b *testing.B, client string) {
 	var res struct {
 		ServerInfo struct {
 			Name string `json:"name"`
@@ -363,7 +380,7 @@ func (s *rawStdio) initialize(b *testing.B) {
 	s.roundTrip(b, "initialize", map[string]any{
 		"protocolVersion": "2025-06-18",
 		"capabilities":    map[string]any{},
-		"clientInfo":      map[string]any{"name": "dune-mcp-bench", "version": "1"},
+		"clientInfo":      map[string]any{"name": client, "version": "1"},
 	}, &res)
 	if res.ServerInfo.Name != "dune-mcp" {
 		b.Fatalf("initialize: server %q", res.ServerInfo.Name)
