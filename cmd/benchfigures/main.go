@@ -32,13 +32,13 @@ type figure struct {
 // figures are issue 10's speed figures, in the order the issue lists them.
 var figures = []figure{
 	{label: "get_latest_result, 1,000 DEX rows, stdio ÷ bare GET + decode (unknown client)", bench: stdio + "/emulator=process", metric: "ratio", target: "≤ 1.15", spread: [2]string{"ratio-p25", "ratio-p75"}},
-	{label: "  same, ÷ net/http GET + encoding/json", bench: stdio + "/emulator=process", metric: "ratio-stdlib"},
-	{label: "  tool call over stdio, ms", bench: stdio + "/emulator=process", metric: "tool-ms"},
-	{label: "  the server's handler (its log line), ms", bench: stdio + "/emulator=process", metric: "handler-ms"},
+	{label: "  Claude Code (rows in structuredContent only), same ratio", bench: stdio + "/claude-code", metric: "ratio", spread: [2]string{"ratio-p25", "ratio-p75"}},
+	{label: "  unknown client ÷ net/http GET + encoding/json", bench: stdio + "/emulator=process", metric: "ratio-stdlib"},
+	{label: "  unknown client: tool call over stdio, ms", bench: stdio + "/emulator=process", metric: "tool-ms"},
+	{label: "  unknown client: the server's handler (its log line), ms", bench: stdio + "/emulator=process", metric: "handler-ms"},
 	{label: "  bare GET + decode (dune.Client), ms", bench: stdio + "/emulator=process", metric: "client-ms"},
-	{label: "  same for Claude Code (rows in structuredContent only)", bench: stdio + "/claude-code", metric: "ratio", spread: [2]string{"ratio-p25", "ratio-p75"}},
 	{label: "server CPU per 1,000-row call, ms (emulator in another process)", bench: stdio + "/emulator=process", metric: "server-cpu-ms", target: "≤ 12"},
-	{label: "  same for Claude Code", bench: stdio + "/claude-code", metric: "server-cpu-ms", target: "≤ 12"},
+	{label: "  Claude Code", bench: stdio + "/claude-code", metric: "server-cpu-ms", target: "≤ 12"},
 	{label: "cached next_page, server-side median, ms (default budget)", bench: "BenchmarkCachedNextPage", metric: "median-ms", target: "≤ 3"},
 	{label: "decode a 30,000-row DEX page, MB/s", bench: "BenchmarkDecodeDEXPage30000", metric: "MB/s", target: "≥ 200"},
 }
