@@ -169,10 +169,14 @@ func upperThenLower(s string, i int) int {
 // (i < len(s)), trying the alternatives in the expression's order.
 func nextPiece(s string, i int) int {
 	r, n := at(s, i)
-	if '0' <= r && r <= '9' {
+	switch {
+	case '0' <= r && r <= '9':
 		// Neither letter alternative starts at a digit (nor takes it as
 		// its prefix): straight to \p{N}{1,3}.
 		return numberPiece(s, i, n)
+	case 'a' <= r && r <= 'z':
+		// The first alternative, with no prefix and no upper run.
+		return contraction(s, run(s, i, cLower, isLower))
 	}
 	prefix := isPrefix(r) && i+n < len(s)
 	if prefix {
@@ -236,6 +240,13 @@ func nextPiece(s string, i int) int {
 func numberPiece(s string, i, n int) int {
 	e := i + n
 	for k := 1; k < 3; k++ {
+		if e < len(s) && s[e] < utf8.RuneSelf { // ASCII: a digit or the end
+			if s[e] < '0' || s[e] > '9' {
+				break
+			}
+			e++
+			continue
+		}
 		r2, n2 := at(s, e)
 		if n2 == 0 || !isNumber(r2) {
 			break
