@@ -98,8 +98,18 @@ race:
 walk:
 	$(GO) test -count=1 -run '^TestFullWalkReturnsEveryRowOnceInOrder$$' ./tools/
 
+# Every benchmark once (BenchmarkFigures is `make figures`), then issue 10's
+# speed figures BENCH_COUNT times each and side by side (cmd/benchfigures):
+# get_latest_result over stdio on the real binary vs a bare fetch, the
+# server's CPU per call, a cached next_page, decoding. About 2 minutes.
+# (…/emulator=bench, the emulator in the benchmark's process, runs by hand.)
+BENCH_COUNT ?= 5
+BENCH_HEADLINE := StdioLatestVsBareFetch|CachedNextPage|DecodeDEXPage30000$$
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -skip 'Figures|$(BENCH_HEADLINE)' -benchmem ./...
+	{ $(GO) test -run '^$$' -bench 'StdioLatestVsBareFetch/(emulator=process|claude-code)$$' -benchtime 60x -count $(BENCH_COUNT) ./e2e/ && \
+	  $(GO) test -run '^$$' -bench 'CachedNextPage' -count $(BENCH_COUNT) ./tools/ && \
+	  $(GO) test -run '^$$' -bench 'DecodeDEXPage30000$$' -count $(BENCH_COUNT) ./dune/; } | $(GO) run ./cmd/benchfigures
 
 # A team deployment under load (needs redis-server): 200 agents walking demo
 # results across 3 replicas of the binary that share one Redis, for 60 s.

@@ -40,6 +40,12 @@ const (
 var bin string
 
 func TestMain(m *testing.M) {
+	// DUNE_MCP_E2E_BIN runs a binary built elsewhere instead, stamped with
+	// testVersion (-ldflags "-X main.version=e2e-1.2.3"): one that outlives
+	// the run, for a profiler (perf record -g, then perf report --comm).
+	if bin = os.Getenv("DUNE_MCP_E2E_BIN"); bin != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dune-mcp-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

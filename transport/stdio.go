@@ -108,16 +108,47 @@ func (p *pendingRequests) add(id string) {
 // answered crosses off the request that message (one JSON-RPC message the
 // server wrote) answers; notifications and requests to the client answer none.
 func (p *pendingRequests) answered(message []byte) {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
+	if raw, ok := answerID(message); ok {
+		if id, ok := idKey(raw); ok {
+			p.remove(id)
+		}
 	}
-	if json.Unmarshal(message, &msg) != nil || msg.Method != "" {
-		return
+}
+
+// answerID returns the id of message when it is an answer (an id and no
+// method). It reads message only as far as it must: an answer as mcp-go
+// writes it ({"jsonrpc", "id", "result" or "error"}) is known by its first
+// few bytes, so a large result is not parsed a second time on its way out.
+func answerID(message []byte) (json.RawMessage, bool) {
+	dec := json.NewDecoder(bytes.NewReader(message))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
 	}
-	if id, ok := idKey(msg.ID); ok {
-		p.remove(id)
+	var id json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		switch t {
+		case "method":
+			return nil, false // a request or a notification
+		case "id":
+			if dec.Decode(&id) != nil {
+				return nil, false
+			}
+			continue
+		case "result", "error":
+			if id != nil {
+				return id, true // the id came first: nothing after it matters
+			}
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil, false
+		}
 	}
+	return id, id != nil
 }
 
 func (p *pendingRequests) remove(id string) {

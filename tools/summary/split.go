@@ -69,10 +69,45 @@ func at(s string, i int) (rune, int) {
 	return utf8.DecodeRuneInString(s[i:])
 }
 
-// run returns the end of the longest run of runes in class from i.
-func run(s string, i int, class func(rune) bool) int {
+// ASCII classes of the expression, one bit each, looked up in asciiClass
+// so that runs of ASCII (most of a page) take no call per byte.
+const (
+	cUpper uint8 = 1 << iota
+	cLower
+	cSpace
+	cPunct
+	cEOLSlash // [\r\n/]
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range rune(utf8.RuneSelf) {
+		for _, k := range []struct {
+			bit uint8
+			in  func(rune) bool
+		}{
+			{cUpper, isUpper}, {cLower, isLower}, {cSpace, isSpace}, {cPunct, isPunct},
+			{cEOLSlash, func(r rune) bool { return r == '\r' || r == '\n' || r == '/' }},
+		} {
+			if k.in(c) {
+				t[c] |= k.bit
+			}
+		}
+	}
+	return t
+}()
+
+// run returns the end of the longest run of runes in class from i: ASCII
+// runes by their bit in asciiClass, others by class.
+func run(s string, i int, bit uint8, class func(rune) bool) int {
 	for i < len(s) {
-		r, n := at(s, i)
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiClass[c]&bit == 0 {
+				break
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
 		if !class(r) {
 			break
 		}
@@ -104,16 +139,16 @@ func contraction(s string, i int) int {
 // the longest upper run that still leaves a lower rune after it. It
 // returns the end, or -1.
 func lowerThenUpper(s string, i int) int {
-	uEnd := run(s, i, isUpper)
+	uEnd := run(s, i, cUpper, isUpper)
 	if r, n := at(s, uEnd); n > 0 && isLower(r) {
-		return contraction(s, run(s, uEnd, isLower))
+		return contraction(s, run(s, uEnd, cLower, isLower))
 	}
 	// Backtrack into the upper run: its last rune that is also lower.
 	for k := uEnd; k > i; {
 		r, n := utf8.DecodeLastRuneInString(s[i:k])
 		k -= n
 		if isLower(r) {
-			return contraction(s, run(s, k, isLower))
+			return contraction(s, run(s, k, cLower, isLower))
 		}
 	}
 	return -1
@@ -123,17 +158,26 @@ func lowerThenUpper(s string, i int) int {
 // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]* and a contraction;
 // -1 when no upper rune starts at i.
 func upperThenLower(s string, i int) int {
-	uEnd := run(s, i, isUpper)
+	uEnd := run(s, i, cUpper, isUpper)
 	if uEnd == i {
 		return -1
 	}
-	return contraction(s, run(s, uEnd, isLower))
+	return contraction(s, run(s, uEnd, cLower, isLower))
 }
 
 // nextPiece returns the end of the piece that starts at byte i of s
 // (i < len(s)), trying the alternatives in the expression's order.
 func nextPiece(s string, i int) int {
 	r, n := at(s, i)
+	switch {
+	case '0' <= r && r <= '9':
+		// Neither letter alternative starts at a digit (nor takes it as
+		// its prefix): straight to \p{N}{1,3}.
+		return numberPiece(s, i, n)
+	case 'a' <= r && r <= 'z':
+		// The first alternative, with no prefix and no upper run.
+		return contraction(s, run(s, i, cLower, isLower))
+	}
 	prefix := isPrefix(r) && i+n < len(s)
 	if prefix {
 		if e := lowerThenUpper(s, i+n); e >= 0 {
@@ -151,17 +195,8 @@ func nextPiece(s string, i int) int {
 	if e := upperThenLower(s, i); e >= 0 {
 		return e
 	}
-	// \p{N}{1,3}
 	if isNumber(r) {
-		e := i + n
-		for k := 1; k < 3; k++ {
-			r2, n2 := at(s, e)
-			if n2 == 0 || !isNumber(r2) {
-				break
-			}
-			e += n2
-		}
-		return e
+		return numberPiece(s, i, n)
 	}
 	// ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
 	p := i
@@ -171,12 +206,12 @@ func nextPiece(s string, i int) int {
 		}
 	}
 	if r2, _ := at(s, p); p < len(s) && isPunct(r2) {
-		e := run(s, p, isPunct)
-		return run(s, e, func(r rune) bool { return r == '\r' || r == '\n' || r == '/' })
+		e := run(s, p, cPunct, isPunct)
+		return run(s, e, cEOLSlash, func(r rune) bool { return r == '\r' || r == '\n' || r == '/' })
 	}
 	// Whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+
 	if isSpace(r) {
-		w := run(s, i, isSpace)
+		w := run(s, i, cSpace, isSpace)
 		lastNL := -1
 		for j := i; j < w; {
 			c, cn := at(s, j)
@@ -199,6 +234,26 @@ func nextPiece(s string, i int) int {
 		return w
 	}
 	return i + max(n, 1)
+}
+
+// numberPiece is the end of \p{N}{1,3} at i, whose first rune is n bytes.
+func numberPiece(s string, i, n int) int {
+	e := i + n
+	for k := 1; k < 3; k++ {
+		if e < len(s) && s[e] < utf8.RuneSelf { // ASCII: a digit or the end
+			if s[e] < '0' || s[e] > '9' {
+				break
+			}
+			e++
+			continue
+		}
+		r2, n2 := at(s, e)
+		if n2 == 0 || !isNumber(r2) {
+			break
+		}
+		e += n2
+	}
+	return e
 }
 
 // pieceCounts memoises the token count of each piece; it is dropped whole
@@ -229,13 +284,40 @@ func countTokens(s string) int {
 		}
 		return c
 	}
+	// One read lock for the whole text, not one per piece: the pieces not
+	// counted yet are encoded after it.
 	total := 0
+	var missed []string
+	pieceCounts.RLock()
 	for i := 0; i < len(s); {
 		e := nextPiece(s, i)
-		total += pieceTokens(s[i:e])
+		p := s[i:e]
 		i = e
+		if len(p) == 1 || len(p) <= 3 && asciiDigits(p) {
+			total++ // a byte, or 2–3 ASCII digits: one token each (TestShortPiecesAreOneToken)
+			continue
+		}
+		if n, ok := pieceCounts.m[p]; ok {
+			total += int(n)
+			continue
+		}
+		missed = append(missed, p)
+	}
+	pieceCounts.RUnlock()
+	for _, p := range missed {
+		total += pieceTokens(p)
 	}
 	return total
+}
+
+// asciiDigits reports whether p is all ASCII digits.
+func asciiDigits(p string) bool {
+	for i := range len(p) {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // pieceTokens is the o200k_base token count of one piece.

@@ -46,6 +46,33 @@ func TestCountTokensMatchesCodec(t *testing.T) {
 	}
 }
 
+// TestShortPiecesAreOneToken: countTokens counts a one-byte piece (ASCII:
+// other bytes are not valid UTF-8 alone) and a piece of two or three ASCII
+// digits as one token without looking it up. The codec agrees, except that
+// it counts DEL (0x7f) as none: one is an overcount, which keeps a budget.
+func TestShortPiecesAreOneToken(t *testing.T) {
+	for c := range 0x80 {
+		p := string([]byte{byte(c)})
+		want := 1
+		if c == 0x7f {
+			want = 0
+		}
+		if got, err := encoder().Count(p); err != nil || got != want {
+			t.Errorf("codec counts %q as %d tokens (%v), want %d", p, got, err, want)
+		}
+	}
+	for n := range 1000 {
+		for _, p := range []string{fmt.Sprintf("%02d", n%100), fmt.Sprintf("%03d", n), fmt.Sprint(n)} {
+			if got, err := encoder().Count(p); err != nil || got != 1 {
+				t.Errorf("codec counts %q as %d tokens (%v), countTokens as 1", p, got, err)
+			}
+			if got := countTokens(p); got != 1 {
+				t.Errorf("countTokens(%q) = %d", p, got)
+			}
+		}
+	}
+}
+
 // TestCharacterCapHeld: a result of plain English words (about five
 // characters a token) fits the budget by characters / 4 too, Claude Code's
 // measure, in each view mode, not only by o200k tokens.
