@@ -198,7 +198,7 @@ func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
 	c := &Conn{rdb: redis.NewClient(opts), prober: redis.NewClient(&popts), log: o.Logger, retry: retry, where: Redacted(raw),
 		onError: o.OnError, onErrorOf: o.OnErrorOf, probeTO: probeTO, probed: o.OnProbe}
 	if err := c.Ping(ctx); err == nil {
-		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache and executions are shared")
+		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache, executions and rate limits are shared")
 	}
 	return c, nil
 }
