@@ -8,38 +8,38 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/config"
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/loopback"
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/ratelimit"
 )
 
 // newLimiter builds the rate limiter: quotas from --dune-plan, explicit
-// --dune-rpm-read/-write as ceilings, buckets in Redis when rdb is not nil
-// (shared by every replica) or in this process. rdb is a *redis.Client, not
-// the interface, so that a nil client cannot pass for a connection.
-func newLimiter(cfg config.Config, rdb *redis.Client, m *metrics.Metrics, log zerolog.Logger) *ratelimit.Limiter {
+// --dune-rpm-read/-write as ceilings, buckets in Redis when conn is not nil
+// (shared by every replica, through the connection the page cache uses, so
+// that one outage rule covers both) or in this process.
+func newLimiter(cfg config.Config, conn *redisconn.Conn, m *metrics.Metrics, log zerolog.Logger) *ratelimit.Limiter {
 	q, _ := dune.PlanQuota(cfg.DunePlan) // zero without a plan: Dune's headers set the limits
-	rc := ratelimit.Config{Quota: q, Metrics: m, Logger: log}
+	rc := ratelimit.Config{Quota: q, Metrics: m}
 	if cfg.RPMRead > 0 {
 		rc.Quota.Read, rc.FixedRead = cfg.RPMRead, true
 	}
 	if cfg.RPMWrite > 0 {
 		rc.Quota.Write, rc.FixedWrite = cfg.RPMWrite, true
 	}
-	if rdb != nil {
-		rc.Store = ratelimit.NewRedis(rdb, "")
+	if conn != nil {
+		rc.Store = ratelimit.NewRedis(conn, "")
 	}
 	plan := string(cfg.DunePlan)
 	if plan == "" {
 		plan = "(from Dune's RateLimit-Policy headers)"
 	}
 	log.Info().Str("plan", plan).Int("rpm_read", rc.Quota.Read).Int("rpm_write", rc.Quota.Write).
-		Bool("shared", rdb != nil).Msg("rate limiter")
+		Bool("shared", conn != nil).Msg("rate limiter")
 	return ratelimit.New(rc)
 }
 

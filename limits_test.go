@@ -21,7 +21,7 @@ func TestLimiterWithoutRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	var conn *redisconn.Conn // as serve has it without --redis-url
-	l := newLimiter(cfg, conn.Client(), nil, zerolog.Nop())
+	l := newLimiter(cfg, conn, nil, zerolog.Nop())
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	r := dune.Request{Class: dune.ClassWrite, Key: dune.KeyFingerprint("k")}

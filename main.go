@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 	// does not answer is one warning, and in-process until it does.
 	var conn *redisconn.Conn
 	if cfg.RedisURL != "" {
-		c, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log, OnError: func() { m.RedisError("cache") }})
+		c, err := redisconn.Open(ctx, cfg.RedisURL.Reveal(), redisconn.Options{Logger: log, OnErrorOf: m.RedisError})
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
@@ -134,7 +134,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdin io.
 	}
 	setMemoryLimit(cfg.MaxUpstreamMemory, log)
 	client := dune.NewClient(dune.Config{BaseURL: baseURL, APIKey: apiKey, UserAgent: "dune-mcp/" + version,
-		MaxUpstreamMemory: cfg.MaxUpstreamMemory, Limiter: newLimiter(cfg, conn.Client(), m, log), Observe: observeUpstream(m)})
+		MaxUpstreamMemory: cfg.MaxUpstreamMemory, Limiter: newLimiter(cfg, conn, m, log), Observe: observeUpstream(m)})
 	tcfg := tools.Config{
 		Fetcher:              client,
 		DefaultMaxTokens:     cfg.MaxTokens,

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
+	"github.com/dune-mcp/dune-mcp/internal/testio"
 	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/ratelimit"
 )
@@ -166,8 +169,10 @@ func TestFixedZeroIsOff(t *testing.T) {
 	}
 }
 
-// TestRedisDownFallsBackInProcess: with the shared store unreachable the
-// limiter still limits, in this process, and counts the Redis error.
+// TestRedisDownFallsBackInProcess: with Redis unreachable from the start
+// the limiter still limits, in this process, and sends Redis nothing while
+// the connection leaves it alone: the one error counted is the
+// connection's first PING, and the limiter logs nothing of its own.
 func TestRedisDownFallsBackInProcess(t *testing.T) {
 	jc := clock.NewJump(time.Now())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -176,15 +181,23 @@ func TestRedisDownFallsBackInProcess(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer rdb.Close()
 	m := metrics.New()
-	l := ratelimit.New(ratelimit.Config{Quota: dune.Quota{Read: 40}, Store: ratelimit.NewRedis(rdb, ""), Clock: jc, Metrics: m})
+	logs := &testio.SyncBuffer{}
+	conn, err := redisconn.Open(context.Background(), "redis://"+addr+"/0",
+		redisconn.Options{Logger: zerolog.New(logs), RetryAfter: time.Hour, OnErrorOf: m.RedisError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	l := ratelimit.New(ratelimit.Config{Quota: dune.Quota{Read: 40}, Store: ratelimit.NewRedis(conn, ""), Clock: jc, Metrics: m})
 	if n := burst(context.Background(), l, jc, dune.Request{Class: dune.ClassRead, Key: "fp"}); n != 4 {
 		t.Fatalf("Redis down: burst of %d; want the in-process bucket's 4", n)
 	}
-	if got := counter(t, m, "dune_mcp_redis_errors_total"); got != 1 {
-		t.Fatalf("redis_errors_total = %v; want 1 (then the store is skipped for a while)", got)
+	if got := counter(t, m, "dune_mcp_redis_errors_total"); got != 1 || conn.Errors() != 1 {
+		t.Fatalf("redis_errors_total = %v, Conn.Errors %d; want 1 (Open's PING; then Redis is left alone)", got, conn.Errors())
+	}
+	if n := strings.Count(logs.String(), `"level":"warn"`); n != 1 || !strings.Contains(logs.String(), "redis unavailable") {
+		t.Fatalf("%d warnings; want the connection's one:\n%s", n, logs.String())
 	}
 }
 

@@ -39,6 +39,18 @@
 // the bucket then takes a slot for each of them); a RateLimit `"read";r=1;t=20` with fewer requests
 // remaining than the bucket would allow at once drains the bucket to match,
 // and r=0 (or a 429's Retry-After) holds the class until the reset.
+//
+// # Redis unavailable
+//
+// A Redis failure never fails a request: an operation the shared store
+// cannot do (Redis slow, down, or left alone meanwhile) is done on this
+// process's buckets instead, for that request only, and the next one asks
+// Redis again. When Redis counts as down, and when it is back, is not the
+// limiter's to decide: the store's scripts go through the process's one
+// connection (internal/redisconn), whose rule covers the page cache, the
+// executions and the limits at once, with one warning per outage and the
+// errors counted under "ratelimit". While it lasts each replica limits on
+// its own, so N replicas may together send up to N times a key's rate.
 package ratelimit
 
 import (
@@ -47,10 +59,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
@@ -112,16 +121,13 @@ type Config struct {
 	// stays off.
 	FixedRead, FixedWrite bool
 	// Store holds the buckets; nil keeps them in this process (Memory).
-	// With a shared store (Redis), a failing operation falls back to this
-	// process's buckets until the store answers again.
+	// With a shared store (Redis), an operation that fails is done on this
+	// process's buckets instead, that time (see the package doc).
 	Store Store
 	// Clock is what waits are slept on (nil: the wall clock).
 	Clock clock.Clock
-	// Metrics records waits, refusals, adjustments and store errors (nil: none).
+	// Metrics records waits, refusals and adjustments (nil: none).
 	Metrics *metrics.Metrics
-	// Logger gets one warning when the shared store fails and one line when
-	// it is back.
-	Logger zerolog.Logger
 }
 
 // Limiter is a dune.Limiter. It is safe for concurrent use.
@@ -133,18 +139,10 @@ type Limiter struct {
 	mu      sync.Mutex
 	learned map[string]dune.RateLimitPolicy // by bucket name: Dune's policy for that key and class
 	unpaced map[string]int                  // by bucket name: requests sent before any limit was known
-
-	storeDown atomic.Int64 // unix nanos until which the shared store is skipped; 0: up
 }
 
 // maxLearned bounds the policies remembered (one per key and class).
 const maxLearned = 10000
-
-// storeTimeout bounds one operation on the shared store.
-const storeTimeout = time.Second
-
-// storeRetry is how long the shared store is skipped after it failed.
-const storeRetry = 5 * time.Second
 
 // New returns a limiter for cfg.
 func New(cfg Config) *Limiter {
@@ -233,46 +231,19 @@ func (l *Limiter) Wait(ctx context.Context, r dune.Request) error {
 }
 
 // reserve asks the shared store, or this process's buckets when there is
-// none or it is failing.
+// none or it did not answer this time (its connection bounds, counts and
+// logs that: see the package doc).
 func (l *Limiter) reserve(ctx context.Context, name string, b Bucket, maxWait time.Duration) (time.Duration, bool, error) {
-	if s := l.shared(); s != nil {
-		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		wait, ok, err := s.Reserve(sctx, name, b, maxWait)
-		cancel()
+	if s := l.cfg.Store; s != nil {
+		wait, ok, err := s.Reserve(ctx, name, b, maxWait)
 		if err == nil {
 			return wait, ok, nil
 		}
 		if ctx.Err() != nil {
 			return 0, false, ctx.Err()
 		}
-		l.storeFailed(err)
 	}
 	return l.local.Reserve(ctx, name, b, maxWait)
-}
-
-// shared returns the shared store unless there is none or it failed within
-// storeRetry; the first call after that marks it up again.
-func (l *Limiter) shared() Store {
-	if l.cfg.Store == nil {
-		return nil
-	}
-	if until := l.storeDown.Load(); until != 0 {
-		if l.clk.Now().UnixNano() < until {
-			return nil
-		}
-		if l.storeDown.CompareAndSwap(until, 0) {
-			l.cfg.Logger.Info().Msg("rate limiter: retrying the shared store (Redis)")
-		}
-	}
-	return l.cfg.Store
-}
-
-func (l *Limiter) storeFailed(err error) {
-	l.cfg.Metrics.RedisError("ratelimit")
-	if l.storeDown.Swap(l.clk.Now().Add(storeRetry).UnixNano()) == 0 {
-		l.cfg.Logger.Warn().Err(err).Dur("retry_in", storeRetry).
-			Msg("rate limiter: the shared store (Redis) failed; limiting in this process only until it answers")
-	}
 }
 
 // Observe implements dune.Limiter: Dune's RateLimit-Policy sets the key's
@@ -326,15 +297,8 @@ func (l *Limiter) Observe(r dune.Request, status int, h http.Header) {
 		return
 	}
 	l.cfg.Metrics.RateLimitAdjusted(string(r.Class), reason)
-	if s := l.shared(); s != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		err := s.Hold(ctx, name, ahead)
-		cancel()
-		if err == nil {
-			return
-		} else {
-			l.storeFailed(err)
-		}
+	if s := l.cfg.Store; s != nil && s.Hold(context.Background(), name, ahead) == nil {
+		return
 	}
 	_ = l.local.Hold(context.Background(), name, ahead)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 )
 
 // Redis is a Store shared by every replica connected to one Redis (or
@@ -13,22 +15,31 @@ import (
 // the server's clock (TIME), so replicas' clocks do not matter. A bucket is
 // one string key, the arrival time in microseconds, expiring once the
 // bucket is full again.
+//
+// The scripts go through the process's one Redis connection
+// (redisconn.Conn.Run), which owns the outage rule: its time bound, its
+// error count (user "ratelimit"), its probe, its one warning. An error
+// from Reserve or Hold only means "not through Redis this time"; the
+// Limiter then limits in this process, and logs nothing.
 type Redis struct {
-	rdb    redis.UniversalClient
+	conn   *redisconn.Conn
 	prefix string
 }
 
 // DefaultRedisPrefix is the prefix of the bucket keys.
 const DefaultRedisPrefix = "dune-mcp:ratelimit:"
 
-// NewRedis returns a Store on rdb (the caller owns the connection); keys
+// NewRedis returns a Store on conn (the caller owns the connection); keys
 // start with prefix (default DefaultRedisPrefix).
-func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
+func NewRedis(conn *redisconn.Conn, prefix string) *Redis {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}
-	return &Redis{rdb: rdb, prefix: prefix}
+	return &Redis{conn: conn, prefix: prefix}
 }
+
+// redisUser names the rate limiter's commands in the Redis errors metric.
+const redisUser = "ratelimit"
 
 // reserveScript is Memory.Reserve in Lua. KEYS[1] the bucket; ARGV interval,
 // tolerance, max wait, all in microseconds. Returns {taken (0/1), wait µs}.
@@ -68,7 +79,11 @@ func micros(d time.Duration) int64 { return min(max(d.Microseconds(), 0), maxMic
 
 // Reserve implements Store.
 func (r *Redis) Reserve(ctx context.Context, key string, b Bucket, maxWait time.Duration) (time.Duration, bool, error) {
-	res, err := reserveScript.Run(ctx, r.rdb, []string{r.prefix + key}, micros(b.Interval), micros(b.Tolerance), micros(maxWait)).Int64Slice()
+	var res []int64
+	err := r.conn.Run(ctx, redisUser, func(ctx context.Context, rdb redis.Cmdable) (err error) {
+		res, err = reserveScript.Run(ctx, rdb, []string{r.prefix + key}, micros(b.Interval), micros(b.Tolerance), micros(maxWait)).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return 0, false, fmt.Errorf("ratelimit: redis reserve: %w", err)
 	}
@@ -80,7 +95,10 @@ func (r *Redis) Reserve(ctx context.Context, key string, b Bucket, maxWait time.
 
 // Hold implements Store.
 func (r *Redis) Hold(ctx context.Context, key string, ahead time.Duration) error {
-	if err := holdScript.Run(ctx, r.rdb, []string{r.prefix + key}, micros(ahead)).Err(); err != nil {
+	err := r.conn.Run(ctx, redisUser, func(ctx context.Context, rdb redis.Cmdable) error {
+		return holdScript.Run(ctx, rdb, []string{r.prefix + key}, micros(ahead)).Err()
+	})
+	if err != nil {
 		return fmt.Errorf("ratelimit: redis hold: %w", err)
 	}
 	return nil

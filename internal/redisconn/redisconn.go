@@ -1,7 +1,9 @@
 // Package redisconn is dune-mcp's optional connection to Redis or Valkey
-// (--redis-url), which replicas use to share their page cache and their
-// executions: the URL's rules, the client's options, and the few commands
-// dune-mcp sends, each of which degrades instead of failing.
+// (--redis-url), which replicas use to share their page cache, their
+// executions and their rate limits: the URL's rules, the client's options,
+// and the few commands dune-mcp sends, each of which degrades instead of
+// failing. It is the one owner of the rule below: the rate limiter's
+// scripts go through it too (Run), so that one outage is one warning.
 //
 // Redis is never needed to answer a tool call, and never holds one long:
 // each command has a bounded time (OpTimeout), and a command that fails or
@@ -108,6 +110,16 @@ type Options struct {
 	// OnError, when set, is called for each failed command (the Redis
 	// errors metric); it must not block.
 	OnError func()
+	// OnErrorOf, when set, is called too for each failed command, with its
+	// user: "cache" (Get, Set), "executions" (Claim, Swap), Run's user
+	// (the rate limiter's "ratelimit"), "ping" (Ping, Open's first PING);
+	// a probe's PING counts for the user whose failed command started it.
+	// It must not block.
+	OnErrorOf func(user string)
+	// OnProbe, when set, receives the outcome of each background probe
+	// (true: Redis answered the PING), so that tests can wait for it; it
+	// must not block.
+	OnProbe func(up bool)
 	// ProbeTimeout bounds the PING that tells an outage from a slow reply
 	// (default DefaultProbeTimeout).
 	ProbeTimeout time.Duration
@@ -122,9 +134,10 @@ type Conn struct {
 	retry  time.Duration
 	where  string // the URL without its password, for logs
 
-	errs    atomic.Int64
-	onError func()
-	probeTO time.Duration
+	errs      atomic.Int64
+	onError   func()
+	onErrorOf func(user string)
+	probeTO   time.Duration
 
 	mu      sync.Mutex
 	down    bool
@@ -183,31 +196,35 @@ func Open(ctx context.Context, raw string, o Options) (*Conn, error) {
 	popts.DialTimeout, popts.ReadTimeout, popts.WriteTimeout = probeTO, probeTO, probeTO
 	popts.PoolSize, popts.MinIdleConns, popts.MaxRetries = 1, 0, -1
 	c := &Conn{rdb: redis.NewClient(opts), prober: redis.NewClient(&popts), log: o.Logger, retry: retry, where: Redacted(raw),
-		onError: o.OnError, probeTO: probeTO}
+		onError: o.OnError, onErrorOf: o.OnErrorOf, probeTO: probeTO, probed: o.OnProbe}
 	if err := c.Ping(ctx); err == nil {
-		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache and executions are shared")
+		c.log.Info().Str("redis", c.where).Msg("redis connected: page cache, executions and rate limits are shared")
 	}
 	return c, nil
 }
 
 // Ping asks Redis whether it answers within ProbeTimeout: the probe. A
 // failed Ping is an outage (one warning), a successful one ends it.
-func (c *Conn) Ping(ctx context.Context) error {
+func (c *Conn) Ping(ctx context.Context) error { return c.ping(ctx, "ping") }
+
+// ping is Ping, counting a failure for user.
+func (c *Conn) ping(ctx context.Context, user string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.probeTO)
 	defer cancel()
 	err := c.prober.Ping(ctx).Err()
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed)) {
 		return err
 	}
-	c.count(err)
+	c.count(user, err)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.settle(err)
 	return err
 }
 
-// Client is the underlying go-redis client, for the rate limiter's scripts
-// (ratelimit.NewRedis); nil for a nil Conn (no --redis-url).
+// Client is the underlying go-redis client, for tests that look at what
+// the server holds; nil for a nil Conn (no --redis-url). Commands sent on
+// it bypass the Conn's rule: dune-mcp's own go through Run.
 func (c *Conn) Client() *redis.Client {
 	if c == nil {
 		return nil
@@ -228,17 +245,18 @@ func (c *Conn) Up() bool {
 	return !c.down
 }
 
-// errDown is the error of a command not sent because Redis is down.
-var errDown = errors.New("redis unavailable")
+// ErrUnavailable is the error of a command not sent because Redis is left
+// alone: down, or being probed after a failed command.
+var ErrUnavailable = errors.New("redis unavailable")
 
-// begin returns the context of one command, or errDown while Redis is left
-// alone (down, or being probed).
+// begin returns the context of one command, or ErrUnavailable while Redis
+// is left alone (down, or being probed).
 func (c *Conn) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	c.mu.Lock()
 	skip := c.probing || c.down && time.Now().Before(c.retryAt)
 	c.mu.Unlock()
 	if skip {
-		return nil, nil, errDown
+		return nil, nil, ErrUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, OpTimeout+DialTimeout)
 	return ctx, cancel, nil
@@ -248,15 +266,16 @@ func (c *Conn) begin(ctx context.Context) (context.Context, context.CancelFunc, 
 // Redis is up it starts a probe (the outage rule: see the package
 // documentation), while it is down it leaves Redis alone for RetryAfter
 // more. The first success while down ends the outage. A command cut short
-// by its caller (a cancelled tool call) says nothing about Redis.
-func (c *Conn) observe(ctx context.Context, err error) {
+// by its caller (a cancelled tool call) says nothing about Redis. user
+// names the command's user for OnErrorOf.
+func (c *Conn) observe(user string, err error) {
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
 	if err != nil && errors.Is(err, context.Canceled) {
 		return
 	}
-	c.count(err)
+	c.count(user, err)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -264,18 +283,21 @@ func (c *Conn) observe(ctx context.Context, err error) {
 		c.settle(err)
 	case !c.probing:
 		c.probing = true
-		go c.probe()
+		go c.probe(user)
 	}
 }
 
-// count counts a failed command.
-func (c *Conn) count(err error) {
+// count counts a failed command of user.
+func (c *Conn) count(user string, err error) {
 	if err == nil {
 		return
 	}
 	c.errs.Add(1)
 	if c.onError != nil {
 		c.onError()
+	}
+	if c.onErrorOf != nil {
+		c.onErrorOf(user)
 	}
 }
 
@@ -285,7 +307,7 @@ func (c *Conn) settle(err error) {
 	if err == nil {
 		if c.down {
 			c.down = false
-			c.log.Info().Str("redis", c.where).Msg("redis is back: page cache and executions are shared again")
+			c.log.Info().Str("redis", c.where).Msg("redis is back: page cache, executions and rate limits are shared again")
 		}
 		return
 	}
@@ -293,15 +315,16 @@ func (c *Conn) settle(err error) {
 	if !c.down {
 		c.down = true
 		c.log.Warn().Str("redis", c.where).Str("error", err.Error()).
-			Msg("redis unavailable: page cache and executions are in-process only until it answers again")
+			Msg("redis unavailable: page cache, executions and rate limits are in-process only until it answers again")
 	}
 }
 
 // probe decides, after a failed command, whether Redis is down: a PING
 // that does not answer within ProbeTimeout is an outage; one that answers
-// means the failure was a slow reply, and logs nothing above debug.
-func (c *Conn) probe() {
-	err := c.Ping(context.Background())
+// means the failure was a slow reply, and logs nothing above debug. A
+// failed PING counts for user, whose failed command started the probe.
+func (c *Conn) probe(user string) {
+	err := c.ping(context.Background(), user)
 	c.mu.Lock()
 	c.probing = false
 	probed := c.probed
@@ -323,7 +346,7 @@ func (c *Conn) Get(ctx context.Context, key string) ([]byte, bool) {
 	}
 	defer cancel()
 	b, err := c.rdb.Get(ctx, key).Bytes()
-	c.observe(ctx, err)
+	c.observe("cache", err)
 	return b, err == nil
 }
 
@@ -334,7 +357,7 @@ func (c *Conn) Set(ctx context.Context, key string, value []byte, ttl time.Durat
 		return
 	}
 	defer cancel()
-	c.observe(ctx, c.rdb.Set(ctx, key, value, ttl).Err())
+	c.observe("cache", c.rdb.Set(ctx, key, value, ttl).Err())
 }
 
 // Claim stores value under key for ttl unless key holds a value (SET NX
@@ -348,7 +371,7 @@ func (c *Conn) Claim(ctx context.Context, key, value string, ttl time.Duration) 
 	}
 	defer cancel()
 	old, err := c.rdb.SetArgs(ctx, key, value, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
-	c.observe(ctx, err)
+	c.observe("executions", err)
 	switch {
 	case errors.Is(err, redis.Nil):
 		return value, true, nil
@@ -375,8 +398,30 @@ func (c *Conn) Swap(ctx context.Context, key, old, value string, ttl time.Durati
 	}
 	defer cancel()
 	n, err := swap.Run(ctx, c.rdb, []string{key}, old, value, max(ttl.Milliseconds(), 1)).Int()
-	c.observe(ctx, err)
+	c.observe("executions", err)
 	return n == 1, err
+}
+
+// Run sends a caller's own command or script (the rate limiter's Lua
+// scripts), f, under the Conn's rule, as Get and the others are: while
+// Redis is left alone it returns ErrUnavailable without calling f;
+// otherwise f runs on the client with the command's bounded context, and
+// its error, returned as is, counts as an error of user (OnErrorOf), starts
+// the probe, or ends an outage exactly as a built-in command's would. So a
+// caller never times, logs or skips Redis on its own: a non-nil error is
+// only "do without Redis this time". f should send one command (a
+// redis.Script's Run is one: its NOSCRIPT reply to EVALSHA, which it
+// answers with EVAL, is no error) and return redis.Nil as Get does for
+// "no value".
+func (c *Conn) Run(ctx context.Context, user string, f func(ctx context.Context, rdb redis.Cmdable) error) error {
+	ctx, cancel, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = f(ctx, c.rdb)
+	c.observe(user, err)
+	return err
 }
 
 // debugLogger feeds go-redis's own messages (pool and reconnect notices) to

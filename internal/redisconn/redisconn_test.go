@@ -2,11 +2,14 @@ package redisconn_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/internal/redisconn"
@@ -322,4 +325,57 @@ func TestOnErrorCountsFailedCommands(t *testing.T) {
 	if got := calls.Load(); got != 5 || got != c.Errors() {
 		t.Errorf("OnError called %d times, Errors() = %d, after 5 failed commands (4 SET, 1 PING)", got, c.Errors())
 	}
+}
+
+// Run sends a caller's script under the same rule as the Conn's own
+// commands: a NOSCRIPT reply (a fresh server has no script cached) is no
+// error; a failure counts for Run's user, and so does the probe it starts;
+// while Redis is down Run returns ErrUnavailable without sending anything.
+func TestRunFollowsTheRule(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.StartKind(t, k)
+		var mu sync.Mutex
+		byUser := map[string]int{}
+		logs := &testio.SyncBuffer{}
+		c := openWith(t, srv.URL(), logs, redisconn.Options{RetryAfter: time.Hour,
+			OnErrorOf: func(user string) { mu.Lock(); byUser[user]++; mu.Unlock() }})
+		probed := probes(c)
+		ctx := context.Background()
+		script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
+		run := func() (n int64, sent bool, err error) {
+			err = c.Run(ctx, "limiter", func(ctx context.Context, rdb redis.Cmdable) (err error) {
+				sent = true
+				n, err = script.Run(ctx, rdb, []string{"n"}).Int64()
+				return err
+			})
+			return n, sent, err
+		}
+		for want := int64(1); want <= 2; want++ {
+			if n, _, err := run(); err != nil || n != want {
+				t.Fatalf("Run = %d, %v; want %d", n, err, want)
+			}
+		}
+		if c.Errors() != 0 {
+			t.Fatalf("%d errors after the script's first EVALSHA (NOSCRIPT, then EVAL); want 0", c.Errors())
+		}
+
+		srv.Stop()
+		if _, sent, err := run(); err == nil || !sent {
+			t.Fatalf("Run on a killed Redis: sent %v, error %v; want sent and failed", sent, err)
+		}
+		if up := <-probed; up {
+			t.Fatal("the probe of a killed Redis says it answered")
+		}
+		if _, sent, err := run(); !errors.Is(err, redisconn.ErrUnavailable) || sent {
+			t.Fatalf("Run while down: sent %v, error %v; want ErrUnavailable, not sent", sent, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(byUser) != 1 || byUser["limiter"] != 2 || c.Errors() != 2 {
+			t.Errorf("errors by user %v, Errors() %d; want limiter 2 (its script and the probe it started)", byUser, c.Errors())
+		}
+		if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
+			t.Errorf("%d 'redis unavailable' lines, want 1:\n%s", n, logs.String())
+		}
+	})
 }
