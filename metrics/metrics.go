@@ -85,7 +85,7 @@ func New() *Metrics {
 	m.rateAdjusted = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "ratelimit_adjustments_total",
 		Help: "Times Dune's RateLimit headers (or a 429) tightened the limiter, by class and reason (policy, remaining, retry_after)."}, []string{"class", "reason"})
 	m.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "redis_errors_total",
-		Help: "Failed Redis operations by user (ratelimit, cache, executions)."}, []string{"op"})
+		Help: "Failed Redis operations by user (cache, executions, ratelimit; ping: the connection's first PING)."}, []string{"op"})
 
 	for _, c := range []prometheus.Collector{m.toolCalls, m.toolDuration, m.upstream, m.upstreamDur, m.rowsFetched, m.rowsDelivered,
 		m.datapoints, m.cacheHits, m.cacheMisses, m.rateWaits, m.rateWaitTime, m.rateRefused, m.rateAdjusted, m.redisErrors,
