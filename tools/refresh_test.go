@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
@@ -225,8 +226,26 @@ func TestProgressWhileWaiting(t *testing.T) {
 	}
 }
 
+// lineChan is a log writer that hands each line (one zerolog event per
+// Write) to a channel: the per-call line is written when the handler ends,
+// so a test waits on it instead of sleeping.
+type lineChan chan string
+
+func (c lineChan) Write(p []byte) (int, error) {
+	c <- string(p)
+	return len(p), nil
+}
+
+// logCalls makes set's Config log each call's line to the returned channel.
+func logCalls(c *Config) lineChan {
+	lines := make(lineChan, 16)
+	c.Logger = zerolog.New(lines)
+	return lines
+}
+
 func TestCancelledWaitLeavesTheRun(t *testing.T) {
-	e, _ := refreshEnv(t, nil)
+	var lines lineChan
+	e, _ := refreshEnv(t, func(c *Config) { lines = logCalls(c) })
 	e.emu.SetProfile(7, emulator.Profile{Run: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
@@ -239,8 +258,11 @@ func TestCancelledWaitLeavesTheRun(t *testing.T) {
 	req.Params.Arguments = map[string]any{"query_id": 7, "max_age_hours": 24}
 	req.Params.Meta = &mcp.Meta{ProgressToken: "p1"}
 	_, _ = e.cli.CallTool(ctx, req)
-	// The handler notices; give it a moment, then check Dune was left alone.
-	time.Sleep(100 * time.Millisecond)
+	// The handler's log line is its last act: Dune has had every request
+	// the handler would send.
+	if line := <-lines; !strings.Contains(line, `"error_kind":"cancelled"`) {
+		t.Fatalf("the call did not end cancelled: %s", line)
+	}
 	if n := endpoint(e, emulator.EndpointCancel); n != 0 || e.emu.Stats().Executions != 1 {
 		t.Errorf("cancel requests %d, executions %d", n, e.emu.Stats().Executions)
 	}
@@ -268,23 +290,14 @@ func TestRefreshAsTask(t *testing.T) {
 		"arguments": map[string]any{"query_id": 7, "max_age_hours": 1}, "task": map[string]any{"ttl": 600000}})
 	task, _ := created["task"].(map[string]any)
 	id, _ := task["taskId"].(string)
-	if id == "" {
-		t.Fatalf("no task: %v", created)
+	if id == "" || task["status"] != "working" {
+		t.Fatalf("no working task: %v", created)
 	}
-	var status string
-	// Poll until the task ends; the bound only stops a hang (a busy machine
-	// may take seconds), it is not a timing assertion.
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-		got := rpc("tasks/get", map[string]any{"taskId": id})
-		if status, _ = got["status"].(string); status != "working" {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if status != "completed" {
-		t.Fatalf("task status %q", status)
-	}
+	// tasks/result blocks until the task ends (no polling).
 	res := rpc("tasks/result", map[string]any{"taskId": id})
+	if got := rpc("tasks/get", map[string]any{"taskId": id}); got["status"] != "completed" {
+		t.Fatalf("task status %v", got["status"])
+	}
 	sc, _ := res["structuredContent"].(map[string]any)
 	// The task waited past the 1 s call timeout for the 150 s run.
 	if res["isError"] == true || sc["executed"] != true || sc["total_row_count"] != float64(300) || sc["state"] != string(dune.StateCompleted) {
