@@ -46,7 +46,7 @@ func TestRegressionStaleFlightReused(t *testing.T) {
 // Regression (found in review): next_page on a waiting cursor whose call had an explicit limit reads
 // with no limit at all: the whole result, past the per-call cap.
 func TestRegressionWaitingCursorExplicitLimit(t *testing.T) {
-	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second; c.MaxDatapointsPerCall = 5000 })
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second; c.MaxDatapointsPerCall = 5000 })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, Run: 40 * time.Second,
 		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(3000, 77) }})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1, "limit": 10})
@@ -55,10 +55,14 @@ func TestRegressionWaitingCursorExplicitLimit(t *testing.T) {
 	}
 	before := e.emu.Stats()
 	for range 40 {
+		clk.Advance(10 * time.Second) // the agent's pause moves the run on, whatever each call's bound
 		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
 		if r.IsError || r.S.ReturnedRows > 0 {
 			break
 		}
+	}
+	if !r.IsError && r.S.ReturnedRows == 0 {
+		t.Fatal("the run never finished: no page was read, nothing to check")
 	}
 	after := e.emu.Stats()
 	t.Logf("next_page: error=%v returned=%d datapoints(call)=%d rows served=%d datapoints served=%d", r.IsError, r.S.ReturnedRows, r.S.Datapoints,

@@ -81,7 +81,7 @@ func TestStaleResultIsRefreshed(t *testing.T) {
 }
 
 func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
-	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, QueuePositions: 3, Run: 40 * time.Second})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
 	if r.IsError || r.S.State != string(dune.StatePending) || r.S.ReturnedRows != 0 || !r.S.HasMore || r.S.NextCursor == "" || r.S.ExecutionID == "" || !r.S.Executed {
@@ -91,7 +91,11 @@ func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
 		t.Errorf("text:\n%s", r.Text)
 	}
 	id := r.S.ExecutionID
+	// Each call waits at most its bound, which is what is left of a
+	// wall-clock deadline: the agent's pause between calls is what moves
+	// the run on, so that a slow machine's shorter waits change nothing.
 	for range 40 {
+		clk.Advance(10 * time.Second)
 		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
 		if r.IsError {
 			t.Fatal(r.Text)
@@ -308,11 +312,12 @@ func TestRefreshAsTask(t *testing.T) {
 // A run still going on at the bound, asked with an explicit limit, resumes
 // with that limit.
 func TestResumedWaitKeepsTheLimit(t *testing.T) {
-	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, Run: 40 * time.Second,
 		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1, "limit": 5, "columns": []string{"amount_usd"}})
 	for i := 0; i < 40 && !r.IsError && r.S.ReturnedRows == 0; i++ {
+		clk.Advance(10 * time.Second) // the agent's pause moves the run on (see above)
 		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
 	}
 	if r.IsError || r.S.ReturnedRows != 5 || !r.S.HasMore || r.S.Datapoints != 5 {
