@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/faultproxy"
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
@@ -21,6 +23,17 @@ import (
 // The emulator's executions and the toolset's waits share one clock that
 // jumps instead of sleeping.
 func refreshEnv(t testing.TB, set func(*Config)) (*env, *clock.Jump) {
+	t.Helper()
+	return refreshEnvOn(t, func(c *Config, _ *emulator.Server) {
+		if set != nil {
+			set(c)
+		}
+	})
+}
+
+// refreshEnvOn is refreshEnv whose set also sees the emulator (to put a
+// fault proxy in front of it).
+func refreshEnvOn(t testing.TB, set func(*Config, *emulator.Server)) (*env, *clock.Jump) {
 	t.Helper()
 	clock := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	emu := emulator.NewServer(emulator.WithClock(clock.Now))
@@ -30,9 +43,7 @@ func refreshEnv(t testing.TB, set func(*Config)) (*env, *clock.Jump) {
 		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
 	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) {
 		c.Clock = clock
-		if set != nil {
-			set(c)
-		}
+		set(c, emu)
 	})
 	return e, clock
 }
@@ -205,13 +216,10 @@ func TestNoExecuteRefusesMaxAge(t *testing.T) {
 
 func TestProgressWhileWaiting(t *testing.T) {
 	e, _ := refreshEnv(t, nil)
-	var mu sync.Mutex
-	var msgs []string
+	msgs := make(chan string, 256)
 	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
 		if n.Method == "notifications/progress" {
-			mu.Lock()
-			msgs = append(msgs, n.Params.AdditionalFields["message"].(string))
-			mu.Unlock()
+			msgs <- n.Params.AdditionalFields["message"].(string)
 		}
 	})
 	req := mcp.CallToolRequest{}
@@ -221,12 +229,20 @@ func TestProgressWhileWaiting(t *testing.T) {
 	if res, err := e.cli.CallTool(context.Background(), req); err != nil || res.IsError {
 		t.Fatalf("%v %+v", err, res)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	all := strings.Join(msgs, "\n")
-	if !strings.Contains(all, "QUERY_STATE_PENDING") || !strings.Contains(all, "queue position 2") ||
-		!strings.Contains(all, "QUERY_STATE_EXECUTING") || !strings.Contains(all, "s elapsed") {
-		t.Errorf("progress:\n%s", all)
+	// The in-process client hands notifications over on a goroutine of its
+	// own, possibly after the call has answered: read them until each
+	// expected one came (a hang guard only ends the wait).
+	want := []string{"QUERY_STATE_PENDING", "queue position 2", "QUERY_STATE_EXECUTING", "s elapsed"}
+	var all []string
+	guard := time.After(time.Minute)
+	for len(want) > 0 {
+		select {
+		case m := <-msgs:
+			all = append(all, m)
+			want = slices.DeleteFunc(want, func(w string) bool { return strings.Contains(m, w) })
+		case <-guard:
+			t.Fatalf("progress lacks %q:\n%s", want, strings.Join(all, "\n"))
+		}
 	}
 }
 
@@ -248,20 +264,31 @@ func logCalls(c *Config) lineChan {
 }
 
 func TestCancelledWaitLeavesTheRun(t *testing.T) {
-	var lines lineChan
-	e, _ := refreshEnv(t, func(c *Config) { lines = logCalls(c) })
+	var (
+		lines lineChan
+		p     *faultproxy.Proxy
+	)
+	e, _ := refreshEnvOn(t, func(c *Config, emu *emulator.Server) {
+		lines = logCalls(c)
+		// The proxy holds the first request under /api/v1/execution/: the
+		// wait's first status check (the probe and the execute request are
+		// under /api/v1/query/).
+		p = faultproxy.New(emu.URL)
+		t.Cleanup(p.Close)
+		p.Inject(faultproxy.Fault{Path: "/api/v1/execution/", Hang: true})
+		c.Fetcher = dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
+	})
 	e.emu.SetProfile(7, emulator.Profile{Run: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
-	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
-		if msg, _ := n.Params.AdditionalFields["message"].(string); strings.Contains(msg, "s elapsed") {
-			cancel() // the wait for the run has begun
-		}
-	})
-	req := mcp.CallToolRequest{}
-	req.Params.Name = schemas.GetLatestResult
-	req.Params.Arguments = map[string]any{"query_id": 7, "max_age_hours": 24}
-	req.Params.Meta = &mcp.Meta{ProgressToken: "p1"}
-	_, _ = e.cli.CallTool(ctx, req)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.cli.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: schemas.GetLatestResult,
+			Arguments: map[string]any{"query_id": 7, "max_age_hours": 24}}})
+	}()
+	<-p.Hung // the wait for the run has begun
+	cancel()
+	<-done
 	// The handler's log line is its last act: Dune has had every request
 	// the handler would send.
 	if line := <-lines; !strings.Contains(line, `"error_kind":"cancelled"`) {
