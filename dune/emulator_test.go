@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/clock"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
 )
 
@@ -19,12 +20,18 @@ func newClient(s *emulator.Server, p dune.RetryPolicy) *dune.Client {
 // quick retries: the emulator's Retry-After is whole seconds, backoff is not.
 var quick = dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxElapsed: 20 * time.Second}
 
+// patient is quick with a call budget no loaded machine reaches, for tests
+// that read large pages: a call's budget is wall-clock time, and with 20 s
+// the attempt timeouts (half of what is left) cut a 30,000-row page on a
+// starved machine.
+var patient = dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxElapsed: 10 * time.Minute}
+
 func TestEmulatorWalk100kRows(t *testing.T) {
 	s := emulator.NewServer(emulator.WithMaxPageSize(30000))
 	defer s.Close()
 	ds := emulator.DEXTrades(100000, 7)
 	s.AddQuery(4242, ds)
-	c := newClient(s, quick)
+	c := newClient(s, patient)
 	ctx, usage := dune.WithUsage(context.Background())
 
 	opts := dune.Options{Limit: 100000}
@@ -356,12 +363,14 @@ func TestEmulatorFaults(t *testing.T) {
 	t.Run("Retry-After honoured", func(t *testing.T) {
 		s.ResetStats()
 		s.InjectFault(emulator.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
-		start := time.Now()
-		if _, err := get(); err != nil {
+		c := newClient(s, quick)
+		var waits []time.Duration // recorded, not slept
+		dune.SetSleepForTest(c, func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return ctx.Err() })
+		if _, err := c.GetLatestResult(context.Background(), 1, dune.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d < time.Second {
-			t.Errorf("retried after %v, Retry-After was 1s", d)
+		if len(waits) != 1 || waits[0] < time.Second {
+			t.Errorf("waits %v, Retry-After was 1s", waits)
 		}
 		if got := s.Stats().Requests; got != 2 {
 			t.Errorf("requests = %d", got)
@@ -383,21 +392,22 @@ func TestEmulatorFaults(t *testing.T) {
 		s.ResetStats()
 		s.InjectFault(emulator.Fault{Status: 503, RetryAfter: time.Minute, Count: 1})
 		c := newClient(s, dune.RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Minute, MaxElapsed: 5 * time.Minute})
+		waiting := make(chan time.Duration, 1)
+		dune.SetSleepForTest(c, func(ctx context.Context, d time.Duration) error {
+			waiting <- d
+			return clock.Sleep(ctx, d) // a real wait, which only the cancel ends early
+		})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { _, err := c.GetLatestResult(ctx, 1, dune.Options{}); done <- err }()
-		for s.Stats().Requests == 0 { // wait for the 503; the client now waits a minute
-			time.Sleep(5 * time.Millisecond)
+		if d := <-waiting; d < time.Minute { // the 503 came; the client now waits a minute
+			t.Errorf("waits %s, Retry-After was 1m", d)
 		}
 		cancel()
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(20 * time.Second): // hang guard only: the wait is a minute
-			t.Fatal("cancellation did not end the Retry-After wait")
-		}
-		if !errors.Is(err, context.Canceled) {
+		// Were the wait not ended by the cancel, the retry would answer
+		// after a minute, with no error.
+		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
 		if got := s.Stats().Requests; got != 1 {
@@ -405,14 +415,26 @@ func TestEmulatorFaults(t *testing.T) {
 		}
 	})
 	t.Run("latency beyond the attempt timeout", func(t *testing.T) {
-		s.ResetStats()
-		s.InjectFault(emulator.Fault{Latency: 5 * time.Second, Count: 1})
-		c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: emulator.DefaultAPIKey, RequestTimeout: 200 * time.Millisecond, Retry: quick})
-		if _, err := c.GetLatestResult(context.Background(), 1, dune.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if got := s.Stats().Requests; got != 2 {
-			t.Errorf("requests = %d", got)
+		// The first attempt hangs until the client gives it up; the retry
+		// must then answer within the attempt timeout, which is wall-clock
+		// time: should a starved machine make it late too, the case is
+		// tried again with twice the timeout (nothing about time is
+		// asserted). No retry at all fails at once.
+		for timeout := 200 * time.Millisecond; ; timeout *= 2 {
+			s.ResetStats()
+			s.InjectFault(emulator.Fault{Latency: time.Hour, Count: 1})
+			c := dune.NewClient(dune.Config{BaseURL: s.URL, APIKey: emulator.DefaultAPIKey, RequestTimeout: timeout,
+				Retry: dune.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: time.Second, MaxElapsed: 10 * time.Minute}})
+			_, err := c.GetLatestResult(context.Background(), 1, dune.Options{})
+			got := s.Stats().Requests
+			switch {
+			case err == nil && got == 2:
+				return
+			case got < 2:
+				t.Fatalf("the attempt past its timeout was not retried: %d request(s), err %v", got, err)
+			case timeout > 30*time.Second:
+				t.Fatalf("requests = %d, err %v", got, err)
+			}
 		}
 	})
 }

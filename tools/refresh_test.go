@@ -3,16 +3,19 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/faultproxy"
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
@@ -20,6 +23,17 @@ import (
 // The emulator's executions and the toolset's waits share one clock that
 // jumps instead of sleeping.
 func refreshEnv(t testing.TB, set func(*Config)) (*env, *clock.Jump) {
+	t.Helper()
+	return refreshEnvOn(t, func(c *Config, _ *emulator.Server) {
+		if set != nil {
+			set(c)
+		}
+	})
+}
+
+// refreshEnvOn is refreshEnv whose set also sees the emulator (to put a
+// fault proxy in front of it).
+func refreshEnvOn(t testing.TB, set func(*Config, *emulator.Server)) (*env, *clock.Jump) {
 	t.Helper()
 	clock := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	emu := emulator.NewServer(emulator.WithClock(clock.Now))
@@ -29,9 +43,7 @@ func refreshEnv(t testing.TB, set func(*Config)) (*env, *clock.Jump) {
 		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
 	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) {
 		c.Clock = clock
-		if set != nil {
-			set(c)
-		}
+		set(c, emu)
 	})
 	return e, clock
 }
@@ -80,7 +92,7 @@ func TestStaleResultIsRefreshed(t *testing.T) {
 }
 
 func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
-	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, QueuePositions: 3, Run: 40 * time.Second})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
 	if r.IsError || r.S.State != string(dune.StatePending) || r.S.ReturnedRows != 0 || !r.S.HasMore || r.S.NextCursor == "" || r.S.ExecutionID == "" || !r.S.Executed {
@@ -90,7 +102,11 @@ func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
 		t.Errorf("text:\n%s", r.Text)
 	}
 	id := r.S.ExecutionID
+	// Each call waits at most its bound, which is what is left of a
+	// wall-clock deadline: the agent's pause between calls is what moves
+	// the run on, so that a slow machine's shorter waits change nothing.
 	for range 40 {
+		clk.Advance(10 * time.Second)
 		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
 		if r.IsError {
 			t.Fatal(r.Text)
@@ -200,13 +216,10 @@ func TestNoExecuteRefusesMaxAge(t *testing.T) {
 
 func TestProgressWhileWaiting(t *testing.T) {
 	e, _ := refreshEnv(t, nil)
-	var mu sync.Mutex
-	var msgs []string
+	msgs := make(chan string, 256)
 	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
 		if n.Method == "notifications/progress" {
-			mu.Lock()
-			msgs = append(msgs, n.Params.AdditionalFields["message"].(string))
-			mu.Unlock()
+			msgs <- n.Params.AdditionalFields["message"].(string)
 		}
 	})
 	req := mcp.CallToolRequest{}
@@ -216,31 +229,71 @@ func TestProgressWhileWaiting(t *testing.T) {
 	if res, err := e.cli.CallTool(context.Background(), req); err != nil || res.IsError {
 		t.Fatalf("%v %+v", err, res)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	all := strings.Join(msgs, "\n")
-	if !strings.Contains(all, "QUERY_STATE_PENDING") || !strings.Contains(all, "queue position 2") ||
-		!strings.Contains(all, "QUERY_STATE_EXECUTING") || !strings.Contains(all, "s elapsed") {
-		t.Errorf("progress:\n%s", all)
+	// The in-process client hands notifications over on a goroutine of its
+	// own, possibly after the call has answered: read them until each
+	// expected one came (a hang guard only ends the wait).
+	want := []string{"QUERY_STATE_PENDING", "queue position 2", "QUERY_STATE_EXECUTING", "s elapsed"}
+	var all []string
+	guard := time.After(time.Minute)
+	for len(want) > 0 {
+		select {
+		case m := <-msgs:
+			all = append(all, m)
+			want = slices.DeleteFunc(want, func(w string) bool { return strings.Contains(m, w) })
+		case <-guard:
+			t.Fatalf("progress lacks %q:\n%s", want, strings.Join(all, "\n"))
+		}
 	}
 }
 
+// lineChan is a log writer that hands each line (one zerolog event per
+// Write) to a channel: the per-call line is written when the handler ends,
+// so a test waits on it instead of sleeping.
+type lineChan chan string
+
+func (c lineChan) Write(p []byte) (int, error) {
+	c <- string(p)
+	return len(p), nil
+}
+
+// logCalls makes set's Config log each call's line to the returned channel.
+func logCalls(c *Config) lineChan {
+	lines := make(lineChan, 16)
+	c.Logger = zerolog.New(lines)
+	return lines
+}
+
 func TestCancelledWaitLeavesTheRun(t *testing.T) {
-	e, _ := refreshEnv(t, nil)
+	var (
+		lines lineChan
+		p     *faultproxy.Proxy
+	)
+	e, _ := refreshEnvOn(t, func(c *Config, emu *emulator.Server) {
+		lines = logCalls(c)
+		// The proxy holds the first request under /api/v1/execution/: the
+		// wait's first status check (the probe and the execute request are
+		// under /api/v1/query/).
+		p = faultproxy.New(emu.URL)
+		t.Cleanup(p.Close)
+		p.Inject(faultproxy.Fault{Path: "/api/v1/execution/", Hang: true})
+		c.Fetcher = dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey, Retry: dune.RetryPolicy{MaxAttempts: 1}})
+	})
 	e.emu.SetProfile(7, emulator.Profile{Run: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
-	e.cli.OnNotification(func(n mcp.JSONRPCNotification) {
-		if msg, _ := n.Params.AdditionalFields["message"].(string); strings.Contains(msg, "s elapsed") {
-			cancel() // the wait for the run has begun
-		}
-	})
-	req := mcp.CallToolRequest{}
-	req.Params.Name = schemas.GetLatestResult
-	req.Params.Arguments = map[string]any{"query_id": 7, "max_age_hours": 24}
-	req.Params.Meta = &mcp.Meta{ProgressToken: "p1"}
-	_, _ = e.cli.CallTool(ctx, req)
-	// The handler notices; give it a moment, then check Dune was left alone.
-	time.Sleep(100 * time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.cli.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: schemas.GetLatestResult,
+			Arguments: map[string]any{"query_id": 7, "max_age_hours": 24}}})
+	}()
+	<-p.Hung // the wait for the run has begun
+	cancel()
+	<-done
+	// The handler's log line is its last act: Dune has had every request
+	// the handler would send.
+	if line := <-lines; !strings.Contains(line, `"error_kind":"cancelled"`) {
+		t.Fatalf("the call did not end cancelled: %s", line)
+	}
 	if n := endpoint(e, emulator.EndpointCancel); n != 0 || e.emu.Stats().Executions != 1 {
 		t.Errorf("cancel requests %d, executions %d", n, e.emu.Stats().Executions)
 	}
@@ -268,23 +321,14 @@ func TestRefreshAsTask(t *testing.T) {
 		"arguments": map[string]any{"query_id": 7, "max_age_hours": 1}, "task": map[string]any{"ttl": 600000}})
 	task, _ := created["task"].(map[string]any)
 	id, _ := task["taskId"].(string)
-	if id == "" {
-		t.Fatalf("no task: %v", created)
+	if id == "" || task["status"] != "working" {
+		t.Fatalf("no working task: %v", created)
 	}
-	var status string
-	// Poll until the task ends; the bound only stops a hang (a busy machine
-	// may take seconds), it is not a timing assertion.
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-		got := rpc("tasks/get", map[string]any{"taskId": id})
-		if status, _ = got["status"].(string); status != "working" {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if status != "completed" {
-		t.Fatalf("task status %q", status)
-	}
+	// tasks/result blocks until the task ends (no polling).
 	res := rpc("tasks/result", map[string]any{"taskId": id})
+	if got := rpc("tasks/get", map[string]any{"taskId": id}); got["status"] != "completed" {
+		t.Fatalf("task status %v", got["status"])
+	}
 	sc, _ := res["structuredContent"].(map[string]any)
 	// The task waited past the 1 s call timeout for the 150 s run.
 	if res["isError"] == true || sc["executed"] != true || sc["total_row_count"] != float64(300) || sc["state"] != string(dune.StateCompleted) {
@@ -295,11 +339,12 @@ func TestRefreshAsTask(t *testing.T) {
 // A run still going on at the bound, asked with an explicit limit, resumes
 // with that limit.
 func TestResumedWaitKeepsTheLimit(t *testing.T) {
-	e, _ := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, Run: 40 * time.Second,
 		Dataset: func(map[string]string) *emulator.Dataset { return emulator.DEXTrades(300, 77) }})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1, "limit": 5, "columns": []string{"amount_usd"}})
 	for i := 0; i < 40 && !r.IsError && r.S.ReturnedRows == 0; i++ {
+		clk.Advance(10 * time.Second) // the agent's pause moves the run on (see above)
 		r = e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
 	}
 	if r.IsError || r.S.ReturnedRows != 5 || !r.S.HasMore || r.S.Datapoints != 5 {

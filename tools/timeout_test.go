@@ -12,6 +12,7 @@ import (
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/faultproxy"
 	"github.com/dune-mcp/dune-mcp/internal/testio"
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
@@ -78,41 +79,53 @@ func TestCallTimeoutBoundsTheWaitOnDune(t *testing.T) {
 	if !strings.Contains(logs.String(), `"error_kind":"timeout"`) {
 		t.Errorf("log line: %s", logs.String())
 	}
-	// The fault is spent: the next call works (the deadline is per call).
-	res, _ = handlerOf(t, ts, schemas.GetLatestResult)(context.Background(), latestReq(`{"query_id":1,"limit":5}`))
-	if res.IsError {
-		t.Fatalf("next call: %s", resultText(t, res))
-	}
+	// That the deadline is per call is TestCallTimeoutDefaultAndDisabled's
+	// (a second call here would have to beat 300 ms of wall-clock time).
 }
 
 func TestCallTimeoutIncludesRetries(t *testing.T) {
 	// Dune answers 503 asking for a 20 s pause: the client would sleep and
-	// retry, but the call's deadline ends the wait first.
-	emu, ts, _ := timeoutEnv(t, 300*time.Millisecond)
-	emu.InjectFault(emulator.Fault{Status: 503, RetryAfter: 20 * time.Second, Count: 10})
-	res, _ := handlerOf(t, ts, schemas.GetLatestResult)(context.Background(), latestReq(`{"query_id":1,"limit":5}`))
-	msg := resultText(t, res)
-	if !res.IsError || !strings.Contains(msg, "Timed out after 300ms") {
-		t.Fatalf("got %v %q", res.IsError, msg)
-	}
-	if n := emu.Stats().Requests; n != 1 {
-		t.Errorf("%d upstream requests, want 1 (no retry after the deadline)", n)
+	// retry, but the call's deadline ends the wait first. The deadline is
+	// wall-clock time: should a starved machine reach it before the 503
+	// came, the case did not happen and is tried again with twice the
+	// deadline (still well under the 20 s pause). No timing is asserted.
+	for timeout := 300 * time.Millisecond; ; timeout *= 2 {
+		emu, ts, _ := timeoutEnv(t, timeout)
+		emu.InjectFault(emulator.Fault{Status: 503, RetryAfter: 20 * time.Second, Count: 10})
+		res, _ := handlerOf(t, ts, schemas.GetLatestResult)(context.Background(), latestReq(`{"query_id":1,"limit":5}`))
+		n := emu.Stats().Requests
+		if n == 0 && timeout < 5*time.Second {
+			continue
+		}
+		msg := resultText(t, res)
+		if !res.IsError || !strings.Contains(msg, "Timed out after "+timeout.String()) {
+			t.Fatalf("got %v %q", res.IsError, msg)
+		}
+		if n != 1 {
+			t.Errorf("%d upstream requests, want 1 (no retry after the deadline)", n)
+		}
+		return
 	}
 }
 
 func TestClientCancellationIsNotATimeout(t *testing.T) {
-	emu, ts, logs := timeoutEnv(t, time.Minute)
-	emu.InjectFault(emulator.Fault{Latency: 30 * time.Second, Count: 1})
+	emu, _, _ := timeoutEnv(t, time.Minute)
+	p := faultproxy.New(emu.URL) // holds the request until the client gives up
+	t.Cleanup(p.Close)
+	p.Inject(faultproxy.Fault{Hang: true})
+	logs := &testio.SyncBuffer{}
+	dc := dune.NewClient(dune.Config{BaseURL: p.URL, APIKey: emulator.DefaultAPIKey})
+	ts, err := New(Config{Fetcher: dc, CursorSecret: []byte("t"), CallTimeout: time.Minute, Logger: zerolog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *mcp.CallToolResult, 1)
 	go func() {
 		res, _ := handlerOf(t, ts, schemas.GetLatestResult)(ctx, latestReq(`{"query_id":1,"limit":5}`))
 		done <- res
 	}()
-	// Cancel once the request reached the emulator.
-	for emu.Stats().Requests == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	<-p.Hung // the request is out: cancel now
 	cancel()
 	res := <-done
 	msg := resultText(t, res)
@@ -122,40 +135,54 @@ func TestClientCancellationIsNotATimeout(t *testing.T) {
 	if !strings.Contains(logs.String(), `"error_kind":"cancelled"`) {
 		t.Errorf("log line: %s", logs.String())
 	}
+	if n := p.Requests(); n != 1 {
+		t.Errorf("%d requests, want 1 (no retry after the cancel)", n)
+	}
 }
 
-// deadlineFetcher records whether the context of each fetch has a deadline.
+// deadlineFetcher records the deadline of each fetch's context (zero: none).
 type deadlineFetcher struct {
 	fakeFetcher
-	deadlines []time.Duration // remaining time at the call; -1: none
+	deadlines []time.Time
 }
 
 func (f *deadlineFetcher) GetLatestResult(ctx context.Context, queryID int64, opts dune.Options) (*dune.Result, error) {
-	d := time.Duration(-1)
-	if dl, ok := ctx.Deadline(); ok {
-		d = time.Until(dl)
-	}
-	f.deadlines = append(f.deadlines, d)
+	dl, _ := ctx.Deadline()
+	f.deadlines = append(f.deadlines, dl)
 	return f.fakeFetcher.GetLatestResult(ctx, queryID, opts)
 }
 
+// Each call's fetch has the deadline of its own call: the call's start plus
+// the timeout, bracketed by the time read before and after the call (no
+// wall-clock margin), and a later call gets a later one.
 func TestCallTimeoutDefaultAndDisabled(t *testing.T) {
 	for _, c := range []struct {
-		cfg      time.Duration
-		min, max time.Duration // bounds of the remaining time seen by the fetch
+		cfg, want time.Duration // want 0: no deadline
 	}{
-		{0, DefaultCallTimeout - 10*time.Second, DefaultCallTimeout},
-		{2 * time.Second, time.Second, 2 * time.Second},
-		{-1, -1, -1},
+		{0, DefaultCallTimeout},
+		{2 * time.Second, 2 * time.Second},
+		{-1, 0},
 	} {
 		f := &deadlineFetcher{fakeFetcher: fakeFetcher{err: &dune.APIError{StatusCode: 404, Kind: dune.KindNotFound}}}
 		ts, err := New(Config{Fetcher: f, CallTimeout: c.cfg})
 		if err != nil {
 			t.Fatal(err)
 		}
-		callTool(t, ts, schemas.GetLatestResult, `{"query_id":1}`)
-		if len(f.deadlines) != 1 || f.deadlines[0] < c.min || f.deadlines[0] > c.max {
-			t.Errorf("CallTimeout %v: the fetch saw %v left, want within [%v, %v]", c.cfg, f.deadlines, c.min, c.max)
+		for i := range 2 {
+			before := time.Now()
+			callTool(t, ts, schemas.GetLatestResult, `{"query_id":1}`)
+			after := time.Now()
+			if len(f.deadlines) != i+1 {
+				t.Fatalf("CallTimeout %v: %d fetches after %d calls", c.cfg, len(f.deadlines), i+1)
+			}
+			dl := f.deadlines[i]
+			switch {
+			case c.want == 0 && !dl.IsZero():
+				t.Errorf("CallTimeout %v: call %d has a deadline", c.cfg, i)
+			case c.want > 0 && (dl.Before(before.Add(c.want)) || dl.After(after.Add(c.want))):
+				t.Errorf("CallTimeout %v: call %d's deadline is %v past its start window [0, %v], want %v",
+					c.cfg, i, dl.Sub(before), after.Sub(before), c.want)
+			}
 		}
 	}
 }

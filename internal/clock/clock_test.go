@@ -25,20 +25,20 @@ func TestSleep(t *testing.T) {
 		t.Errorf("negative sleep: %v", err)
 	}
 	var c Clock = Wall{}
-	if d := time.Since(c.Now()); d < 0 || d > time.Second {
-		t.Errorf("Wall.Now is %s off", d)
+	before := time.Now()
+	now := c.Now()
+	if after := time.Now(); now.Before(before) || now.After(after) {
+		t.Errorf("Wall.Now %v, not within [%v, %v]", now, before, after)
 	}
 }
 
 func TestJump(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	c := NewJump(start)
-	began := time.Now()
+	// Were Jump.Sleep to wait, the test would hang for an hour (and fail
+	// at go test's timeout): no wall-clock margin is needed.
 	if err := c.Sleep(context.Background(), time.Hour); err != nil || !c.Now().Equal(start.Add(time.Hour)) {
 		t.Errorf("after Sleep(1h): %s, %v", c.Now(), err)
-	}
-	if time.Since(began) > time.Second {
-		t.Error("Jump.Sleep waited")
 	}
 	c.Advance(-time.Minute) // never backwards
 	ctx, cancel := context.WithCancel(context.Background())
