@@ -85,4 +85,64 @@ func TestCountAddsUpAtNewlines(t *testing.T) {
 	if checked < 500 {
 		t.Fatalf("only %d joins checked", checked)
 	}
+	// Joins it refuses can differ: a newline and the next are one piece.
+	if a, b := "a\n", "\nb"; joinsAtNewline(a, b) || count(a)+count(b) == count(a+b) {
+		t.Errorf("joinsAtNewline(%q, %q) = %v; counts %d+%d, of both %d", a, b, joinsAtNewline(a, b), count(a), count(b), count(a+b))
+	}
+}
+
+// TestCountsFromPartsMatchCodec checks the counts Summarize adds up from
+// parts against the codec's count of what it returns, and that
+// StructuredJSON is the encoding of Structured that was counted, for pages
+// of several shapes (rows with leading '/', spaces and one column among
+// them), budgets and views.
+func TestCountsFromPartsMatchCodec(t *testing.T) {
+	enc := encoder()
+	slashes := dexPage(40, 40)
+	for i, r := range slashes.Rows {
+		// Rows that start with '/' or white space after rows that end
+		// with a quoted or empty field: joins where pieces differ.
+		r[0] = []string{"/", " lead", "/x", "", "/", "\tx"}[i%6]
+		switch i % 4 {
+		case 0:
+			r[len(r)-1] = "a,b"
+		case 2:
+			r[len(r)-1] = nil
+		}
+	}
+	one := widePage(30, 1)
+	pages := map[string]Page{
+		"dex": dexPage(300, 100000), "wide": widePage(20, 300), "long": longTextPage(12, 3000),
+		"slashes": slashes, "one-column": one, "single": singleRowPage(), "empty": emptyPage(),
+	}
+	for name, p := range pages {
+		for _, budget := range []int{256, 1000, 2000, 8000, 25000} {
+			for _, views := range []Views{ViewsBoth, ViewsStructured, ViewsText} {
+				p := p
+				p.Views = views
+				out, err := Summarize(p, budget, testCursor(p))
+				if err != nil {
+					continue // too small a budget: other tests check the error
+				}
+				tt, err := enc.Count(out.Text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				js, err := json.Marshal(out.Structured)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := enc.Count(string(js))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt != out.TextTokens || st != out.StructuredTokens || tt > budget || st > budget {
+					t.Errorf("%s/%d/%s: text %d tokens (reported %d), structured %d (reported %d)", name, budget, views, tt, out.TextTokens, st, out.StructuredTokens)
+				}
+				if string(js) != string(out.StructuredJSON) {
+					t.Errorf("%s/%d/%s: StructuredJSON is not the encoding of Structured", name, budget, views)
+				}
+			}
+		}
+	}
 }

@@ -358,13 +358,14 @@ func (d *Draft) render() (Output, error) {
 		if !hard {
 			d.grow(&out, tl, sl)
 		}
+		js, err := json.Marshal(out.Structured)
+		if err != nil {
+			return Output{}, fmt.Errorf("summary: encoding structured content: %w", err)
+		}
+		out.StructuredJSON = js
 		if !d.exact {
 			// The one count of the final encoding: Structured's count was
 			// added up from its parts until now.
-			js, err := json.Marshal(out.Structured)
-			if err != nil {
-				return Output{}, fmt.Errorf("summary: encoding structured content: %w", err)
-			}
 			out.StructuredTokens = CountTokens(string(js))
 			if max(out.StructuredTokens, quarterLen(string(js))) > budget {
 				// The sum was short of the count: lay out again, counting
