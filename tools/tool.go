@@ -143,9 +143,14 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 			res = mcp.NewToolResultError(te.Msg)
 			c.logToClient(ctx, mcp.LoggingLevelError, fmt.Sprintf("%s failed: %s", tool, te.Kind), rep.with(map[string]any{"kind": te.Kind}))
 		} else {
+			// Structured goes out as the summary encoded (and counted)
+			// it, not encoded again (mcp-go sends RawStructuredContent
+			// when set); StructuredContent stays for output validation and
+			// in-process clients.
 			res = &mcp.CallToolResult{
-				Content:           []mcp.Content{mcp.NewTextContent(out.Text)},
-				StructuredContent: out.Structured,
+				Content:              []mcp.Content{mcp.NewTextContent(out.Text)},
+				StructuredContent:    out.Structured,
+				RawStructuredContent: out.StructuredJSON,
 			}
 		}
 		took := time.Since(start)

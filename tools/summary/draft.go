@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -105,6 +106,9 @@ type Draft struct {
 	// wantStats: the rows leave room for statistics, so they are computed
 	// (always for a sample, whose statistics profile the result).
 	wantStats bool
+	// exact: count each encoding of Structured whole while laying out
+	// (after the sum of its parts fell short; see structView.estimate).
+	exact bool
 }
 
 // NewDraft validates the shape of p (every row has a value per column) and
@@ -305,7 +309,7 @@ func (d *Draft) render() (Output, error) {
 			tl.typesOnly, tl.schemaN = false, len(d.f.cols)
 		}
 		text := t.render(tl, n)
-		tt := CountTokens(text)
+		tt := t.count(tl, n)
 		if c := max(tt, quarterLen(text)); c > budget {
 			if t.shrink(&tl, &n, c-budget) {
 				continue
@@ -314,13 +318,22 @@ func (d *Draft) render() (Output, error) {
 			tt = CountTokens(text)
 			hard = true
 		}
-		st, stt, err := s.encode(sl, n)
+		encode := s.estimate
+		if d.exact {
+			encode = s.encode
+		}
+		st, stt, err := encode(sl, n)
 		if err != nil {
 			return Output{}, err
 		}
 		if c := max(stt, s.lastQuarter); c > budget {
 			if s.shrink(&sl, &n, c-budget) {
 				continue
+			}
+			if !d.exact {
+				d.exact = true
+				defer func() { d.exact = false }()
+				return d.render()
 			}
 			return Output{}, fmt.Errorf("%w: %d tokens needed, budget %d", ErrBudgetTooSmall, c, budget)
 		}
@@ -345,6 +358,23 @@ func (d *Draft) render() (Output, error) {
 		if !hard {
 			d.grow(&out, tl, sl)
 		}
+		js, err := json.Marshal(out.Structured)
+		if err != nil {
+			return Output{}, fmt.Errorf("summary: encoding structured content: %w", err)
+		}
+		out.StructuredJSON = js
+		if !d.exact {
+			// The one count of the final encoding: Structured's count was
+			// added up from its parts until now.
+			out.StructuredTokens = CountTokens(string(js))
+			if max(out.StructuredTokens, quarterLen(string(js))) > budget {
+				// The sum was short of the count: lay out again, counting
+				// each encoding whole.
+				d.exact = true
+				defer func() { d.exact = false }()
+				return d.render()
+			}
+		}
 		// Laid out with ageSlot for the age: the real one goes in last.
 		out.Text, out.TextTokens = t.withAge(out.Text, tl.compact, out.TextTokens)
 		out.RowTokens = d.meanRowTokens(out.ShownRows)
@@ -355,25 +385,75 @@ func (d *Draft) render() (Output, error) {
 // grow adds rows one by one to a result that fits, while both renderings
 // still fit: the plan's estimates keep some slack, which at small budgets
 // can be worth a row or two.
+//
+// No row is counted again: the text's count is added up from its parts
+// (textView.count), and Structured's is estimated as the count that fits
+// plus the added rows' (their sum is the list's, see structView.rowCost),
+// then checked once by counting its encoding. If that check fails, rows are
+// added as before, counting Structured for each.
 func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 	t, s, budget := d.text, d.st, d.f.budget
 	if !sl.slim && sl.columnsN < len(s.cols) {
 		return
 	}
+	fits := *out
+	est := out.StructuredTokens
+	estimated := false
 	for range growTries {
 		n := out.ShownRows
 		if n >= len(d.f.p.Rows) {
-			return
+			break
 		}
 		fixed := 0
 		if n == 0 {
 			fixed = t.rowsFixedTok[b2i(tl.compact)]
 		}
-		if !tl.brief && budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-out.StructuredTokens < s.rowCost(n) {
+		if !tl.brief && budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-est < s.rowCost(n) {
+			break
+		}
+		text := t.render(tl, n+1)
+		tt := t.count(tl, n+1)
+		if max(tt, quarterLen(text)) > budget {
+			break
+		}
+		if !sl.slim {
+			est += s.rowCost(n)
+			if n == 0 {
+				est += 2 // the list's brackets
+			}
+		}
+		out.Text, out.TextTokens, out.ShownRows = text, tt, n+1
+		estimated = true
+	}
+	if !estimated {
+		return
+	}
+	if !d.exact {
+		// render counts the final encoding once.
+		out.Structured, out.StructuredTokens, _ = s.estimate(sl, out.ShownRows)
+		if out.Structured != nil {
+			return
+		}
+	}
+	st, stt, err := s.encode(sl, out.ShownRows)
+	if err == nil && max(stt, s.lastQuarter) <= budget {
+		out.Structured, out.StructuredTokens = st, stt
+		return
+	}
+	*out = fits
+	d.growCounted(out, tl, sl)
+}
+
+// growCounted is grow counting each rendering of both views whole.
+func (d *Draft) growCounted(out *Output, tl textLayout, sl structLayout) {
+	t, s, budget := d.text, d.st, d.f.budget
+	for range growTries {
+		n := out.ShownRows
+		if n >= len(d.f.p.Rows) {
 			return
 		}
 		text := t.render(tl, n+1)
-		tt := CountTokens(text)
+		tt := t.count(tl, n+1)
 		if max(tt, quarterLen(text)) > budget {
 			return
 		}

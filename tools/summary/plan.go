@@ -107,7 +107,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		// end of the result) gives statistics the room rows leave.
 		csv := t.csvCost(pl.n) - planSlack(f.budget, false)
 		if !brief {
-			roomT = min(roomT, csv-CountTokens(t.render(pl.tl, pl.n)))
+			roomT = min(roomT, csv-t.count(pl.tl, pl.n))
 		}
 		if !slim && pl.sl.columnsN == len(s.cols) {
 			_, tok, err := s.encode(pl.sl, pl.n)

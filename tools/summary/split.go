@@ -273,6 +273,10 @@ const pieceKeepMax = 64
 // benchmarks.
 var pieceEncodes atomic.Int64
 
+// bytesCounted adds up the bytes of text countTokens splits into pieces,
+// for the test that holds a summary to counting each piece once.
+var bytesCounted atomic.Int64
+
 // countTokens is the o200k_base token count of s: the sum of its pieces'
 // counts (the codec's own count for text that is not valid UTF-8, which it
 // repairs first).
@@ -284,6 +288,7 @@ func countTokens(s string) int {
 		}
 		return c
 	}
+	bytesCounted.Add(int64(len(s)))
 	// One read lock for the whole text, not one per piece: the pieces not
 	// counted yet are encoded after it.
 	total := 0

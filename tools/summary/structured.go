@@ -208,6 +208,31 @@ func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, er
 	return st, CountTokens(string(js)), nil
 }
 
+// estimate renders Structured like encode, but adds its count up from the
+// count of its encoding without the rows and the rows' own counts
+// (rowCost; their sum is the list's, give or take a token at its
+// brackets), so that no row is counted again. The caller checks the final
+// encoding once (Draft.render).
+func (s *structView) estimate(l structLayout, n int) (*schemas.Structured, int, error) {
+	st := s.render(l, n)
+	js, err := json.Marshal(st)
+	if err != nil {
+		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
+	}
+	s.lastQuarter = quarterLen(string(js))
+	if len(st.Rows) == 0 {
+		return st, CountTokens(string(js)), nil
+	}
+	rows := st.Rows
+	st.Rows = nil
+	bare, err := json.Marshal(st)
+	st.Rows = rows
+	if err != nil {
+		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
+	}
+	return st, CountTokens(string(bare)) + sumCost(len(rows), s.rowCost), nil
+}
+
 // shrink cuts layout l, or the n rows, of a Structured over budget by
 // over tokens: rows first, then top values, statistics, listed columns,
 // and last the full essentials. It returns false when nothing is left to

@@ -175,6 +175,10 @@ type Output struct {
 	// of json.Marshal(Structured)).
 	TextTokens       int
 	StructuredTokens int
+	// StructuredJSON is json.Marshal(Structured), the bytes counted: a
+	// transport sends them as they are instead of encoding Structured
+	// again. It must not be modified, and is stale once Structured is.
+	StructuredJSON []byte
 	// RowTokens is the mean cost of a shown row (of the first row when none
 	// is shown; 0 without rows) in the part that carries the rows (the
 	// larger of the two under ViewsBoth). Callers size later fetches with it.

@@ -48,6 +48,7 @@ type textView struct {
 	statLines     []string
 	statLineTok   []int
 	tableHeader   string
+	headerTok     int       // tableHeader's tokens; -1 until counted
 	nullCell      string    // a NULL in the table
 	nullLegend    string    // how the table writes NULL and the empty string
 	typesLine     [2]string // the types of the table's columns, indexed by compact
@@ -97,7 +98,7 @@ func newTextView(f *frame) *textView {
 // prepareTable renders (5)'s header line, without the constant columns
 // (see findConstants).
 func (t *textView) prepareTable() {
-	t.tableHeader = ""
+	t.tableHeader, t.headerTok = "", -1
 	if len(t.f.cols) == 0 {
 		return
 	}
@@ -434,24 +435,58 @@ func (t *textView) render(l textLayout, n int) string {
 // renderParts renders the text in two parts: everything up to the rows,
 // and the tail saying what was cut and how to continue (never cut).
 func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
+	if l.brief {
+		return t.briefParts(l, n)
+	}
+	pre, label, tail := t.sections(l, n)
+	if n == 0 {
+		return pre, tail
+	}
+	size := len(pre) + len(label) + len(t.tableHeader)
+	for i := range n {
+		size += len(t.rowLines[i])
+	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(pre)
+	b.WriteString(label)
+	b.WriteString(t.tableHeader)
+	for i := range n {
+		b.WriteString(t.rowLines[i])
+	}
+	return b.String(), tail
+}
+
+// briefParts is renderParts for the brief text (no rows).
+func (t *textView) briefParts(l textLayout, n int) (body, tail string) {
 	p := t.f.p
-	C := len(t.f.cols)
 	var b strings.Builder
 	if l.compact {
 		b.WriteString(t.headCompact)
 	} else {
 		b.WriteString(t.head)
 	}
+	b.WriteString(t.countsLine(n, l.compact))
+	if n > 0 {
+		fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.rows; this text repeats no rows.\n",
+			commas(p.Offset+1), commas(p.Offset+n), len(t.f.cols))
+	}
+	body = b.String()
+	b.Reset()
+	return body, t.tail(&b, l, n)
+}
 
-	if l.brief {
-		b.WriteString(t.countsLine(n, l.compact))
-		if n > 0 {
-			fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.rows; this text repeats no rows.\n",
-				commas(p.Offset+1), commas(p.Offset+n), len(t.f.cols))
-		}
-		body = b.String()
-		b.Reset()
-		return body, t.tail(&b, l, n)
+// sections renders the full or terse text (not brief) with n rows in the
+// parts it is counted by: pre, everything before the table; label, the
+// table's label ("" without rows); and the tail. The rows (t.rowLines,
+// after t.tableHeader) go between label and tail.
+func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
+	C := len(t.f.cols)
+	var b strings.Builder
+	if l.compact {
+		b.WriteString(t.headCompact)
+	} else {
+		b.WriteString(t.head)
 	}
 
 	// (2) schema
@@ -501,6 +536,7 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 			fmt.Fprintf(&b, "(no stats for %d columns that say nothing: text all distinct, or one value in every row)\n", k)
 		}
 	}
+	pre = b.String()
 
 	// (5) rows
 	if n > 0 {
@@ -509,17 +545,78 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 			t.row(i)
 			cut += t.rowCut[i]
 		}
-		b.WriteString(t.tableLabel(n, cut, l.compact))
-		b.WriteString(t.tableHeader)
-		for i := range n {
-			b.WriteString(t.rowLines[i])
-		}
+		label = t.tableLabel(n, cut, l.compact)
 	}
 
 	// (6) what next
-	body = b.String()
-	b.Reset()
-	return body, t.tail(&b, l, n)
+	b = strings.Builder{}
+	return pre, label, t.tail(&b, l, n)
+}
+
+// count is the token count of t.render(l, n), added up from the counts of
+// its parts: each row's line is counted once (t.row), not again with the
+// text around it. The sum is exact where each part ends with a newline and
+// the next starts with neither white space nor '/': o200k's pre-tokeniser
+// (split.go) then ends a piece at the newline, whatever follows (see
+// joinsAtNewline). Where a part does not, the whole text is counted.
+func (t *textView) count(l textLayout, n int) int {
+	if l.brief || n == 0 {
+		return CountTokens(t.render(l, n))
+	}
+	pre, label, tail := t.sections(l, n)
+	tail = strings.TrimRight(tail, "\n")
+	total, prev := 0, ""
+	ok := true
+	add := func(s string, tok int) {
+		if s == "" || !ok {
+			return
+		}
+		if prev != "" && !joinsAtNewline(prev, s) {
+			ok = false
+			return
+		}
+		total += tok
+		prev = s
+	}
+	add(pre, CountTokens(pre))
+	add(label, CountTokens(label))
+	add(t.tableHeader, t.tableHeaderTok())
+	for i := range n {
+		line, tok := t.rowLines[i], t.rowTok[i]
+		if i == n-1 && tail == "" {
+			line = strings.TrimRight(line, "\n")
+			tok = CountTokens(line)
+		}
+		add(line, tok)
+	}
+	add(tail, CountTokens(tail))
+	if !ok {
+		return CountTokens(t.render(l, n))
+	}
+	return total
+}
+
+// tableHeaderTok is the token count of t.tableHeader, counted once.
+func (t *textView) tableHeaderTok() int {
+	if t.headerTok < 0 {
+		t.headerTok = CountTokens(t.tableHeader)
+	}
+	return t.headerTok
+}
+
+// joinsAtNewline reports whether the o200k count of a+b is the count of a
+// plus the count of b: a ends with a newline and b starts with neither
+// white space nor '/'. The pre-tokeniser's pieces never span such a join
+// (TestCountAddsUpAtNewlines): a piece that takes a's newline is white
+// space (\s*[\r\n]+, which stops at b's first rune) or punctuation
+// followed by [\r\n/]* (which stops there too), and the pieces of b, split
+// from b's start, are b's own.
+func joinsAtNewline(a, b string) bool {
+	if a == "" || b == "" || a[len(a)-1] != '\n' {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(b)
+	return r != '/' && !isSpace(r)
 }
 
 // tail renders (6) into the empty b: what was cut, the cursor and hints.
