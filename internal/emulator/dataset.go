@@ -24,9 +24,7 @@ type Dataset struct {
 
 	n       int
 	gen     func(i int) dune.Row
-	// genSome optionally computes only the wanted columns (others nil),
-	// into buf when it has room for a row (buf may be nil).
-	genSome func(i int, want []bool, buf dune.Row) dune.Row
+	genSome func(i int, want []bool, buf dune.Row) dune.Row // optional: only the wanted columns (others nil), into buf if it has room
 	rows    []dune.Row
 	once    sync.Once
 	bytes   int64 // total_result_set_bytes, computed once
