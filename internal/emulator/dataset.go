@@ -24,7 +24,7 @@ type Dataset struct {
 
 	n       int
 	gen     func(i int) dune.Row
-	genSome func(i int, want []bool) dune.Row // optional: only the wanted columns (others nil)
+	genSome func(i int, want []bool, buf dune.Row) dune.Row // optional: only the wanted columns (others nil), into buf if it has room
 	rows    []dune.Row
 	once    sync.Once
 	bytes   int64 // total_result_set_bytes, computed once
@@ -83,7 +83,17 @@ const exactBytesRows = 8192
 // filled; other values may be nil. want == nil means every column.
 func (d *Dataset) rowCols(i int, want []bool) dune.Row {
 	if want != nil && d.genSome != nil {
-		return d.genSome(i, want)
+		return d.genSome(i, want, nil)
+	}
+	return d.row(i)
+}
+
+// rowColsInto is rowCols that may reuse buf (a row it returned earlier,
+// no longer in use) instead of allocating a row, for loops that read each
+// row once and keep none of them.
+func (d *Dataset) rowColsInto(i int, want []bool, buf dune.Row) dune.Row {
+	if want != nil && d.genSome != nil {
+		return d.genSome(i, want, buf)
 	}
 	return d.row(i)
 }

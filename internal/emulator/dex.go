@@ -144,12 +144,12 @@ var dexEnd = time.Date(2024, 6, 30, 23, 59, 59, 0, time.UTC)
 // some NULL symbols, amounts, prices and makers. Rows are ordered by
 // block_time descending. Same n and seed give the same rows.
 func DEXTrades(n int, seed int64) *Dataset {
-	some := func(i int, want []bool) dune.Row {
+	some := func(i int, want []bool, buf dune.Row) dune.Row {
 		r := newRnd(seed, i, 1)
-		return dexFill(&r, seed, i, r.pickWeighted(dexChainWeights, dexChainSum), want)
+		return dexFill(&r, seed, i, r.pickWeighted(dexChainWeights, dexChainSum), want, buf)
 	}
 	d := GeneratedDataset("dex_trades", append([]dune.Column(nil), dexColumns...), n, func(i int) dune.Row {
-		return some(i, nil)
+		return some(i, nil, nil)
 	})
 	d.genSome = some
 	return d
@@ -164,13 +164,13 @@ func DEXTradesOn(blockchain string, n int, seed int64) *Dataset {
 			ci = k
 		}
 	}
-	some := func(i int, want []bool) dune.Row {
+	some := func(i int, want []bool, buf dune.Row) dune.Row {
 		r := newRnd(seed, i, 1)
 		r.next() // keep the stream aligned with DEXTrades
-		return dexFill(&r, seed, i, ci, want)
+		return dexFill(&r, seed, i, ci, want, buf)
 	}
 	d := GeneratedDataset("dex_trades_"+dexChains[ci].name, append([]dune.Column(nil), dexColumns...), n, func(i int) dune.Row {
-		return some(i, nil)
+		return some(i, nil, nil)
 	})
 	d.genSome = some
 	return d
@@ -178,9 +178,16 @@ func DEXTradesOn(blockchain string, n int, seed int64) *Dataset {
 
 // dexFill computes one row. Every random draw happens whatever want says,
 // so values do not depend on it; want (nil = all) only skips formatting the
-// columns nobody reads, which stay nil.
-func dexFill(r *rnd, seed int64, i, ci int, want []bool) dune.Row {
-	row := make(dune.Row, len(dexColumns))
+// columns nobody reads, which stay nil. The row is buf, cleared, when buf
+// has room for it.
+func dexFill(r *rnd, seed int64, i, ci int, want []bool, buf dune.Row) dune.Row {
+	row := buf[:0:cap(buf)]
+	if cap(row) < len(dexColumns) {
+		row = make(dune.Row, len(dexColumns))
+	} else {
+		row = row[:len(dexColumns)]
+		clear(row)
+	}
 	need := func(j int) bool { return want == nil || want[j] }
 	c := &dexChains[ci]
 
@@ -209,8 +216,12 @@ func dexFill(r *rnd, seed int64, i, ci int, want []bool) dune.Row {
 			row[dBlockMonth] = bt[:7] + "-01T00:00:00Z"
 		}
 	}
-	row[dBlockchain] = c.name
-	row[dProject] = p.name
+	if need(dBlockchain) {
+		row[dBlockchain] = c.name
+	}
+	if need(dProject) {
+		row[dProject] = p.name
+	}
 	evt := int64(math.Floor(math.Pow(r.float(), 2) * 600))
 	if need(dEvtIndex) {
 		row[dEvtIndex] = numInt(evt)
@@ -287,10 +298,10 @@ func dexFill(r *rnd, seed int64, i, ci int, want []bool) dune.Row {
 	if need(dSoldAddr) {
 		row[dSoldAddr] = sold.address
 	}
-	if boughtKnown {
+	if boughtKnown && need(dBoughtSymbol) {
 		row[dBoughtSymbol] = bought.symbol
 	}
-	if soldKnown {
+	if soldKnown && need(dSoldSymbol) {
 		row[dSoldSymbol] = sold.symbol
 	}
 	if boughtKnown && soldKnown {
@@ -346,7 +357,9 @@ func dexFill(r *rnd, seed int64, i, ci int, want []bool) dune.Row {
 	if need(dTxFrom) {
 		row[dTxFrom] = hexFrom(from, 20)
 	}
-	row[dTxTo] = p.routers[r.intn(len(p.routers))]
+	if to := p.routers[r.intn(len(p.routers))]; need(dTxTo) {
+		row[dTxTo] = to
+	}
 	h := r.next() ^ uint64(i)
 	if need(dTxHash) {
 		row[dTxHash] = hexFrom(h, 32)

@@ -379,13 +379,18 @@ func orderRows(ds *Dataset, filters, sortBy string, cache *orderCache) ([]int32,
 		if f != nil {
 			want = ds.wantCols(f.Columns())
 		}
+		var buf dune.Row
 		for i := 0; i < n; i++ {
-			if f == nil || f.Match(ds.rowCols(i, want)) {
+			if f == nil {
+				order = append(order, int32(i))
+				continue
+			}
+			if buf = ds.rowColsInto(i, want, buf); f.Match(buf) {
 				order = append(order, int32(i))
 			}
 		}
 		if s != nil {
-			sortOrder(ds, s, sortBy, order)
+			sortOrder(ds, s, order)
 		}
 		return order
 	}), nil
@@ -395,42 +400,28 @@ func orderRows(ds *Dataset, filters, sortBy string, cache *orderCache) ([]int32,
 // whose text names the parameter and the position) into a 400.
 func filterError(err error) error { return &badRequest{msg: err.Error()} }
 
-// sortOrder sorts order (stable) by s. To avoid holding every full row in
-// memory, it rebinds the expression to just the sort columns and keeps only
-// those values per row, plus the row index as a trailing extra cell.
-func sortOrder(ds *Dataset, s *filter.Sort, expr string, order []int32) {
-	var keys []int
+// sortOrder sorts order (ascending row indices) by s, stably. Each row's
+// sort values are read once, typed, as it is generated (only the sort
+// columns are filled), and only they are kept; the sort then compares
+// those, never the cells.
+func sortOrder(ds *Dataset, s *filter.Sort, order []int32) {
+	var cols []int
 	for _, k := range s.Keys() {
-		if !slices.Contains(keys, k.Index) {
-			keys = append(keys, k.Index)
-		}
+		cols = append(cols, k.Index)
 	}
-	keyCols := make([]dune.Column, len(keys))
-	for k, j := range keys {
-		keyCols[k] = ds.Columns[j]
-	}
-	ks, err := filter.ParseSort(expr, keyCols)
-	if err != nil { // cannot happen for an expression that bound to ds.Columns
-		ks = s
-		keys = keys[:0]
-		for j := range ds.Columns {
-			keys = append(keys, j)
-		}
-	}
-	rows := make([]dune.Row, len(order))
-	want := ds.wantCols(keys)
+	want := ds.wantCols(cols)
+	keys := s.NewSortKeys(len(order))
+	perm := make([]int32, len(order))
+	var buf dune.Row
 	for k, idx := range order {
-		r := ds.rowCols(int(idx), want)
-		kr := make(dune.Row, len(keys)+1)
-		for c, j := range keys {
-			kr[c] = r[j]
-		}
-		kr[len(keys)] = idx
-		rows[k] = kr
+		buf = ds.rowColsInto(int(idx), want, buf)
+		keys.Set(k, buf)
+		perm[k] = int32(k)
 	}
-	ks.SortRows(rows)
-	for k, r := range rows {
-		order[k] = r[len(keys)].(int32)
+	keys.Sort(perm) // ties keep their position in order: the stored order
+	rows := slices.Clone(order)
+	for k, p := range perm {
+		order[k] = rows[p]
 	}
 }
 

@@ -2,7 +2,9 @@ package filter
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dune-mcp/dune-mcp/dune"
@@ -145,29 +147,90 @@ func (k *SortKey) compare(a, b *key) int {
 // reads every sort value once, so it is much faster than sorting with
 // Compare on large results.
 func (s *Sort) SortRows(rows []dune.Row) {
-	nk := len(s.keys)
-	keys := make([]key, len(rows)*nk)
+	keys := s.NewSortKeys(len(rows))
 	for r, row := range rows {
-		for i := range s.keys {
-			keys[r*nk+i] = readKey(s.keys[i].kind, cell(row, s.keys[i].Index))
-		}
+		keys.Set(r, row)
 	}
-	perm := make([]int, len(rows))
+	perm := make([]int32, len(rows))
 	for i := range perm {
-		perm[i] = i
+		perm[i] = int32(i)
 	}
-	// Ties break on the original index, so an unstable sort is stable here.
-	slices.SortFunc(perm, func(x, y int) int {
-		for i := range s.keys {
-			if c := s.keys[i].compare(&keys[x*nk+i], &keys[y*nk+i]); c != 0 {
-				return c
-			}
-		}
-		return cmpInt(x, y)
-	})
+	keys.Sort(perm)
 	sorted := make([]dune.Row, len(rows))
 	for i, p := range perm {
 		sorted[i] = rows[p]
 	}
 	copy(rows, sorted)
+}
+
+// SortKeys holds the sort values of a number of rows, each read once, so
+// that sorting them compares typed values without reading cells again.
+type SortKeys struct {
+	s    *Sort
+	keys []key // row r's values at r*len(s.keys)...
+	// nums holds the float64 nearest each number key, NaN when there is
+	// none: a correctly rounded conversion never reverses an order, so
+	// two numbers whose floats differ compare as their floats do, and
+	// only equal floats need the exact comparison.
+	nums []float64
+}
+
+// NewSortKeys returns room for the sort values of n rows, numbered 0 to n-1.
+func (s *Sort) NewSortKeys(n int) *SortKeys {
+	nk := len(s.keys)
+	return &SortKeys{s: s, keys: make([]key, n*nk), nums: make([]float64, n*nk)}
+}
+
+// Set reads the sort values of row (values in ParseSort's cols order) as
+// those of row r. The row is not kept.
+func (k *SortKeys) Set(r int, row dune.Row) {
+	nk := len(k.s.keys)
+	for i := range k.s.keys {
+		sk := &k.s.keys[i]
+		v := cell(row, sk.Index)
+		kv := readKey(sk.kind, v)
+		f := math.NaN()
+		if kv.cls == clsNum && !kv.num.inf {
+			if t, ok := cellText(v); ok {
+				if x, err := strconv.ParseFloat(t, 64); err == nil {
+					f = x
+				}
+			}
+		}
+		k.keys[r*nk+i], k.nums[r*nk+i] = kv, f
+	}
+}
+
+// Compare orders rows x and y as Sort.Compare orders the rows they were
+// read from.
+func (k *SortKeys) Compare(x, y int) int {
+	nk := len(k.s.keys)
+	for i := range k.s.keys {
+		a, b := x*nk+i, y*nk+i
+		if k.keys[a].cls == clsNum && k.keys[b].cls == clsNum {
+			// NaN (no float) fails both tests and falls through.
+			if fa, fb := k.nums[a], k.nums[b]; fa < fb || fa > fb {
+				if (fa < fb) != k.s.keys[i].Desc {
+					return -1
+				}
+				return 1
+			}
+		}
+		if c := k.s.keys[i].compare(&k.keys[a], &k.keys[b]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// Sort sorts perm (row numbers) by Compare; rows that tie keep ascending
+// row-number order, so numbering rows in their stored order makes the sort
+// stable.
+func (k *SortKeys) Sort(perm []int32) {
+	slices.SortFunc(perm, func(x, y int32) int {
+		if c := k.Compare(int(x), int(y)); c != 0 {
+			return c
+		}
+		return cmpInt(int(x), int(y))
+	})
 }
