@@ -1,8 +1,10 @@
 package summary
 
 import (
-	"github.com/dune-mcp/dune-mcp/dune"
+	"slices"
 	"strings"
+
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 // The text table gives a timestamp column's cells without the part every
@@ -52,15 +54,7 @@ func (f *frame) findAffixes() bool {
 	if f.affixes != nil && !f.affixesPay() {
 		f.affixes = nil
 	}
-	if len(old) != len(f.affixes) {
-		return true
-	}
-	for i := range old {
-		if old[i] != f.affixes[i] {
-			return true
-		}
-	}
-	return false
+	return !slices.Equal(old, f.affixes)
 }
 
 // timeType reports whether a Dune type is a timestamp or a date.

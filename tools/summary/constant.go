@@ -2,6 +2,7 @@ package summary
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -43,15 +44,7 @@ func (f *frame) findConsts() bool {
 			}
 		}
 	}
-	if len(old) != len(f.konst) {
-		return true
-	}
-	for i := range old {
-		if old[i] != f.konst[i] {
-			return true
-		}
-	}
-	return false
+	return !slices.Equal(old, f.konst)
 }
 
 // constPays reports whether giving col's one value v once costs fewer
