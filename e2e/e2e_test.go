@@ -1148,12 +1148,17 @@ func TestResultViewsFromEnvAndClientInfo(t *testing.T) {
 			}
 			st := structured(t, r)
 			rows, _ := st["rows"].([]any)
-			// The tiny demo result's projects appear where the rows are.
+			table, _ := st["table"].(string)
+			// The tiny demo result's projects appear where the rows are:
+			// under structured, in structuredContent's table (CSV).
 			if got := strings.Contains(text(r), "uniswap"); got != c.inText {
 				t.Errorf("rows in the text: %v, want %v:\n%s", got, c.inText, text(r))
 			}
-			if got := len(rows) > 0; got != c.inStructured {
+			if got := len(rows) > 0 || strings.Contains(table, "uniswap"); got != c.inStructured {
 				t.Errorf("rows in structuredContent: %v, want %v", got, c.inStructured)
+			}
+			if c.views == "structured" && (len(rows) > 0 || !strings.Contains(table, "uniswap")) {
+				t.Errorf("structured: rows %d as JSON, table %q; want the rows in table only", len(rows), table)
 			}
 			if !strings.Contains(text(r), "query 1005") {
 				t.Errorf("the text lacks provenance:\n%s", text(r))

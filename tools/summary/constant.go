@@ -18,8 +18,8 @@ const constMinRows = 3
 // findConstants marks the columns that hold one scalar value (a string of
 // at most CellLimit characters, a number, a boolean or NULL) in every row
 // of the page, and reports whether the marks changed. Such a column is
-// given once, in a line of the text and in Structured's omitted (ViewsStructured),
-// instead of in each row: the rows shown are a prefix of the page's rows,
+// given once, in a line above the text's table (which Structured.Table
+// carries under ViewsStructured), instead of in each row: the rows shown are a prefix of the page's rows,
 // so the value holds for every row shown. A sample is left as it is. The
 // common parts of the other timestamp columns are found too (findAffixes).
 func (f *frame) findConstants() bool {
@@ -128,52 +128,4 @@ func (f *frame) constText() string {
 		writeCSVField(&b, valueText(v))
 	}
 	return b.String()
-}
-
-// constOmitted is Structured's omitted entry for the constant columns
-// (ViewsStructured): their names, types and the one value, as JSON.
-func (f *frame) constOmitted() string {
-	if f.konst == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("columns with one value in every returned row, left out of columns and rows: ")
-	first := true
-	for c, k := range f.konst {
-		if !k {
-			continue
-		}
-		if !first {
-			b.WriteString("; ")
-		}
-		first = false
-		col := f.cols[c]
-		b.WriteString(col.Name)
-		b.WriteString(" (")
-		b.WriteString(col.Type)
-		b.WriteString(") = ")
-		js, _ := json.Marshal(f.p.Rows[0][c])
-		b.Write(js)
-	}
-	return b.String()
-}
-
-// keptColumns returns the columns not marked constant and their indices.
-func (f *frame) keptColumns() ([]schemas.Column, []int) {
-	if f.konst == nil {
-		idx := make([]int, len(f.cols))
-		for i := range idx {
-			idx[i] = i
-		}
-		return f.cols, idx
-	}
-	var cols []schemas.Column
-	var idx []int
-	for c, k := range f.konst {
-		if !k {
-			cols = append(cols, f.cols[c])
-			idx = append(idx, c)
-		}
-	}
-	return cols, idx
 }

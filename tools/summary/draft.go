@@ -39,7 +39,10 @@ type frame struct {
 	konst []bool
 	// affixes are the common parts the text table's cells leave out (see
 	// findAffixes); nil: none.
-	affixes   []affix
+	affixes []affix
+	// reserve is, under ViewsStructured, the tokens Structured takes
+	// besides its table, full and minimal (see structView.tableReserve).
+	reserve   [2]int
 	statsRows []dune.Row
 	stats     []colStats
 	// statsDropped counts the columns whose statistics say nothing (see
@@ -256,7 +259,6 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 	if f.findConstants() {
 		d.text.prepareTable()
 		d.text.forgetRows()
-		d.st.prepareColumns()
 	}
 	if limit, keep := cellBound(f.p, f.budget); limit != f.cellLimit || keep != f.cellKeep {
 		f.cellLimit, f.cellKeep = limit, keep
@@ -296,6 +298,9 @@ func (d *Draft) Render(cursor CursorFunc) (Output, error) {
 
 // render plans the layout, then checks and trims it until both views fit.
 func (d *Draft) render() (Output, error) {
+	if d.f.views == ViewsStructured {
+		return d.renderTable()
+	}
 	pl, err := d.plan()
 	if err != nil {
 		return Output{}, err
@@ -339,10 +344,7 @@ func (d *Draft) render() (Output, error) {
 		}
 		if !d.f.statsKnown && d.f.fetched > 0 && !hard {
 			// The rows leave room no further row fits in: statistics may.
-			room := budget
-			if !tl.brief {
-				room = min(room, budget-max(tt, quarterLen(text)))
-			}
+			room := budget - max(tt, quarterLen(text))
 			if !sl.slim {
 				room = min(room, budget-max(stt, s.lastQuarter))
 			}
@@ -408,7 +410,7 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		if n == 0 {
 			fixed = t.rowsFixedTok[b2i(tl.compact)]
 		}
-		if !tl.brief && budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-est < s.rowCost(n) {
+		if budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-est < s.rowCost(n) {
 			break
 		}
 		text := t.render(tl, n+1)
@@ -476,10 +478,8 @@ func (d *Draft) meanRowTokens(n int) float64 {
 	sum := 0
 	for i := range k {
 		switch d.f.views {
-		case ViewsText:
+		case ViewsText, ViewsStructured:
 			sum += d.text.rowCost(i)
-		case ViewsStructured:
-			sum += d.st.rowCost(i)
 		default:
 			sum += max(d.text.rowCost(i), d.st.rowCost(i))
 		}

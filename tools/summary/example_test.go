@@ -42,7 +42,7 @@ func ExampleSummarize() {
 	// amount_usd: nulls 1 · min 12.03 · max 3812.5 · mean 1912.27 · distinct 2
 	// amount_raw: nulls 0 · min 12030000 · max 2500000000000000000 · mean 1.16667e+18 · distinct 3
 	// taker: nulls 0 · distinct 2 · top 0x88bf5a2e82510847e5dcbf33f44a9f611f1c1df5×2
-	// rows 1–3 as CSV (one header line; empty = NULL, "" = empty string):
+	// rows 1–3 as CSV (one header line; empty = NULL):
 	// block_time,symbol,amount_usd,amount_raw,taker
 	// 2024-03-05 20:50:59.000 UTC,WETH,3812.5,1000000000000000000,0x88bf5a2e82510847e5dcbf33f44a9f611f1c1df5
 	// 2024-03-05 20:49:11.000 UTC,WETH,,2500000000000000000,0x10ed43c718714eb63d5aa57b78b54704e256024e

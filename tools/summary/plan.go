@@ -34,23 +34,31 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	terse := func(full int, forced bool, below int) bool {
 		return forced || N > 0 && (f.budget < below || full == 0)
 	}
-	// Under ViewsStructured the text is brief (no rows) and under ViewsText
-	// Structured is slim (no rows): the other view alone decides the rows.
-	brief, slim := f.views == ViewsStructured, f.views == ViewsText
-	var tN, tC textPlan
-	if brief {
-		tN = textPlan{l: textLayout{brief: true}, n: N}
-	} else {
-		tN = planText(t, false)
-		if terse(tN.n, tN.forced, compactTextBudget) {
-			tC = planText(t, true)
+	// Under ViewsText Structured is slim (no rows), and under
+	// ViewsStructured it carries the text's table (Structured.Table, within
+	// the room its other fields leave, f.reserve): the text's plan alone
+	// decides the rows.
+	table := f.views == ViewsStructured
+	slim := f.views == ViewsText || table
+	if table {
+		for i, minimal := range []bool{false, true} {
+			r, err := s.tableReserve(minimal)
+			if err != nil {
+				return layoutPlan{}, err
+			}
+			f.reserve[i] = r
 		}
+	}
+	var tN, tC textPlan
+	tN = planText(t, false)
+	if terse(tN.n, tN.forced, compactTextBudget) {
+		tC = planText(t, true)
 	}
 	bestT := max(tN.n, tC.n)
 	var sN, sM structPlan
 	var err error
 	if slim {
-		sN = structPlan{l: structLayout{slim: true}, n: N}
+		sN = structPlan{l: structLayout{slim: !table, table: table}, n: N}
 	} else {
 		if sN, err = planStruct(s, t, false, bestT); err != nil {
 			return layoutPlan{}, err
@@ -62,7 +70,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		}
 	}
 	bestS := max(sN.n, sM.n)
-	if !brief && tC.avail == 0 && tC.n == 0 && N > 0 && bestS < tN.n && f.budget < compactTextBudget {
+	if tC.avail == 0 && tC.n == 0 && N > 0 && bestS < tN.n && f.budget < compactTextBudget {
 		// Structured holds the rows below what the full text shows: the
 		// terse text shows as many for fewer tokens.
 		tC = planText(t, true)
@@ -81,12 +89,13 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		sp = sM
 	}
 	pl := layoutPlan{tl: tp.l, sl: sp.l, n: min(tp.n, sp.n), short: sp.short}
+	pl.sl.minimal = pl.sl.minimal || table && pl.tl.compact
 	availT, availS := tp.avail, sp.avail
 	s.shortMode = sp.short
 
 	// With the row count settled, statistics get what is left.
 	rowsT, rowsS := 0, 0
-	if pl.n > 0 && !brief {
+	if pl.n > 0 {
 		rowsT = t.rowsFixedTok[b2i(pl.tl.compact)] + sumCost(pl.n, t.rowCost)
 	}
 	if pl.n > 0 && !slim {
@@ -94,7 +103,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	}
 	// Hints (what to do next) come after the rows, and before statistics
 	// only because they are one short line that says how to get the rest.
-	if hint := CountTokens(t.hintLine); !brief && !pl.tl.compact && availT-rowsT >= hint {
+	if hint := CountTokens(t.hintLine); !table && !pl.tl.compact && availT-rowsT >= hint {
 		pl.tl.hints = true
 		availT -= hint
 	}
@@ -106,9 +115,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 		// page that shows every row it has (the caller's limit, or the
 		// end of the result) gives statistics the room rows leave.
 		csv := t.csvCost(pl.n) - planSlack(f.budget, false)
-		if !brief {
-			roomT = min(roomT, csv-t.count(pl.tl, pl.n))
-		}
+		roomT = min(roomT, csv-t.count(pl.tl, pl.n)-t.reserve(pl.tl))
 		if !slim && pl.sl.columnsN == len(s.cols) {
 			_, tok, err := s.encode(pl.sl, pl.n)
 			if err != nil {
@@ -117,9 +124,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 			roomS = min(roomS, csv-tok)
 		}
 	}
-	if !brief {
-		pl.tl.statsN, _ = prefixFit(len(f.stats), roomT, t.statCost)
-	}
+	pl.tl.statsN, _ = prefixFit(len(f.stats), roomT, t.statCost)
 	if !slim && pl.sl.columnsN == len(s.cols) {
 		pl.sl.statsN, _ = prefixFit(len(f.stats), roomS, s.statCost(pl.sl.noTop))
 	}
@@ -149,18 +154,19 @@ func planSlack(budget int, terse bool) int {
 // planText lays the text out in its full or terse (compact) form.
 func planText(t *textView, compact bool) textPlan {
 	N, C := len(t.f.p.Rows), len(t.f.cols)
+	table := t.f.views == ViewsStructured
 	if N > 0 && C > 0 {
 		// Rows shown: the CSV header names the columns, the schema line
 		// gives their types only.
-		tp := textPlan{l: textLayout{compact: compact, typesOnly: true, schemaN: C}}
-		tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
+		tp := textPlan{l: textLayout{compact: compact, typesOnly: true, schemaN: C, table: table}}
+		tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0)) - t.reserve(tp.l)
 		tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
 		if tp.n > 0 {
 			return tp
 		}
 	}
-	tp := textPlan{l: textLayout{compact: compact}}
-	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0))
+	tp := textPlan{l: textLayout{compact: compact, table: table}}
+	tp.avail = t.f.budget - planSlack(t.f.budget, compact) - CountTokens(t.render(tp.l, 0)) - t.reserve(tp.l)
 	tp.forced = tp.avail < 0 && !compact
 	var used int
 	tp.l.schemaN, used = listColumns(C, tp.avail, t.schemaAllTok[b2i(compact)], func(i int) int { return t.schemaItemTok[i] })

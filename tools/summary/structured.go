@@ -18,6 +18,9 @@ type structLayout struct {
 	// slim: the rows are in the text (ViewsText): no rows, columns or
 	// statistics, an omitted entry saying where the rows are instead.
 	slim bool
+	// table: the rows are in Table (ViewsStructured), as the text's table
+	// renders them: no rows, columns or statistics either.
+	table bool
 }
 
 // structView is the structured rendering of a page: its pieces and their
@@ -26,13 +29,11 @@ type structLayout struct {
 type structView struct {
 	f *frame
 
-	// cols are the columns Structured lists and rows carry, keep their
-	// indices in the page: all of them, except under ViewsStructured the
-	// constant ones (see findConstants). Under ViewsBoth structuredContent
-	// keeps every column: the client is unknown, and so is whoever reads
-	// it (programs page and compare rows with it, the evals among them).
+	// cols are the columns Structured lists and rows carry: every column
+	// (under ViewsBoth the client is unknown, and so is whoever reads
+	// structuredContent: programs page and compare rows with it, the evals
+	// among them).
 	cols []schemas.Column
-	keep []int
 
 	colTok      []int
 	cstats      []schemas.ColumnStats
@@ -54,22 +55,13 @@ func newStructView(f *frame) *structView {
 	return s
 }
 
-// prepareColumns sets the columns Structured carries and counts them; rows
-// counted before are forgotten.
+// prepareColumns counts the columns Structured carries.
 func (s *structView) prepareColumns() {
-	f := s.f
-	s.cols, s.keep = f.cols, nil
-	if f.views == ViewsStructured {
-		s.cols, s.keep = f.keptColumns()
-		if len(s.cols) == len(f.cols) {
-			s.keep = nil
-		}
-	}
+	s.cols = s.f.cols
 	s.colTok = make([]int, len(s.cols))
 	for i, c := range s.cols {
 		s.colTok[i] = jsonTokens(c) + 1
 	}
-	s.srowTok, s.srowShort = nil, nil
 	s.fitRows()
 }
 
@@ -148,13 +140,6 @@ func (s *structView) statCost(noTop bool) func(int) int {
 // row returns row i as Structured carries it.
 func (s *structView) row(i int) ([]any, int) {
 	row := []any(s.f.p.Rows[i])
-	if s.keep != nil {
-		kept := make([]any, len(s.keep))
-		for j, c := range s.keep {
-			kept[j] = row[c]
-		}
-		row = kept
-	}
 	if !s.shortMode {
 		return row, 0
 	}
@@ -166,9 +151,7 @@ func (s *structView) row(i int) ([]any, int) {
 			continue
 		}
 		if sh, did := shorten(str, s.f.cellLimit, s.f.cellKeep); did {
-			if out == nil && s.keep != nil {
-				out = row // already a copy
-			} else if out == nil {
+			if out == nil {
 				out = make([]any, len(row))
 				copy(out, row)
 			}
@@ -262,47 +245,11 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 		return s.renderSlim(l, n)
 	}
 	C := len(s.cols)
-	st := &schemas.Structured{
-		QueryID:       p.QueryID,
-		ExecutionID:   p.ExecutionID,
-		State:         string(p.State),
-		Demo:          p.Demo,
-		Columns:       s.cols[:l.columnsN:l.columnsN],
-		TotalRowCount: p.TotalRowCount,
-		Offset:        p.Offset,
-		SampleCount:   p.SampleCount,
-		ReturnedRows:  n,
-		Rows:          make([][]any, n),
-		Stats:         []schemas.ColumnStats{},
-		Datapoints:    p.Datapoints,
-	}
-	if p.EndedAt != nil && !p.EndedAt.IsZero() {
-		if l.minimal {
-			st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
-		} else {
-			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	if !p.ExpiresAt.IsZero() && !l.minimal {
-		// Dune keeps results for 90 days: a compact result leaves the
-		// expiry out (as its text does), which is worth a row at the
-		// smallest budgets.
-		st.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339)
-	}
-	st.Executed = p.Executed
-	if c, ok := s.f.cost(); ok {
-		st.ExecutionCostCredits = &c
-	}
-	if u := p.Budget; u != nil {
-		spent, left := u.Spent, u.Left
-		st.DatapointsSpent, st.DatapointsLeft = &spent, &left
-	}
+	st := s.head(n, !l.minimal, !l.minimal)
+	st.Columns = s.cols[:l.columnsN:l.columnsN]
+	st.Rows = make([][]any, n)
 	if !l.minimal {
-		st.Filters, st.SortBy = p.Filters, p.SortBy
-		for _, note := range s.f.notes {
-			note, _ = shorten(strings.TrimSpace(note), noteLimit, noteLimit-20)
-			st.Notes = append(st.Notes, note)
-		}
+		s.echo(st)
 	}
 	for i := range n {
 		r, cut := s.row(i)
@@ -316,8 +263,6 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 			st.Stats = s.cstats[:l.statsN:l.statsN]
 		}
 	}
-	st.NextCursor = s.f.cursor(n)
-	st.HasMore = st.NextCursor != ""
 
 	// A minimal (compact) result lists only what its other fields do not
 	// already show: rows left (has_more), rows fetched but not returned
@@ -350,10 +295,7 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 	if l.columnsN < C {
 		add(fmt.Sprintf("columns: %d of %d not listed (token budget); narrow with columns", C-l.columnsN, C), "columns")
 	}
-	if s.keep != nil {
-		om = append(om, s.f.constOmitted()) // not a cut: the values are here
-	}
-	if st.HasMore && !s.f.waiting() && (!l.minimal || s.f.views == ViewsStructured) {
+	if st.HasMore && !s.f.waiting() && !l.minimal {
 		// A model may see only this object: say which call continues
 		// (a compact result of both views leaves it to its text).
 		om = append(om, "to continue: call next_page with next_cursor")
@@ -401,6 +343,102 @@ func (s *structView) render(l structLayout, n int) *schemas.Structured {
 // that the n rows returned are in the text content and what else was cut.
 func (s *structView) renderSlim(l structLayout, n int) *schemas.Structured {
 	p := s.f.p
+	st := s.head(n, false, false)
+	om := []string{fmt.Sprintf("rows, columns and stats: the %d rows returned are in the text content only (result views: text)", n)}
+	if k := len(p.Rows) - n; k > 0 {
+		om = append(om, fmt.Sprintf("rows: %d of %d fetched rows not returned (token budget)", k, len(p.Rows)))
+	}
+	if !l.minimal {
+		s.echoNotes(st)
+	}
+	st.Omitted = om
+	cut := true
+	st.Truncated = &cut
+	fetched := s.f.fetched
+	st.FetchedRows = &fetched
+	return st
+}
+
+// tableOf is what Structured says of the table it carries under
+// ViewsStructured (Structured.Table): its text, the cells it shortened, and
+// whether it left anything out (statistics, listed columns, long cells).
+type tableOf struct {
+	text  string
+	cells int
+	cut   bool
+	// noStats: a terse table leaves out the line saying that statistics
+	// are not shown; omitted says "stats" instead.
+	noStats bool
+}
+
+// renderTable builds the Structured of ViewsStructured: the ids, state,
+// times, counts, cost and cursor, and the first n rows in Table as the
+// text's table renders them (types, statistics, CSV), with no rows,
+// columns or statistics as JSON: a client that forwards only
+// structuredContent shows the model its JSON, where CSV costs fewer tokens
+// than rows of JSON values and [{name, type}] objects (docs/result-views.md).
+func (s *structView) renderTable(l structLayout, n int, tb tableOf) *schemas.Structured {
+	p := s.f.p
+	st := s.head(n, false, !l.minimal)
+	st.Columns, st.Rows, st.Stats = nil, nil, nil // Table carries them
+	st.Table = tb.text
+	st.ShortenedCells = tb.cells
+	if !l.minimal {
+		s.echo(st)
+	}
+	var om []string
+	if !l.minimal {
+		om = append(om, "columns, rows and stats: in table, as text")
+	}
+	cut := tb.cut
+	if k := len(p.Rows) - n; k > 0 {
+		cut = true
+		what := "fetched"
+		if s.f.sample {
+			what = "sampled"
+		}
+		if !l.minimal {
+			om = append(om, fmt.Sprintf("rows: %d of %d %s rows not returned (token budget)", k, len(p.Rows), what))
+		}
+	}
+	if k := p.TotalRowCount - p.Offset - len(p.Rows); k > 0 && !s.f.sample {
+		cut = true
+		if !l.minimal {
+			om = append(om, fmt.Sprintf("rows: %d more rows in the result after this page", k))
+		}
+	}
+	switch {
+	case !st.HasMore || s.f.waiting():
+	case l.minimal:
+		om = append(om, "call next_page with next_cursor")
+	default:
+		om = append(om, "to continue: call next_page with next_cursor")
+	}
+	if tb.noStats {
+		om = append(om, "stats")
+	}
+	if l.minimal && (p.Filters != "" || p.SortBy != "" || len(s.f.notes) > 0) {
+		om = append(om, "notes")
+	}
+	st.Omitted = om
+	if !l.minimal || !st.HasMore {
+		st.Truncated = &cut
+	}
+	if !l.minimal {
+		// A terse table leaves the rows fetched but not returned to
+		// next_page (and its cache): has_more says rows are left.
+		fetched := s.f.fetched
+		st.FetchedRows = &fetched
+	}
+	return st
+}
+
+// head builds the fields every form of Structured carries: the ids, state,
+// times (execution_ended_at to the nanosecond when precise, the expiry
+// when expires), counts, cost, the caller's budget and the cursor after n
+// rows, with empty columns, rows and statistics.
+func (s *structView) head(n int, precise, expires bool) *schemas.Structured {
+	p := s.f.p
 	st := &schemas.Structured{
 		QueryID:       p.QueryID,
 		ExecutionID:   p.ExecutionID,
@@ -417,7 +455,17 @@ func (s *structView) renderSlim(l structLayout, n int) *schemas.Structured {
 		Executed:      p.Executed,
 	}
 	if p.EndedAt != nil && !p.EndedAt.IsZero() {
-		st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+		if precise {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Format(time.RFC3339Nano)
+		} else {
+			st.ExecutionEndedAt = p.EndedAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+		}
+	}
+	if !p.ExpiresAt.IsZero() && expires {
+		// Dune keeps results for 90 days: a compact result leaves the
+		// expiry out (as its text does), which is worth a row at the
+		// smallest budgets.
+		st.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339)
 	}
 	if c, ok := s.f.cost(); ok {
 		st.ExecutionCostCredits = &c
@@ -428,20 +476,19 @@ func (s *structView) renderSlim(l structLayout, n int) *schemas.Structured {
 	}
 	st.NextCursor = s.f.cursor(n)
 	st.HasMore = st.NextCursor != ""
-	om := []string{fmt.Sprintf("rows, columns and stats: the %d rows returned are in the text content only (result views: text)", n)}
-	if k := len(p.Rows) - n; k > 0 {
-		om = append(om, fmt.Sprintf("rows: %d of %d fetched rows not returned (token budget)", k, len(p.Rows)))
-	}
-	if !l.minimal {
-		for _, note := range s.f.notes {
-			note, _ = shorten(strings.TrimSpace(note), noteLimit, noteLimit-20)
-			st.Notes = append(st.Notes, note)
-		}
-	}
-	st.Omitted = om
-	cut := true
-	st.Truncated = &cut
-	fetched := s.f.fetched
-	st.FetchedRows = &fetched
 	return st
+}
+
+// echo sets the request's filters and sort, and the page's notes.
+func (s *structView) echo(st *schemas.Structured) {
+	st.Filters, st.SortBy = s.f.p.Filters, s.f.p.SortBy
+	s.echoNotes(st)
+}
+
+// echoNotes sets the page's notes, each shortened to noteLimit.
+func (s *structView) echoNotes(st *schemas.Structured) {
+	for _, note := range s.f.notes {
+		note, _ = shorten(strings.TrimSpace(note), noteLimit, noteLimit-20)
+		st.Notes = append(st.Notes, note)
+	}
 }

@@ -401,7 +401,12 @@ func tableRecords(t *testing.T, text string) [][]string {
 	t.Helper()
 	i := strings.Index(text, " as CSV (")
 	if i < 0 {
-		if i = strings.Index(text, "\nCSV ("); i < 0 { // compact layout
+		// The compact layout: "CSV (legend):" or "CSV:", after a line.
+		i = strings.Index(text, "\nCSV (")
+		if i < 0 {
+			i = strings.Index(text, "\nCSV:")
+		}
+		if i < 0 {
 			return nil
 		}
 		i++

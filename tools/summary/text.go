@@ -30,6 +30,10 @@ type textLayout struct {
 	// typesOnly: rows are shown, so the table's header names the columns
 	// and the schema line gives only their types, in the table's order.
 	typesOnly bool
+	// table: only the schema, statistics and table, for Structured.Table
+	// (ViewsStructured): Structured's own fields give the provenance,
+	// counts, what was cut and the cursor.
+	table bool
 }
 
 // textView is the text rendering of a page: its pieces, rendered once, and
@@ -50,12 +54,12 @@ type textView struct {
 	tableHeader   string
 	headerTok     int       // tableHeader's tokens; -1 until counted
 	nullCell      string    // a NULL in the table
-	nullLegend    string    // how the table writes NULL and the empty string
 	typesLine     [2]string // the types of the table's columns, indexed by compact
 	rowsFixedTok  [2]int    // label + header line, indexed by compact
 	rowLines      []string
-	rowCut        []int // shortened cells per row line
-	rowTok        []int // -1 until counted
+	rowCut        []int   // shortened cells per row line
+	rowKinds      []uint8 // which of hasNull, hasEmpty a row line holds
+	rowTok        []int   // -1 until counted
 	hintLine      string
 	// plainHeaderTok, plainRowTok: plain CSV of the page (every column,
 	// values as Dune wrote them, NULL empty), the density floor statistics
@@ -117,9 +121,9 @@ func (t *textView) prepareTable() {
 	// NULL is an empty field ("" is the empty string), as in plain CSV,
 	// which costs 3 tokens less than NullMark; in a table of one column an
 	// empty field would be an empty line, which readers skip: NullMark.
-	t.nullCell, t.nullLegend = "", `empty = NULL, "" = empty string`
+	t.nullCell = ""
 	if len(t.f.cols)-t.f.constCount() == 1 {
-		t.nullCell, t.nullLegend = NullMark, NullMark+` = NULL, "" = empty string`
+		t.nullCell = NullMark
 	}
 	var types []string
 	for i, c := range t.f.cols {
@@ -148,9 +152,10 @@ func (t *textView) fitRows() {
 	n := len(t.f.p.Rows)
 	t.rowLines = extend(t.rowLines, n, "")
 	t.rowCut = extend(t.rowCut, n, 0)
+	t.rowKinds = extend(t.rowKinds, n, 0)
 	t.rowTok = extend(t.rowTok, n, -1)
 	for i, compact := range []bool{false, true} {
-		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact)) + CountTokens(t.tableHeader)
+		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact, hasNull|hasEmpty)) + CountTokens(t.tableHeader)
 	}
 }
 
@@ -193,7 +198,7 @@ func (t *textView) csvCost(n int) int {
 
 // forgetRows drops the rendered rows (the cell bound changed).
 func (t *textView) forgetRows() {
-	t.rowLines, t.rowCut, t.rowTok = nil, nil, nil
+	t.rowLines, t.rowCut, t.rowKinds, t.rowTok = nil, nil, nil, nil
 	t.fitRows()
 }
 
@@ -279,6 +284,7 @@ func (t *textView) row(i int) string {
 	}
 	var b strings.Builder
 	cut := 0
+	var kinds uint8
 	first := true
 	for c, v := range t.f.p.Rows[i] {
 		if t.f.isConst(c) {
@@ -290,9 +296,13 @@ func (t *textView) row(i int) string {
 		first = false
 		if v == nil {
 			b.WriteString(t.nullCell) // plain CSV's empty field, as cheap
+			kinds |= hasNull
 			continue
 		}
 		txt := valueText(v)
+		if txt == "" {
+			kinds |= hasEmpty
+		}
 		if t.f.hasAffix(c) {
 			txt = t.f.affixes[c].cell(txt)
 		}
@@ -305,6 +315,7 @@ func (t *textView) row(i int) string {
 	b.WriteByte('\n')
 	t.rowLines[i] = b.String()
 	t.rowCut[i] = cut
+	t.rowKinds[i] = kinds
 	t.rowTok[i] = CountTokens(t.rowLines[i])
 	return t.rowLines[i]
 }
@@ -351,15 +362,62 @@ func longCell(v any, limit int) bool {
 	return len(s) > limit && utf8.RuneCountInString(s) > limit
 }
 
-func (t *textView) tableLabel(shown, cut int, compact bool) string {
+// Kinds of cells a row line holds whose writing the table's label
+// explains (rowKinds).
+const (
+	hasNull  uint8 = 1 << iota // a NULL: an empty field (NullMark in a table of one column)
+	hasEmpty                   // an empty string: ""
+)
+
+// legend says how the table writes what kinds of cells hold: NULL, the
+// empty string; "" when they hold neither.
+func (t *textView) legend(kinds uint8) string {
+	null := "empty = NULL"
+	if t.nullCell != "" {
+		null = t.nullCell + " = NULL"
+	}
+	switch kinds & (hasNull | hasEmpty) {
+	case hasNull:
+		return null
+	case hasEmpty:
+		return `"" = empty string`
+	case hasNull | hasEmpty:
+		return null + `, "" = empty string`
+	}
+	return ""
+}
+
+// rowsKinds is the kinds of cells the first n row lines hold.
+func (t *textView) rowsKinds(n int) uint8 {
+	var k uint8
+	for _, r := range t.rowKinds[:n] {
+		k |= r
+	}
+	return k
+}
+
+// tableLabel is the line above the table of shown rows, cut of whose
+// cells are shortened; kinds are the kinds of cells the rows hold, whose
+// writing the label explains.
+func (t *textView) tableLabel(shown, cut int, compact bool, kinds uint8) string {
 	var b strings.Builder
+	legend := t.legend(kinds)
 	if compact {
-		b.WriteString("CSV (")
-		b.WriteString(t.nullLegend)
-		if cut > 0 {
-			fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
+		b.WriteString("CSV")
+		sep := " ("
+		if legend != "" {
+			b.WriteString(sep)
+			b.WriteString(legend)
+			sep = "; "
 		}
-		b.WriteString("):\n")
+		if cut > 0 {
+			b.WriteString(sep)
+			fmt.Fprintf(&b, "%d cells over %d chars shortened, marked …[+N of M chars]", cut, t.f.cellLimit)
+		}
+		if legend != "" || cut > 0 {
+			b.WriteByte(')')
+		}
+		b.WriteString(":\n")
 		if k := t.f.constText(); k != "" {
 			b.WriteString("same in every row: ")
 			b.WriteString(k)
@@ -372,8 +430,11 @@ func (t *textView) tableLabel(shown, cut int, compact bool) string {
 	if !t.f.sample {
 		fmt.Fprintf(&b, " %s–%s", commas(t.f.p.Offset+1), commas(t.f.p.Offset+shown))
 	}
-	b.WriteString(" as CSV (one header line; ")
-	b.WriteString(t.nullLegend)
+	b.WriteString(" as CSV (one header line")
+	if legend != "" {
+		b.WriteString("; ")
+		b.WriteString(legend)
+	}
 	if cut > 0 {
 		fmt.Fprintf(&b, "; %d cells over %d chars shortened, marked …[+N of M chars] with their full length", cut, t.f.cellLimit)
 		if t.f.cellLimit == CellLimit {
@@ -468,7 +529,7 @@ func (t *textView) briefParts(l textLayout, n int) (body, tail string) {
 	}
 	b.WriteString(t.countsLine(n, l.compact))
 	if n > 0 {
-		fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.rows; this text repeats no rows.\n",
+		fmt.Fprintf(&b, "rows %s–%s (%d columns) are in structuredContent.table; this text repeats no rows.\n",
 			commas(p.Offset+1), commas(p.Offset+n), len(t.f.cols))
 	}
 	body = b.String()
@@ -483,9 +544,11 @@ func (t *textView) briefParts(l textLayout, n int) (body, tail string) {
 func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 	C := len(t.f.cols)
 	var b strings.Builder
-	if l.compact {
+	switch {
+	case l.table:
+	case l.compact:
 		b.WriteString(t.headCompact)
-	} else {
+	default:
 		b.WriteString(t.head)
 	}
 
@@ -499,7 +562,7 @@ func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 	// (3) counts (terse text: on the TRUNCATED line when rows are cut)
 	cutRows := t.f.rowsCut(n)
 	mergedCounts := l.compact && cutRows && !t.f.sample
-	if !mergedCounts {
+	if !mergedCounts && !l.table {
 		b.WriteString(t.countsLine(n, l.compact))
 	}
 
@@ -513,6 +576,8 @@ func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 		switch {
 		case t.f.fetched == 0:
 			b.WriteString("stats: none (no rows fetched)\n")
+		case (!t.f.statsKnown || l.statsN == 0 && S > 0) && l.compact && l.table:
+			// Structured's omitted says "stats" (see tableOf).
 		case !t.f.statsKnown && l.compact:
 			b.WriteString("stats: omitted (token budget)\n")
 		case !t.f.statsKnown:
@@ -545,10 +610,13 @@ func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 			t.row(i)
 			cut += t.rowCut[i]
 		}
-		label = t.tableLabel(n, cut, l.compact)
+		label = t.tableLabel(n, cut, l.compact, t.rowsKinds(n))
 	}
 
 	// (6) what next
+	if l.table {
+		return pre, label, ""
+	}
 	b = strings.Builder{}
 	return pre, label, t.tail(&b, l, n)
 }

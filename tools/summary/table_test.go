@@ -1,0 +1,178 @@
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dune-mcp/dune-mcp/dune"
+)
+
+// readBackConstants parses the table's line of columns given once
+// ("same in every row…: name (type)=value, …") into a value per column
+// name; written from the format alone, for values without ", ".
+func readBackConstants(t *testing.T, table string) map[string]string {
+	t.Helper()
+	line := lineStarting(table, "same in every row")
+	if line == "" {
+		return nil
+	}
+	_, list, ok := strings.Cut(line, ": ")
+	if !ok {
+		t.Fatalf("constants line %q", line)
+	}
+	out := map[string]string{}
+	for _, item := range strings.Split(list, ", ") {
+		head, value, ok := strings.Cut(item, ")=")
+		name, _, ok2 := strings.Cut(head, " (")
+		if !ok || !ok2 {
+			t.Fatalf("constants item %q", item)
+		}
+		out[name] = value
+	}
+	return out
+}
+
+// duneText is a value as Dune wrote it, for comparing with a cell read
+// back (NULL: the empty cell).
+func duneText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// TestStructuredCarriesTheTable: under ViewsStructured (clients that
+// forward only structuredContent), Structured carries the shown rows in
+// Table, as CSV a reader can parse: every shown row once, each cell read
+// back (with the columns given once and the cells' common parts) as the
+// value Dune wrote, no row not shown; no rows, columns or statistics as
+// JSON; the JSON says how to continue and what was cut, and the text
+// content repeats no row.
+func TestStructuredCarriesTheTable(t *testing.T) {
+	pages := map[string]Page{"dex": dexPage(300, 100000), "wide": widePage(20, 300), "long": longTextPage(12, 3000)}
+	for name, p := range pages {
+		for _, budget := range []int{1000, 2000, 8000, 25000} {
+			t.Run(fmt.Sprintf("%s/%d", name, budget), func(t *testing.T) {
+				p := p
+				p.Views = ViewsStructured
+				out := mustSummarize(t, p, budget)
+				st := out.Structured
+				var keys map[string]json.RawMessage
+				if err := json.Unmarshal(out.StructuredJSON, &keys); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range []string{"columns", "rows", "stats"} {
+					if _, ok := keys[k]; ok {
+						t.Errorf("structuredContent has %q beside its table", k)
+					}
+				}
+				n := out.ShownRows
+				if n == 0 {
+					if name != "wide" || budget > 2000 {
+						t.Fatalf("no row shown at %d", budget)
+					}
+					return
+				}
+				if st.ReturnedRows != n || st.Table == "" {
+					t.Fatalf("returned_rows %d, shown %d, table %d bytes", st.ReturnedRows, n, len(st.Table))
+				}
+				recs := tableRecords(t, st.Table)
+				if len(recs) != n+1 {
+					t.Fatalf("table has %d records, want a header and %d rows:\n%.800s", len(recs), n, st.Table)
+				}
+				konst := readBackConstants(t, st.Table)
+				patterns := readBackAffixes(t, st.Table, p.Columns)
+				col := map[string]int{}
+				for i, h := range recs[0] {
+					col[h] = i
+				}
+				for c, dc := range p.Columns {
+					_, inHeader := col[dc.Name]
+					_, isConst := konst[dc.Name]
+					if inHeader == isConst {
+						t.Fatalf("column %s: in the header %v, given once %v", dc.Name, inHeader, isConst)
+					}
+					for i := range n {
+						want := duneText(p.Rows[i][c])
+						if isConst {
+							if konst[dc.Name] != want {
+								t.Fatalf("row %d %s: given once as %q, Dune wrote %q", i, dc.Name, konst[dc.Name], want)
+							}
+							continue
+						}
+						cell := recs[i+1][col[dc.Name]]
+						if strings.Contains(cell, "…[+") {
+							if !strings.HasPrefix(want, strings.SplitN(cell, "…[+", 2)[0]) {
+								t.Fatalf("row %d %s: shortened cell %q is not a prefix of Dune's value", i, dc.Name, cell)
+							}
+							continue
+						}
+						if pat, ok := patterns[dc.Name]; ok && cell != "" {
+							cell = strings.Replace(pat, "*", cell, 1)
+						}
+						if cell != want {
+							if a, errA := strconv.ParseFloat(cell, 64); errA != nil || a != p.Rows[i][c] {
+								t.Fatalf("row %d %s: cell reads back as %q, Dune wrote %q", i, dc.Name, cell, want)
+							}
+						}
+					}
+				}
+				if n < len(p.Rows) {
+					// The next row is not in the table.
+					next := duneText(p.Rows[n][len(p.Columns)-2]) // the tx hash
+					if next != "" && strings.Contains(st.Table, next) && name == "dex" {
+						t.Errorf("row %d, not returned, is in the table", n)
+					}
+				}
+				js := string(out.StructuredJSON)
+				if st.HasMore && (!strings.Contains(js, st.NextCursor) || !strings.Contains(js, "next_page")) {
+					t.Errorf("the JSON lacks the cursor or the call to make:\n%.600s", js)
+				}
+				if n < len(p.Rows) || p.TotalRowCount > n {
+					if !st.HasMore {
+						t.Errorf("rows were left out and has_more is false")
+					}
+				}
+				if name == "dex" && strings.Contains(out.Text, duneText(p.Rows[0][len(p.Columns)-2])) {
+					t.Errorf("the text content repeats a row:\n%s", out.Text)
+				}
+				if !strings.Contains(out.Text, "structuredContent.table") {
+					t.Errorf("the text does not say where the rows are:\n%s", out.Text)
+				}
+			})
+		}
+	}
+}
+
+// TestTableLegendSaysOnlyWhatTheRowsHold: the table's label explains how
+// NULL and the empty string are written only for the kinds of cells the
+// shown rows hold.
+func TestTableLegendSaysOnlyWhatTheRowsHold(t *testing.T) {
+	cols := []dune.Column{{Name: "a", Type: "varchar"}, {Name: "b", Type: "bigint"}}
+	for _, c := range []struct {
+		rows   []dune.Row
+		legend string
+	}{
+		{[]dune.Row{{"x", json.Number("1")}, {"y", json.Number("2")}}, "(one header line):"},
+		{[]dune.Row{{"x", nil}, {"y", json.Number("2")}}, "(one header line; empty = NULL):"},
+		{[]dune.Row{{"", json.Number("1")}, {"y", json.Number("2")}}, `(one header line; "" = empty string):`},
+		{[]dune.Row{{"", nil}, {"y", json.Number("2")}}, `(one header line; empty = NULL, "" = empty string):`},
+	} {
+		p := Page{QueryID: 1, ExecutionID: "e", State: dune.StateCompleted, Now: testNow,
+			Columns: cols, Rows: c.rows, TotalRowCount: len(c.rows)}
+		out := mustSummarize(t, p, 8000)
+		if !strings.Contains(out.Text, "as CSV "+c.legend+"\n") {
+			t.Errorf("rows %v: want label %q in\n%s", c.rows, c.legend, out.Text)
+		}
+	}
+}
