@@ -24,10 +24,10 @@
 //
 // Page.Views says which part carries the rows: both (each within the
 // budget), the text only (Structured is a short object with the ids,
-// counts and cursor), or Structured only (the text is a short summary with
-// the cursor; columns with one value in every returned row are given once,
-// in omitted). MCP clients differ in which part reaches the model
-// (docs/result-views.md).
+// counts and cursor), or Structured only (Structured.Table holds the
+// text's table: types, statistics and CSV, in place of columns, rows and
+// stats; the text is a short summary with the cursor). MCP clients differ
+// in which part reaches the model (docs/result-views.md).
 //
 // A page of an execution that has not finished (state pending or
 // executing, no columns, no rows) says so, with the cursor to come back
@@ -138,9 +138,10 @@ const (
 	// ViewsText: the text carries the rows; Structured is a short object
 	// (ids, counts, cursor, what was cut) with no rows or statistics.
 	ViewsText
-	// ViewsStructured: Structured carries the rows (columns that hold one
-	// value in every returned row are given once, in omitted, instead of in
-	// each row); the text is a short summary with the cursor.
+	// ViewsStructured: Structured carries the rows in Table, as the text's
+	// table renders them (a client that forwards only structuredContent
+	// shows the model its JSON, where CSV costs fewer tokens than JSON rows
+	// and column objects); the text is a short summary with the cursor.
 	ViewsStructured
 )
 
