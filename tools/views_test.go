@@ -302,6 +302,7 @@ func TestViewsFor(t *testing.T) {
 		{ViewsAuto, "Claude-Code", summary.ViewsStructured},
 		{ViewsAuto, "github-copilot-cli", summary.ViewsStructured},
 		{ViewsAuto, "codex-mcp-client", summary.ViewsStructured},
+		{ViewsAuto, "kimi-code", summary.ViewsText},
 		{ViewsAuto, "Visual Studio Code", summary.ViewsBoth},
 		{ViewsAuto, "cursor-vscode", summary.ViewsBoth},
 		{ViewsAuto, "some-new-client", summary.ViewsBoth},
