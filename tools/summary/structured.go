@@ -424,10 +424,10 @@ func (s *structView) renderTable(l structLayout, n int, tb tableOf) *schemas.Str
 	if !l.minimal || !st.HasMore {
 		st.Truncated = &cut
 	}
-	if !l.minimal {
-		// A terse table leaves the rows fetched but not returned to
-		// next_page (and its cache): has_more says rows are left.
-		fetched := s.f.fetched
+	if fetched := s.f.fetched; !l.minimal || fetched != n && !st.HasMore {
+		// A terse table leaves rows fetched but not returned to next_page
+		// (has_more says rows are left); without a cursor (a sample),
+		// returned_rows < fetched_rows says what was left out.
 		st.FetchedRows = &fetched
 	}
 	return st
