@@ -103,8 +103,10 @@ func (f *frame) constCount() int {
 func (f *frame) isConst(c int) bool { return f.konst != nil && f.konst[c] }
 
 // constText lists the constant columns as name (type)=value (CSV quoting,
-// NULL as NullMark), for the text; "" when there are none.
-func (f *frame) constText() string {
+// NULL as NullMark), for the text; "" when there are none. Terse, it leaves
+// the types out (name=value): the value shows what it is, and at a small
+// budget the tokens go to rows.
+func (f *frame) constText(terse bool) string {
 	if f.konst == nil {
 		return ""
 	}
@@ -117,9 +119,12 @@ func (f *frame) constText() string {
 			b.WriteString(", ")
 		}
 		b.WriteString(quoteName(f.cols[c].Name))
-		b.WriteString(" (")
-		b.WriteString(f.cols[c].Type)
-		b.WriteString(")=")
+		if !terse {
+			b.WriteString(" (")
+			b.WriteString(f.cols[c].Type)
+			b.WriteString(")")
+		}
+		b.WriteString("=")
 		v := f.p.Rows[0][c]
 		if v == nil {
 			b.WriteString(NullMark)

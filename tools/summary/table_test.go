@@ -11,8 +11,9 @@ import (
 )
 
 // readBackConstants parses the table's line of columns given once
-// ("same in every row…: name (type)=value, …") into a value per column
-// name; written from the format alone, for values without ", ".
+// ("same in every row…: name (type)=value, …", tersely "name=value")
+// into a value per column name; written from the format alone, for
+// names without "=" and values without ", ".
 func readBackConstants(t *testing.T, table string) map[string]string {
 	t.Helper()
 	line := lineStarting(table, "same in every row")
@@ -25,10 +26,16 @@ func readBackConstants(t *testing.T, table string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, item := range strings.Split(list, ", ") {
-		head, value, ok := strings.Cut(item, ")=")
-		name, _, ok2 := strings.Cut(head, " (")
-		if !ok || !ok2 {
+		// name (type)=value, or tersely name=value
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
 			t.Fatalf("constants item %q", item)
+		}
+		if n, typ, typed := strings.Cut(name, " ("); typed {
+			if !strings.HasSuffix(typ, ")") {
+				t.Fatalf("constants item %q", item)
+			}
+			name = n
 		}
 		out[name] = value
 	}
@@ -156,23 +163,27 @@ func TestStructuredCarriesTheTable(t *testing.T) {
 
 // TestTableLegendSaysOnlyWhatTheRowsHold: the table's label explains how
 // NULL and the empty string are written only for the kinds of cells the
-// shown rows hold.
+// shown rows hold; the terse label (small budgets) only when an empty
+// field could be either.
 func TestTableLegendSaysOnlyWhatTheRowsHold(t *testing.T) {
 	cols := []dune.Column{{Name: "a", Type: "varchar"}, {Name: "b", Type: "bigint"}}
 	for _, c := range []struct {
-		rows   []dune.Row
-		legend string
+		rows          []dune.Row
+		legend, terse string
 	}{
-		{[]dune.Row{{"x", json.Number("1")}, {"y", json.Number("2")}}, "(one header line):"},
-		{[]dune.Row{{"x", nil}, {"y", json.Number("2")}}, "(one header line; empty = NULL):"},
-		{[]dune.Row{{"", json.Number("1")}, {"y", json.Number("2")}}, `(one header line; "" = empty string):`},
-		{[]dune.Row{{"", nil}, {"y", json.Number("2")}}, `(one header line; empty = NULL, "" = empty string):`},
+		{[]dune.Row{{"x", json.Number("1")}, {"y", json.Number("2")}}, "as CSV (one header line):", "\nCSV:\n"},
+		{[]dune.Row{{"x", nil}, {"y", json.Number("2")}}, "as CSV (one header line; empty = NULL):", "\nCSV:\n"},
+		{[]dune.Row{{"", json.Number("1")}, {"y", json.Number("2")}}, `as CSV (one header line; "" = empty string):`, "\nCSV:\n"},
+		{[]dune.Row{{"", nil}, {"y", json.Number("2")}}, `as CSV (one header line; empty = NULL, "" = empty string):`, `CSV (empty = NULL, "" = empty string):`},
 	} {
 		p := Page{QueryID: 1, ExecutionID: "e", State: dune.StateCompleted, Now: testNow,
 			Columns: cols, Rows: c.rows, TotalRowCount: len(c.rows)}
-		out := mustSummarize(t, p, 8000)
-		if !strings.Contains(out.Text, "as CSV "+c.legend+"\n") {
+		if out := mustSummarize(t, p, 8000); !strings.Contains(out.Text, c.legend+"\n") {
 			t.Errorf("rows %v: want label %q in\n%s", c.rows, c.legend, out.Text)
+		}
+		// Under 4,000 tokens the terse layout shows as many rows.
+		if out := mustSummarize(t, p, 2000); !strings.Contains(out.Text, c.terse) {
+			t.Errorf("rows %v, terse: want label %q in\n%s", c.rows, c.terse, out.Text)
 		}
 	}
 }

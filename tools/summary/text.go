@@ -402,6 +402,12 @@ func (t *textView) rowsKinds(n int) uint8 {
 func (t *textView) tableLabel(shown, cut int, compact bool, kinds uint8) string {
 	var b strings.Builder
 	legend := t.legend(kinds)
+	if compact && kinds&(hasNull|hasEmpty) != hasNull|hasEmpty && t.nullCell == "" {
+		// A terse table explains the empty field only when it could be
+		// either: an empty field alone reads as missing (NULL), and ""
+		// alone as the empty string, as in plain CSV.
+		legend = ""
+	}
 	if compact {
 		b.WriteString("CSV")
 		sep := " ("
@@ -418,7 +424,7 @@ func (t *textView) tableLabel(shown, cut int, compact bool, kinds uint8) string 
 			b.WriteByte(')')
 		}
 		b.WriteString(":\n")
-		if k := t.f.constText(); k != "" {
+		if k := t.f.constText(true); k != "" {
 			b.WriteString("same in every row: ")
 			b.WriteString(k)
 			b.WriteByte('\n')
@@ -442,7 +448,7 @@ func (t *textView) tableLabel(shown, cut int, compact bool, kinds uint8) string 
 		}
 	}
 	b.WriteString("):\n")
-	if k := t.f.constText(); k != "" {
+	if k := t.f.constText(false); k != "" {
 		b.WriteString("same in every row (left out of the table): ")
 		b.WriteString(k)
 		b.WriteByte('\n')
