@@ -154,6 +154,9 @@ type outcome struct {
 	// progress are the notifications received for the call's token.
 	progress     []progressNote
 	progressSent bool
+	// back is the rows read back from text when structuredContent does not
+	// carry them as JSON (see readBack); nil otherwise.
+	back *readBack
 }
 
 // view is what a call's rows are a window of: the query's result projected,
@@ -267,7 +270,7 @@ func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig,
 		headers["Authorization"] = "Bearer " + sc.Server.AuthToken
 		secrets = append(secrets, sc.Server.AuthToken)
 	}
-	return sessionConfig{binary: r.Binary, transport: tr, env: env, args: sc.Server.Args, headers: headers}, secrets
+	return sessionConfig{binary: r.Binary, transport: tr, env: env, args: sc.Server.Args, headers: headers, clientName: sc.Server.ClientName}, secrets
 }
 
 // clampBudget is the budget a call with max_tokens n gets from a server
