@@ -344,11 +344,11 @@ func parseConsts(s string) ([]tableConst, error) {
 		k := tableConst{col: dune.Column{Name: name, Type: rest[:end]}}
 		rest = rest[end+2:]
 		if strings.HasPrefix(rest, `"`) {
-			recs, n, err := readField(rest)
+			text, n, err := readField(rest)
 			if err != nil {
 				return nil, err
 			}
-			k.cell = tableCell{text: recs}
+			k.cell = tableCell{text: text}
 			rest = rest[n:]
 		} else {
 			v := rest
