@@ -247,3 +247,30 @@ rows.2.@flag: {exists: false}
 		t.Errorf("want 5 failures (amount, 3 chains, rows), got %d: %v", len(fs), fs)
 	}
 }
+
+// TestModelTokens: the scorecard counts the part that carries the rows:
+// structuredContent when its table does, else the text.
+func TestModelTokens(t *testing.T) {
+	for _, c := range []struct {
+		structured string
+		wantStruct bool
+	}{
+		{`{"returned_rows":3,"table":"types: bigint\nCSV:\nid\n1\n2\n3"}`, true},
+		{`{"returned_rows":3,"rows":[[1],[2],[3]],"columns":[{"name":"id","type":"bigint"}]}`, false},
+	} {
+		out := &outcome{rec: &CallRecord{}, text: "a short text that says where the rows are", measured: make(chan struct{}),
+			rawStructured: []byte(c.structured), doc: decodeJSON([]byte(c.structured))}
+		out.measure()
+		r := out.rec
+		if r.TextTokens == r.StructuredTokens {
+			t.Fatalf("fixture: text and structured tokens are both %d", r.TextTokens)
+		}
+		want := r.TextTokens
+		if c.wantStruct {
+			want = r.StructuredTokens
+		}
+		if r.ModelTokens != want {
+			t.Errorf("%s: model tokens %d, want %d (text %d, structured %d)", c.structured, r.ModelTokens, want, r.TextTokens, r.StructuredTokens)
+		}
+	}
+}
