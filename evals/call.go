@@ -69,6 +69,10 @@ func (out *outcome) measure() {
 	if out.listTools {
 		rec.TextTokens = rec.StructuredTokens
 	}
+	rec.ModelTokens = rec.TextTokens
+	if _, ok := lookup(out.doc, "table"); ok && !out.listTools {
+		rec.ModelTokens = rec.StructuredTokens
+	}
 	rec.BaselineTokens, rec.BaselineEstimated = baselineTokens(out.upstream)
 }
 

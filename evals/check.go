@@ -436,9 +436,21 @@ func indentLines(s string) string {
 
 // checkFields evaluates named checks against a document in a stable order.
 func checkFields(doc any, fields map[string]Check) []Failure {
+	return checkFieldsIn(doc, nil, fields)
+}
+
+// checkFieldsIn is checkFields for a result whose rows were read back from
+// text: a path into rows or columns (rows.0.@name, columns.1.name, but not
+// rows or columns themselves) resolves in read, the document with the rows
+// read back (readBack.fieldDoc), unless read is nil.
+func checkFieldsIn(doc, read any, fields map[string]Check) []Failure {
 	var out []Failure
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		for _, r := range Resolve(doc, k) {
+		in := doc
+		if first, _, deep := strings.Cut(k, "."); deep && read != nil && (first == "rows" || first == "columns") {
+			in = read
+		}
+		for _, r := range Resolve(in, k) {
 			for _, m := range fields[k].Eval(r.value, r.present) {
 				out = append(out, Failure{Check: "field " + r.path + " " + m.Op, Expected: m.Expected, Actual: m.Actual})
 			}

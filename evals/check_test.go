@@ -213,7 +213,7 @@ func TestEmbeddedScenariosParse(t *testing.T) {
 
 func TestScorecardAligned(t *testing.T) {
 	res := []*Result{
-		{Scenario: "a", Transport: "stdio", Passed: true, Status: StatusPass, Summary: RunSummary{Calls: 2, MaxTokens: 10, TotalTokens: 15, BaselineTokens: 150}, Calls: []CallRecord{{Tool: "x", TextTokens: 10, BaselineTokens: 100}, {Tool: "x", TextTokens: 5, BaselineTokens: 50}}},
+		{Scenario: "a", Transport: "stdio", Passed: true, Status: StatusPass, Summary: RunSummary{Calls: 2, MaxTokens: 10, TotalTokens: 15, BaselineTokens: 150}, Calls: []CallRecord{{Tool: "x", TextTokens: 10, ModelTokens: 10, BaselineTokens: 100}, {Tool: "x", TextTokens: 5, ModelTokens: 5, BaselineTokens: 50}}},
 		{Scenario: "longer-name", Transport: "http", Passed: false, Status: StatusFail},
 	}
 	out := Scorecard(res)

@@ -61,11 +61,16 @@ type CallRecord struct {
 	// cancelled call): such a call has no tokens.
 	CallError string `json:"call_error,omitempty"`
 	// Message is the start of an error result's text.
-	Message          string `json:"message,omitempty"`
-	Budget           int    `json:"budget,omitempty"`
-	TextTokens       int    `json:"text_tokens"`
-	StructuredTokens int    `json:"structured_tokens"`
-	ReturnedRows     int    `json:"returned_rows"`
+	Message    string `json:"message,omitempty"`
+	Budget     int    `json:"budget,omitempty"`
+	TextTokens int    `json:"text_tokens"`
+	// ModelTokens are the tokens of the part of the result that carries
+	// the rows, which the model reads: structuredContent when it carries
+	// them in its table (result views structured: the client forwards only
+	// structuredContent), else the text content.
+	ModelTokens      int `json:"model_tokens"`
+	StructuredTokens int `json:"structured_tokens"`
+	ReturnedRows     int `json:"returned_rows"`
 	// UpstreamRequests, UpstreamRows and Datapoints are the emulator's
 	// counters (Stats) during the call; Upstream counts its requests by
 	// endpoint, Executions and Credits the runs it started. For parallel
@@ -154,6 +159,9 @@ type outcome struct {
 	// progress are the notifications received for the call's token.
 	progress     []progressNote
 	progressSent bool
+	// back is the rows read back from text when structuredContent does not
+	// carry them as JSON (see readBack); nil otherwise.
+	back *readBack
 }
 
 // view is what a call's rows are a window of: the query's result projected,
@@ -267,7 +275,7 @@ func (r *Runner) sessionConfig(sc *Scenario, tr, baseURL string) (sessionConfig,
 		headers["Authorization"] = "Bearer " + sc.Server.AuthToken
 		secrets = append(secrets, sc.Server.AuthToken)
 	}
-	return sessionConfig{binary: r.Binary, transport: tr, env: env, args: sc.Server.Args, headers: headers}, secrets
+	return sessionConfig{binary: r.Binary, transport: tr, env: env, args: sc.Server.Args, headers: headers, clientName: sc.Server.ClientName}, secrets
 }
 
 // clampBudget is the budget a call with max_tokens n gets from a server

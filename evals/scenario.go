@@ -81,6 +81,10 @@ type ServerSpec struct {
 	Args []string `yaml:"args"`
 	// Headers are extra HTTP headers the MCP client sends (http transport only).
 	Headers map[string]string `yaml:"headers"`
+	// ClientName is the clientInfo.name the MCP client sends in initialize
+	// (default "dune-mcp-evals"), e.g. claude-code to be served as that
+	// client is under --result-views auto.
+	ClientName string `yaml:"client_name"`
 }
 
 // DatasetSpec names one of the emulator's deterministic datasets.

@@ -36,8 +36,8 @@ func summarize(calls []CallRecord) RunSummary {
 	lat := make([]float64, 0, len(calls))
 	for _, c := range calls {
 		s.Calls++
-		s.MaxTokens = max(s.MaxTokens, c.TextTokens)
-		s.TotalTokens += c.TextTokens
+		s.MaxTokens = max(s.MaxTokens, c.ModelTokens)
+		s.TotalTokens += c.ModelTokens
 		s.MaxStructured = max(s.MaxStructured, c.StructuredTokens)
 		s.BaselineTokens += c.BaselineTokens
 		s.UpstreamRequests += c.UpstreamRequests

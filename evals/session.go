@@ -79,7 +79,13 @@ type sessionConfig struct {
 	env       []string // "NAME=value" entries added to childenv.Environ
 	args      []string
 	headers   map[string]string // HTTP only
+	// clientName is the clientInfo.name sent in initialize ("": defaultClientName).
+	clientName string
 }
+
+// defaultClientName is the clientInfo.name the evals' client sends unless
+// a scenario names a client (server.client_name).
+const defaultClientName = "dune-mcp-evals"
 
 // startSession starts the binary on the transport and initializes an MCP client.
 func startSession(ctx context.Context, cfg sessionConfig) (*session, error) {
@@ -108,7 +114,7 @@ func startStdio(ctx context.Context, cfg sessionConfig) (*session, error) {
 		return nil, fmt.Errorf("start %s over stdio: %w", cfg.binary, err)
 	}
 	c := client.NewClient(tr)
-	if err := initialize(ctx, c); err != nil {
+	if err := initialize(ctx, c, cfg.clientName); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("initialize over stdio: %w; server stderr: %s", err, stderr.Tail(2000))
 	}
@@ -165,7 +171,7 @@ func tryStartHTTP(ctx context.Context, cfg sessionConfig) (*session, error) {
 		_ = stop()
 		return nil, fmt.Errorf("start streamable HTTP client: %w", err)
 	}
-	if err := initialize(ctx, c); err != nil {
+	if err := initialize(ctx, c, cfg.clientName); err != nil {
 		_ = c.Close()
 		_ = stop()
 		return nil, fmt.Errorf("initialize over HTTP: %w; server stderr: %s", err, stderr.Tail(2000))
@@ -244,13 +250,18 @@ func waitHealthy(ctx context.Context, base string, exited <-chan struct{}) error
 	}
 }
 
-func initialize(ctx context.Context, c *client.Client) error {
+// initialize starts c and sends initialize with clientInfo.name name
+// (defaultClientName when "").
+func initialize(ctx context.Context, c *client.Client, name string) error {
+	if name == "" {
+		name = defaultClientName
+	}
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
 	req := mcp.InitializeRequest{}
 	req.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	req.Params.ClientInfo = mcp.Implementation{Name: "dune-mcp-evals", Version: "1"}
+	req.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
 	_, err := c.Initialize(ctx, req)
 	return err
 }

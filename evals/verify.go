@@ -12,6 +12,7 @@ import (
 func (ru *run) checkCall(st *Step, iter int, out *outcome, v view) {
 	rec := out.rec
 	if rec.Tool != "tools/list" {
+		out.back = ru.readBack(out, v)
 		ru.checkInvariants(st, iter, out)
 	}
 	want := false
@@ -25,7 +26,7 @@ func (ru *run) checkCall(st *Step, iter int, out *outcome, v view) {
 	if err != nil {
 		ru.fail(st, iter, "expected values: "+err.Error(), "", "")
 	}
-	ru.addFailures(st, iter, checkFields(out.doc, fields))
+	ru.addFailures(st, iter, checkFieldsIn(out.doc, out.back.fieldDoc(out.doc), fields))
 	for _, s := range st.Expect.TextContains {
 		if !strings.Contains(strings.ToLower(out.text), strings.ToLower(s)) {
 			ru.fail(st, iter, "text contains", fmt.Sprintf("%q (case-insensitive)", s), firstChars(out.text, 600))
@@ -58,7 +59,7 @@ func (ru *run) checkCall(st *Step, iter int, out *outcome, v view) {
 		ru.checkProgress(st, iter, out.progress)
 	}
 	if st.Expect.Rows != "" && !out.isError {
-		ru.addFailures(st, iter, ru.checkRows(st.Expect.Rows, v, out.doc))
+		ru.addFailures(st, iter, ru.checkRows(st.Expect.Rows, v, out))
 	}
 }
 
@@ -104,26 +105,61 @@ func (ru *run) checkInvariants(st *Step, iter int, out *outcome) {
 		ru.fail(st, iter, "invariant: a successful result has structuredContent", "an object", render(out.doc, out.doc != nil))
 		return
 	}
-	for _, f := range []string{"query_id", "execution_id", "state", "columns", "total_row_count", "offset", "returned_rows", "rows", "has_more", "stats", "datapoints"} {
+	required := []string{"query_id", "execution_id", "state", "total_row_count", "offset", "returned_rows", "has_more", "datapoints"}
+	_, hasTable := doc["table"]
+	if hasTable {
+		// The rows travel once, as text: no JSON rows, columns or stats.
+		for _, f := range []string{"columns", "rows", "stats"} {
+			if _, ok := doc[f]; ok {
+				ru.fail(st, iter, "invariant: structuredContent with a table has no "+f, "absent", "present")
+			}
+		}
+	} else {
+		required = append(required, "columns", "rows", "stats")
+	}
+	for _, f := range required {
 		if _, ok := doc[f]; !ok {
 			ru.fail(st, iter, "invariant: structuredContent has "+f, "present", "missing")
 		}
 	}
-	rows, _ := doc["rows"].([]any)
-	cols, _ := doc["columns"].([]any)
-	if n, ok := asInt(doc["returned_rows"]); ok && n != len(rows) {
-		ru.fail(st, iter, "invariant: returned_rows = len(rows)", strconv.Itoa(len(rows)), strconv.Itoa(n))
-	}
-	for i, r := range rows {
-		cells, _ := r.([]any)
-		if len(cells) != len(cols) {
-			ru.fail(st, iter, fmt.Sprintf("invariant: row %d has one value per column", i), strconv.Itoa(len(cols)), strconv.Itoa(len(cells)))
-			break
+	if rb := out.back; rb != nil {
+		ru.checkReadBack(st, iter, doc, rb)
+	} else {
+		rows, _ := doc["rows"].([]any)
+		cols, _ := doc["columns"].([]any)
+		if n, ok := asInt(doc["returned_rows"]); ok && n != len(rows) {
+			ru.fail(st, iter, "invariant: returned_rows = len(rows)", strconv.Itoa(len(rows)), strconv.Itoa(n))
+		}
+		for i, r := range rows {
+			cells, _ := r.([]any)
+			if len(cells) != len(cols) {
+				ru.fail(st, iter, fmt.Sprintf("invariant: row %d has one value per column", i), strconv.Itoa(len(cols)), strconv.Itoa(len(cells)))
+				break
+			}
 		}
 	}
 	hasMore, _ := doc["has_more"].(bool)
 	if hasMore != hasValue(doc, "next_cursor") {
 		ru.fail(st, iter, "invariant: has_more iff next_cursor", fmt.Sprintf("has_more=%v with next_cursor present=%v", hasMore, !hasMore), fmt.Sprintf("has_more=%v, next_cursor present=%v", hasMore, hasValue(doc, "next_cursor")))
+	}
+}
+
+// checkReadBack checks the rows a result carries as text: they read back
+// (a types line, a label, the header, one field per column in every
+// record), as many as returned_rows, and the label's rows a–b are
+// offset+1 to offset+returned_rows.
+func (ru *run) checkReadBack(st *Step, iter int, doc map[string]any, rb *readBack) {
+	if rb.err != nil {
+		ru.fail(st, iter, "invariant: the rows in "+rb.source+" read back", "a table as docs/result-views.md describes it", rb.err.Error())
+		return
+	}
+	n, _ := asInt(doc["returned_rows"])
+	if len(rb.rows) != n {
+		ru.fail(st, iter, "invariant: returned_rows = the records in "+rb.source, strconv.Itoa(len(rb.rows)), strconv.Itoa(n))
+	}
+	off, _ := asInt(doc["offset"])
+	if t := rb.table; t.first > 0 && (t.first != off+1 || t.last != off+n) {
+		ru.fail(st, iter, "invariant: the table's label names the rows returned", fmt.Sprintf("rows %d–%d", off+1, off+n), fmt.Sprintf("rows %d–%d", t.first, t.last))
 	}
 }
 
