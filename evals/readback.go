@@ -130,6 +130,10 @@ func arrange(t *readTable, order []dune.Column) ([]dune.Column, []any, error) {
 	for j, c := range order {
 		if i := at[c.Name]; i >= constBit {
 			cols[j] = t.consts[i-constBit].col
+			if cols[j].Type == "" {
+				// A terse constants line leaves types out: the result's.
+				cols[j].Type = c.Type
+			}
 		} else {
 			cols[j] = t.cols[i]
 		}

@@ -328,21 +328,29 @@ func (t *readTable) fill(items []affixItem) error {
 	return nil
 }
 
-// parseConsts reads "name (type)=value, …": names as the schema line
-// quotes them, values as CSV fields, NULL as ∅.
+// parseConsts reads "name (type)=value, …", or tersely "name=value, …"
+// (the type left out): names as the schema line quotes them, values as CSV
+// fields, NULL as ∅. A terse constant's type is empty.
 func parseConsts(s string) ([]tableConst, error) {
 	var out []tableConst
 	for s != "" {
-		name, rest, err := readName(s, " (")
+		sep := " ("
+		if eq, paren := nameEnd(s, "="), nameEnd(s, " ("); eq >= 0 && (paren < 0 || eq < paren) {
+			sep = "="
+		}
+		name, rest, err := readName(s, sep)
 		if err != nil {
 			return nil, err
 		}
-		end := strings.Index(rest, ")=")
-		if end < 0 {
-			return nil, fmt.Errorf("no \")=\" after %q", name)
+		k := tableConst{col: dune.Column{Name: name}}
+		if sep == " (" {
+			end := strings.Index(rest, ")=")
+			if end < 0 {
+				return nil, fmt.Errorf("no \")=\" after %q", name)
+			}
+			k.col.Type = rest[:end]
+			rest = rest[end+2:]
 		}
-		k := tableConst{col: dune.Column{Name: name, Type: rest[:end]}}
-		rest = rest[end+2:]
 		if strings.HasPrefix(rest, `"`) {
 			text, n, err := readField(rest)
 			if err != nil {
@@ -375,6 +383,19 @@ func parseConsts(s string) ([]tableConst, error) {
 		s = rest
 	}
 	return out, nil
+}
+
+// nameEnd is where sep follows the column name at the start of s (after
+// its closing quote when Go-quoted), or -1.
+func nameEnd(s, sep string) int {
+	if strings.HasPrefix(s, `"`) {
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil || !strings.HasPrefix(s[len(q):], sep) {
+			return -1
+		}
+		return len(q)
+	}
+	return strings.Index(s, sep)
 }
 
 // readName reads a column name at the start of s, Go-quoted or up to sep,

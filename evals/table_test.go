@@ -77,7 +77,7 @@ func TestReadTableMatchesTruth(t *testing.T) {
 	terse := strings.NewReplacer(
 		"schema (7 columns, named in the CSV header; types in its order): ", "types: ",
 		"rows 1–3 as CSV (one header line; empty = NULL, \"\" = empty string; 1 cells over 200 chars shortened, marked …[+N of M chars] with their full length):", "CSV (empty = NULL, \"\" = empty string):",
-		"same in every row (left out of the table): ", "same in every row: ",
+		"same in every row (left out of the table): chain (varchar)=", "same in every row: chain=",
 		"cells give only the * of (the rest is the same in every row): day=", "cells fill the * of: every timestamp column=",
 	).Replace(goodTable)
 	if got := checkTable(t, terse); got != "" {
@@ -97,6 +97,7 @@ func TestReadTableFailures(t *testing.T) {
 		{"a row missing, label too", "rows 1–3 as CSV", "rows 1–2 as CSV", "3 rows from offset 0", []string{"\n2,\"bob, jr\",,,11:30:00,false", ""}},
 		{"a constant wrong", "chain (varchar)=base", "chain (varchar)=bnb", "chain: expected \"base\"", nil},
 		{"a constant's type wrong", "chain (varchar)=base", "chain (bigint)=base", "columns equal the ground truth", nil},
+		{"a terse constant wrong", "chain (varchar)=base", "chain=bnb", "chain: expected \"base\"", nil},
 		{"a constant missing", "same in every row (left out of the table): chain (varchar)=base\n", "", "says 7 columns, the header and constants give 6", nil},
 		{"a constant missing, terse", "same in every row (left out of the table): chain (varchar)=base\n", "", "\"chain\" is neither in the CSV header nor given once",
 			[]string{"schema (7 columns, named in the CSV header; types in its order): ", "types: "}},
