@@ -1,20 +1,18 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
-	"log"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
-
-	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/rs/zerolog"
 )
 
 // DefaultDrainTimeout bounds how long shutdown waits for in-flight tool calls.
@@ -24,36 +22,35 @@ const DefaultDrainTimeout = 10 * time.Second
 // ctx is cancelled, and returns nil in both cases. Either way, requests in
 // flight get up to drain (DefaultDrainTimeout if zero) to finish and have
 // their answers written before the server stops: a client may write its
-// requests and close stdin at once. Nothing but JSON-RPC frames is written
+// requests and close stdin at once. Nothing but JSON-RPC lines is written
 // to out.
+//
+// The loop is ours, around mcp-go's MCPServer.HandleMessage: one goroutine
+// reads lines; notifications (notifications/cancelled among them) are
+// handled in order as they are read; each request runs on a goroutine of
+// its own, tool calls at most stdioWorkers at a time, as in mcp-go's
+// StdioServer; answers are encoded by appendMessage and written whole,
+// one line each.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, drain time.Duration) error {
 	if drain <= 0 {
 		drain = DefaultDrainTimeout
 	}
-	ss := server.NewStdioServer(s.mcp)
-	ss.SetErrorLogger(log.New(logging.StdLogWriter(s.log.With().Str("component", "stdio").Logger()), "", 0))
-
-	// Listen cancels every handler when its context ends, so give it a
-	// context that ends only after in-flight calls had their chance.
+	// Handlers get a context that ends only after in-flight calls had
+	// their chance (shutdown below, or the wait at EOF).
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	sess := newStdioSession()
+	if err := s.mcp.RegisterSession(lctx, sess); err != nil {
+		return fmt.Errorf("stdio: registering the session: %w", err)
+	}
+	defer s.mcp.UnregisterSession(lctx, sess.SessionID())
+	lctx = s.mcp.WithContext(lctx, sess)
 
-	// Listen also cancels every handler as soon as it reads EOF. Hold the
-	// EOF back until every request read so far has been answered.
 	pending := newPendingRequests()
-	in = &drainingReader{r: in, pending: pending, atEOF: func() {
-		n := pending.count()
-		if n == 0 {
-			return
-		}
-		s.log.Info().Int("pending", n).Msg("stdin closed; letting requests in flight finish")
-		dctx, dcancel := context.WithTimeout(lctx, drain)
-		defer dcancel()
-		if err := pending.wait(dctx); err != nil {
-			s.log.Warn().Int("pending", pending.count()).Msg("requests still running at the stdin-EOF deadline; cancelling them")
-		}
-	}}
-	out = &answerWriter{w: out, pending: pending}
+	w := &stdioWriter{w: out, pending: pending, log: s.log}
+	var requests sync.WaitGroup
+	defer requests.Wait()
+	requests.Go(func() { w.notifications(lctx, sess.notifications) })
 
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -76,12 +73,213 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 	}()
 
 	s.log.Info().Str("transport", "stdio").Msg("serving MCP on stdin/stdout")
-	err := ss.Listen(lctx, in, out)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
-		s.log.Info().Msg("stdio session ended")
-		return nil
+	lines, readErr := readLines(lctx, in)
+	workers := make(chan struct{}, stdioWorkers)
+	queued := make(chan struct{}, stdioWorkers+stdioQueue)
+	for {
+		var line []byte
+		select {
+		case <-lctx.Done():
+			s.log.Info().Msg("stdio session ended")
+			cancel()
+			return nil
+		case line = <-lines:
+		case err := <-readErr:
+			if err != io.EOF {
+				s.log.Error().Err(err).Msg("reading stdin failed")
+			}
+			s.atEOF(lctx, pending, drain)
+			s.log.Info().Msg("stdio session ended")
+			cancel() // handlers still running are cancelled; their answers are still written
+			return nil
+		}
+		m, ok := parseLine(line)
+		switch {
+		case !ok:
+			w.write(mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(nil),
+				Error: mcp.NewJSONRPCErrorDetails(mcp.PARSE_ERROR, "Parse error", nil)})
+		case m.hasID:
+			if m.method != "" {
+				pending.add(m.id)
+			}
+			if m.method == string(mcp.MethodToolsCall) {
+				select {
+				case queued <- struct{}{}: // a client past the queue waits, as with mcp-go's
+				case <-lctx.Done():
+					continue
+				}
+				requests.Go(func() {
+					defer func() { <-queued }()
+					select {
+					case workers <- struct{}{}:
+					case <-lctx.Done():
+						w.write(s.handle(lctx, line)) // answered at once: the server is shutting down
+						return
+					}
+					defer func() { <-workers }()
+					w.write(s.handle(lctx, line))
+				})
+				continue
+			}
+			requests.Go(func() { w.write(s.handle(lctx, line)) })
+		default:
+			if m.method == string(mcp.MethodNotificationCancelled) && m.cancelled != "" {
+				pending.remove(m.cancelled)
+			}
+			w.write(s.handle(lctx, line))
+		}
 	}
-	return err
+}
+
+const (
+	// stdioWorkers is how many tool calls run at once over stdio, as in
+	// mcp-go's StdioServer (its worker pool).
+	stdioWorkers = 5
+	// stdioQueue is how many more tool calls may wait for a worker before
+	// reading stops until one finishes (mcp-go's queue size).
+	stdioQueue = 100
+)
+
+// atEOF lets the requests read so far finish, for up to drain, once stdin
+// ended.
+func (s *Server) atEOF(ctx context.Context, pending *pendingRequests, drain time.Duration) {
+	n := pending.count()
+	if n == 0 {
+		return
+	}
+	s.log.Info().Int("pending", n).Msg("stdin closed; letting requests in flight finish")
+	dctx, dcancel := context.WithTimeout(ctx, drain)
+	defer dcancel()
+	if err := pending.wait(dctx); err != nil {
+		s.log.Warn().Int("pending", pending.count()).Msg("requests still running at the stdin-EOF deadline; cancelling them")
+	}
+}
+
+// handle runs one message through mcp-go; a panic is answered as an
+// internal error (requests) or dropped (notifications), as mcp-go's
+// StdioServer does.
+func (s *Server) handle(ctx context.Context, line []byte) (resp mcp.JSONRPCMessage) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error().Str("panic", fmt.Sprint(r)).Msg("stdio: a message handler panicked")
+			if m, ok := parseLine(line); ok && m.hasID {
+				resp = mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(m.rawID),
+					Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, fmt.Sprintf("internal panic: %v", r), nil)}
+			}
+		}
+	}()
+	return s.mcp.HandleMessage(ctx, line)
+}
+
+// readLines reads in line by line on a goroutine of its own until in ends
+// (readErr gets io.EOF) or fails, or ctx ends. A line is what precedes a
+// newline, or the last bytes before EOF.
+func readLines(ctx context.Context, in io.Reader) (lines <-chan []byte, readErr <-chan error) {
+	lc, ec := make(chan []byte), make(chan error, 1)
+	go func() {
+		br := bufio.NewReaderSize(in, 64<<10)
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(bytes.TrimSpace(line)) > 0 {
+				select {
+				case lc <- line:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				ec <- err
+				return
+			}
+		}
+	}()
+	return lc, ec
+}
+
+// lineHead is what the loop reads of a message: its id, its method, and
+// for notifications/cancelled the request it cancels.
+type lineHead struct {
+	hasID     bool
+	id        string // idKey of the id
+	rawID     any
+	method    string
+	cancelled string // idKey of params.requestId
+}
+
+func parseLine(line []byte) (lineHead, bool) {
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			RequestID json.RawMessage `json:"requestId"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(line, &msg) != nil {
+		// Params of another shape (an array): read the rest.
+		var bare struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(line, &bare) != nil {
+			return lineHead{}, false
+		}
+		msg.ID, msg.Method = bare.ID, bare.Method
+	}
+	h := lineHead{method: msg.Method}
+	if id, ok := idKey(msg.ID); ok {
+		h.hasID, h.id = true, id
+		_ = json.Unmarshal(msg.ID, &h.rawID)
+	}
+	if c, ok := idKey(msg.Params.RequestID); ok {
+		h.cancelled = c
+	}
+	return h, true
+}
+
+// stdioWriter writes the server's messages to stdout, one line each, and
+// strikes answered requests from pending.
+type stdioWriter struct {
+	w       io.Writer
+	pending *pendingRequests
+	log     zerolog.Logger
+	mu      sync.Mutex
+	buf     []byte
+}
+
+// write writes msg (nothing when nil) as one line.
+func (w *stdioWriter) write(msg mcp.JSONRPCMessage) {
+	if msg == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	line, err := appendMessage(w.buf[:0], msg)
+	if err != nil {
+		w.log.Error().Err(err).Msg("stdio: encoding a message failed")
+		return
+	}
+	if cap(line) <= 1<<20 {
+		w.buf = line // reused for the next message; a larger one is let go
+	}
+	if _, err := w.w.Write(line); err != nil {
+		// The client is gone: nothing pending can be answered any more.
+		w.pending.clear()
+		return
+	}
+	w.pending.answered(line)
+}
+
+// notifications writes the notifications the server sends the session
+// until ctx ends.
+func (w *stdioWriter) notifications(ctx context.Context, ch <-chan mcp.JSONRPCNotification) {
+	for {
+		select {
+		case n := <-ch:
+			w.write(n)
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // pendingRequests is the set of JSON-RPC request ids read from the client
@@ -194,81 +392,6 @@ func (l *lineSplitter) feed(p []byte, fn func(line []byte)) {
 		p = p[i+1:]
 	}
 }
-
-// drainingReader passes the client's input through, noting the requests it
-// carries (and the ones the client cancels) in pending; at EOF it calls
-// atEOF before reporting EOF.
-type drainingReader struct {
-	r       io.Reader
-	pending *pendingRequests
-	lines   lineSplitter
-	atEOF   func()
-	eofOnce sync.Once
-}
-
-func (d *drainingReader) Read(p []byte) (int, error) {
-	n, err := d.r.Read(p)
-	if n > 0 {
-		d.lines.feed(p[:n], d.note)
-		if err == io.EOF {
-			// Deliver the last requests first; the next Read meets EOF again.
-			return n, nil
-		}
-	}
-	if err == io.EOF {
-		d.eofOnce.Do(d.atEOF)
-	}
-	return n, err
-}
-
-func (d *drainingReader) note(line []byte) {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-	}
-	if json.Unmarshal(line, &msg) != nil || msg.Method == "" {
-		return // not a request (a client's answer to a server request, or garbage)
-	}
-	if msg.Method == string(mcp.MethodNotificationCancelled) {
-		var p struct {
-			RequestID json.RawMessage `json:"requestId"`
-		}
-		if json.Unmarshal(msg.Params, &p) == nil {
-			if id, ok := idKey(p.RequestID); ok {
-				d.pending.remove(id)
-			}
-		}
-		return
-	}
-	if id, ok := idKey(msg.ID); ok {
-		d.pending.add(id)
-	}
-}
-
-// answerWriter passes the server's output through and strikes answered
-// requests from pending.
-type answerWriter struct {
-	w       io.Writer
-	pending *pendingRequests
-	mu      sync.Mutex
-	lines   lineSplitter
-}
-
-func (a *answerWriter) Write(p []byte) (int, error) {
-	n, err := a.w.Write(p)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		// The client is gone: nothing pending can be answered any more.
-		a.pending.clear()
-		return n, err
-	}
-	a.lines.feed(p[:n], a.note)
-	return n, nil
-}
-
-func (a *answerWriter) note(line []byte) { a.pending.answered(line) }
 
 // idKey normalises a JSON-RPC id (a string or a number) so that a request's
 // id and its answer's id compare equal however the number was spelled.
