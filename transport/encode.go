@@ -57,7 +57,7 @@ func directly(res *mcp.CallToolResult) bool {
 	if len(raw) == 0 {
 		return res.StructuredContent == nil
 	}
-	return raw[0] == '{' && bytes.IndexByte(raw, '\n') < 0 && json.Valid(raw)
+	return raw[0] == '{' && raw[len(raw)-1] == '}' && bytes.IndexByte(raw, '\n') < 0
 }
 
 // appendToolResponse writes the answer to request id with res (see

@@ -25,12 +25,12 @@ const DefaultDrainTimeout = 10 * time.Second
 // requests and close stdin at once. Nothing but JSON-RPC lines is written
 // to out.
 //
-// The loop is ours, around mcp-go's MCPServer.HandleMessage: one goroutine
-// reads lines; notifications (notifications/cancelled among them) are
-// handled in order as they are read; each request runs on a goroutine of
-// its own, tool calls at most stdioWorkers at a time, as in mcp-go's
-// StdioServer; answers are encoded by appendMessage and written whole,
-// one line each.
+// The loop is ours, around mcp-go's MCPServer.HandleMessage (see
+// stdioLoop): notifications (notifications/cancelled among them) are
+// handled in order as they are read; each request is served on the
+// goroutine that read it, while a new one reads on; tool calls run at most
+// stdioWorkers at a time, as in mcp-go's StdioServer; answers are encoded
+// by appendMessage and written whole, one line each.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, drain time.Duration) error {
 	if drain <= 0 {
 		drain = DefaultDrainTimeout
@@ -47,10 +47,22 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 	lctx = s.mcp.WithContext(lctx, sess)
 
 	pending := newPendingRequests()
-	w := &stdioWriter{w: out, pending: pending, log: s.log}
-	var requests sync.WaitGroup
-	defer requests.Wait()
-	requests.Go(func() { w.notifications(lctx, sess.notifications) })
+	l := &stdioLoop{
+		s: s, ctx: lctx, in: bufio.NewReaderSize(in, 64<<10),
+		w:       &stdioWriter{w: out, pending: pending, log: s.log},
+		pending: pending, readErr: make(chan error, 1),
+		workers: make(chan struct{}, stdioWorkers),
+		queued:  make(chan struct{}, stdioWorkers+stdioQueue),
+	}
+	l.serving.start()
+	go func() {
+		defer l.serving.done()
+		l.w.notifications(lctx, sess.notifications)
+	}()
+	// Every goroutine serving a request (or writing notifications) has
+	// written its answer by the time ServeStdio returns; the one reading
+	// stdin may still wait for a line, which will not be served.
+	defer func() { _ = l.serving.wait(context.Background()) }()
 
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -73,62 +85,18 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 	}()
 
 	s.log.Info().Str("transport", "stdio").Msg("serving MCP on stdin/stdout")
-	lines, readErr := readLines(lctx, in)
-	workers := make(chan struct{}, stdioWorkers)
-	queued := make(chan struct{}, stdioWorkers+stdioQueue)
-	for {
-		var line []byte
-		select {
-		case <-lctx.Done():
-			s.log.Info().Msg("stdio session ended")
-			cancel()
-			return nil
-		case line = <-lines:
-		case err := <-readErr:
-			if err != io.EOF {
-				s.log.Error().Err(err).Msg("reading stdin failed")
-			}
-			s.atEOF(lctx, pending, drain)
-			s.log.Info().Msg("stdio session ended")
-			cancel() // handlers still running are cancelled; their answers are still written
-			return nil
+	go l.read()
+	select {
+	case <-lctx.Done():
+	case err := <-l.readErr:
+		if err != io.EOF {
+			s.log.Error().Err(err).Msg("reading stdin failed")
 		}
-		m, ok := parseLine(line)
-		switch {
-		case !ok:
-			w.write(mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(nil),
-				Error: mcp.NewJSONRPCErrorDetails(mcp.PARSE_ERROR, "Parse error", nil)})
-		case m.hasID:
-			if m.method != "" {
-				pending.add(m.id)
-			}
-			if m.method == string(mcp.MethodToolsCall) {
-				select {
-				case queued <- struct{}{}: // a client past the queue waits, as with mcp-go's
-				case <-lctx.Done():
-					continue
-				}
-				requests.Go(func() {
-					defer func() { <-queued }()
-					select {
-					case workers <- struct{}{}:
-					case <-lctx.Done():
-						w.write(s.handle(lctx, line)) // answered at once: the server is shutting down
-						return
-					}
-					defer func() { <-workers }()
-					w.write(s.handle(lctx, line))
-				})
-				continue
-			}
-			requests.Go(func() { w.write(s.handle(lctx, line)) })
-		default:
-			if m.method == string(mcp.MethodNotificationCancelled) && m.cancelled != "" {
-				pending.remove(m.cancelled)
-			}
-			w.write(s.handle(lctx, line))
-		}
+		s.atEOF(lctx, pending, drain)
 	}
+	s.log.Info().Msg("stdio session ended")
+	cancel() // handlers still running are cancelled; their answers are still written
+	return nil
 }
 
 const (
@@ -139,6 +107,91 @@ const (
 	// reading stops until one finishes (mcp-go's queue size).
 	stdioQueue = 100
 )
+
+// stdioLoop reads the client's lines and serves them. One goroutine at a
+// time reads (read); when it reads a request, it starts the next reader
+// and serves the request itself, so a request starts being served as soon
+// as its line is read, without waiting for another goroutine to be
+// scheduled.
+type stdioLoop struct {
+	s       *Server
+	ctx     context.Context // the handlers' context; ends when the session does
+	in      *bufio.Reader   // owned by the reading goroutine
+	w       *stdioWriter
+	pending *pendingRequests
+	readErr chan error // gets io.EOF or the read error, once
+	workers chan struct{}
+	queued  chan struct{}
+	serving tracker // goroutines serving a request or writing notifications
+}
+
+// read reads lines until one is a request, which it serves after handing
+// reading to a new goroutine, or until stdin ends (readErr) or the session
+// does.
+func (l *stdioLoop) read() {
+	for {
+		line, err := l.in.ReadBytes('\n')
+		if l.ctx.Err() != nil {
+			return // the session ended: nothing more is served
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			if l.serve(line) {
+				return
+			}
+		}
+		if err != nil {
+			l.readErr <- err
+			return
+		}
+	}
+}
+
+// serve handles one line: a notification at once, in order; a request
+// (true) on this goroutine, after starting the next reader.
+func (l *stdioLoop) serve(line []byte) (request bool) {
+	m, ok := parseLine(line)
+	switch {
+	case !ok:
+		l.w.write(mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(nil),
+			Error: mcp.NewJSONRPCErrorDetails(mcp.PARSE_ERROR, "Parse error", nil)})
+		return false
+	case !m.hasID:
+		if m.method == string(mcp.MethodNotificationCancelled) && m.cancelled != "" {
+			l.pending.remove(m.cancelled)
+		}
+		l.w.write(l.s.handle(l.ctx, line))
+		return false
+	}
+	if m.method != "" {
+		l.pending.add(m.id)
+	}
+	call := m.method == string(mcp.MethodToolsCall)
+	if call {
+		// Past the queue, reading waits for a call to finish, as with
+		// mcp-go's StdioServer.
+		select {
+		case l.queued <- struct{}{}:
+		case <-l.ctx.Done():
+			return true
+		}
+		defer func() { <-l.queued }()
+	}
+	l.serving.start()
+	defer l.serving.done()
+	if l.ctx.Err() != nil {
+		return true // the session ended while this line was read
+	}
+	go l.read()
+	if call {
+		select {
+		case l.workers <- struct{}{}:
+			defer func() { <-l.workers }()
+		case <-l.ctx.Done(): // answered at once: the session is ending
+		}
+	}
+	l.w.write(l.s.handle(l.ctx, line))
+	return true
+}
 
 // atEOF lets the requests read so far finish, for up to drain, once stdin
 // ended.
@@ -169,31 +222,6 @@ func (s *Server) handle(ctx context.Context, line []byte) (resp mcp.JSONRPCMessa
 		}
 	}()
 	return s.mcp.HandleMessage(ctx, line)
-}
-
-// readLines reads in line by line on a goroutine of its own until in ends
-// (readErr gets io.EOF) or fails, or ctx ends. A line is what precedes a
-// newline, or the last bytes before EOF.
-func readLines(ctx context.Context, in io.Reader) (lines <-chan []byte, readErr <-chan error) {
-	lc, ec := make(chan []byte), make(chan error, 1)
-	go func() {
-		br := bufio.NewReaderSize(in, 64<<10)
-		for {
-			line, err := br.ReadBytes('\n')
-			if len(bytes.TrimSpace(line)) > 0 {
-				select {
-				case lc <- line:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err != nil {
-				ec <- err
-				return
-			}
-		}
-	}()
-	return lc, ec
 }
 
 // lineHead is what the loop reads of a message: its id, its method, and
