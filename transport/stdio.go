@@ -190,6 +190,9 @@ func (l *stdioLoop) serve(line []byte) (request bool) {
 		}
 	}
 	l.w.write(l.s.handle(l.ctx, line))
+	// Answered (or, when mcp-go had no answer, never to be): the request
+	// is no longer pending.
+	l.pending.remove(m.id)
 	return true
 }
 
@@ -264,8 +267,8 @@ func parseLine(line []byte) (lineHead, bool) {
 	return h, true
 }
 
-// stdioWriter writes the server's messages to stdout, one line each, and
-// strikes answered requests from pending.
+// stdioWriter writes the server's messages to stdout, one line each. When
+// stdout fails, the client is gone and pending is cleared.
 type stdioWriter struct {
 	w       io.Writer
 	pending *pendingRequests
@@ -284,7 +287,16 @@ func (w *stdioWriter) write(msg mcp.JSONRPCMessage) {
 	line, err := appendMessage(w.buf[:0], msg)
 	if err != nil {
 		w.log.Error().Err(err).Msg("stdio: encoding a message failed")
-		return
+		r, ok := msg.(mcp.JSONRPCResponse)
+		if !ok {
+			return
+		}
+		// The request still gets an answer.
+		line, err = appendMessage(w.buf[:0], mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: r.ID,
+			Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, "the server could not encode its answer", nil)})
+		if err != nil {
+			return
+		}
 	}
 	if cap(line) <= 1<<20 {
 		w.buf = line // reused for the next message; a larger one is let go
@@ -292,9 +304,7 @@ func (w *stdioWriter) write(msg mcp.JSONRPCMessage) {
 	if _, err := w.w.Write(line); err != nil {
 		// The client is gone: nothing pending can be answered any more.
 		w.pending.clear()
-		return
 	}
-	w.pending.answered(line)
 }
 
 // notifications writes the notifications the server sends the session
