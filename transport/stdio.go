@@ -190,9 +190,11 @@ func (l *stdioLoop) serve(line []byte) (request bool) {
 		}
 	}
 	l.w.write(l.s.handle(l.ctx, line))
-	// Answered (or, when mcp-go had no answer, never to be): the request
-	// is no longer pending.
-	l.pending.remove(m.id)
+	if m.method != "" {
+		// Answered (or, when mcp-go had no answer, never to be): the
+		// request is no longer pending.
+		l.pending.remove(m.id)
+	}
 	return true
 }
 
@@ -211,16 +213,19 @@ func (s *Server) atEOF(ctx context.Context, pending *pendingRequests, drain time
 	}
 }
 
-// handle runs one message through mcp-go; a panic is answered as an
-// internal error (requests) or dropped (notifications), as mcp-go's
-// StdioServer does.
+// handle runs one message through mcp-go. A panic is logged, and answered
+// as an internal error (requests) or dropped (notifications), as mcp-go's
+// StdioServer does, without its details.
 func (s *Server) handle(ctx context.Context, line []byte) (resp mcp.JSONRPCMessage) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error().Str("panic", fmt.Sprint(r)).Msg("stdio: a message handler panicked")
-			if m, ok := parseLine(line); ok && m.hasID {
-				resp = mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(m.rawID),
-					Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, fmt.Sprintf("internal panic: %v", r), nil)}
+			var msg struct {
+				ID any `json:"id"`
+			}
+			if json.Unmarshal(line, &msg) == nil && msg.ID != nil {
+				resp = mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(msg.ID),
+					Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, "internal error (logged on the server)", nil)}
 			}
 		}
 	}()
@@ -232,11 +237,11 @@ func (s *Server) handle(ctx context.Context, line []byte) (resp mcp.JSONRPCMessa
 type lineHead struct {
 	hasID     bool
 	id        string // idKey of the id
-	rawID     any
 	method    string
 	cancelled string // idKey of params.requestId
 }
 
+// parseLine reads the head of line; false when line is not a JSON object.
 func parseLine(line []byte) (lineHead, bool) {
 	var msg struct {
 		ID     json.RawMessage `json:"id"`
@@ -259,7 +264,6 @@ func parseLine(line []byte) (lineHead, bool) {
 	h := lineHead{method: msg.Method}
 	if id, ok := idKey(msg.ID); ok {
 		h.hasID, h.id = true, id
-		_ = json.Unmarshal(msg.ID, &h.rawID)
 	}
 	if c, ok := idKey(msg.Params.RequestID); ok {
 		h.cancelled = c
