@@ -19,7 +19,8 @@ import (
 const DefaultDrainTimeout = 10 * time.Second
 
 // ServeStdio serves MCP over in/out (os.Stdin/os.Stdout) until in ends or
-// ctx is cancelled, and returns nil in both cases. Either way, requests in
+// ctx is cancelled, and returns nil in both cases (reading in's error if it
+// fails otherwise). Either way, requests in
 // flight get up to drain (DefaultDrainTimeout if zero) to finish and have
 // their answers written before the server stops: a client may write its
 // requests and close stdin at once. Nothing but JSON-RPC lines is written
@@ -86,16 +87,17 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 
 	s.log.Info().Str("transport", "stdio").Msg("serving MCP on stdin/stdout")
 	go l.read()
+	var readErr error
 	select {
 	case <-lctx.Done():
-	case err := <-l.readErr:
-		if err != io.EOF {
-			s.log.Error().Err(err).Msg("reading stdin failed")
-		}
+	case readErr = <-l.readErr:
 		s.atEOF(lctx, pending, drain)
 	}
 	s.log.Info().Msg("stdio session ended")
 	cancel() // handlers still running are cancelled; their answers are still written
+	if readErr != nil && readErr != io.EOF {
+		return fmt.Errorf("stdio: reading stdin: %w", readErr)
+	}
 	return nil
 }
 

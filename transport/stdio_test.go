@@ -457,3 +457,23 @@ func TestStdioRunsFiveToolCallsAtOnce(t *testing.T) {
 		t.Fatalf("ServeStdio: %v", err)
 	}
 }
+
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A stdin that fails (rather than ending) ends the session after the
+// requests read before were answered, and ServeStdio returns the failure.
+func TestStdioReadErrorIsReturned(t *testing.T) {
+	s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(newGate(), nil), Logger: zerolog.Nop()})
+	boom := errors.New("stdin broke")
+	in := io.MultiReader(strings.NewReader(initLine+"\n"), failingReader{boom})
+	out := &testio.SyncBuffer{}
+	err := s.ServeStdio(context.Background(), in, out, time.Second)
+	if !errors.Is(err, boom) {
+		t.Errorf("ServeStdio = %v, want the read error", err)
+	}
+	if !strings.Contains(out.String(), `"id":1,"result"`) {
+		t.Errorf("the request read before the failure was not answered: %q", out.String())
+	}
+}
