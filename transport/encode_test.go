@@ -33,6 +33,7 @@ func TestAppendMessageDecodesAsMcpGo(t *testing.T) {
 		{"raw not JSON", &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("t")}, RawStructuredContent: json.RawMessage(`{"a":1`)}, false},
 		{"annotated text", &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent{Type: "text", Text: "t", Annotated: mcp.Annotated{Annotations: &mcp.Annotations{Priority: ptr(0.5)}}}}}, false},
 		{"image", &mcp.CallToolResult{Content: []mcp.Content{mcp.NewImageContent("aGk=", "image/png")}}, false},
+		{"resultType (2026-07-28 on)", &mcp.CallToolResult{Result: mcp.Result{ResultType: mcp.ResultTypeComplete}, Content: []mcp.Content{mcp.NewTextContent("t")}, RawStructuredContent: raw}, false},
 		{"meta", &mcp.CallToolResult{Result: mcp.Result{Meta: &mcp.Meta{AdditionalFields: map[string]any{"k": "v"}}}, Content: []mcp.Content{mcp.NewTextContent("t")}}, false},
 	}
 	for _, id := range []any{int64(7), "req-1"} {
