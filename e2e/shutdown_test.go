@@ -21,8 +21,8 @@ import (
 // shutdownCalls is how many slow calls are in flight when the signal comes.
 const shutdownCalls = 50
 
-// stdioWorkers is how many tool calls mcp-go's stdio server runs at once
-// (its default worker pool).
+// stdioWorkers is how many tool calls the stdio transport runs at once
+// (transport/stdio.go, like mcp-go's StdioServer's worker pool).
 const stdioWorkers = 5
 
 // exitBound is the goal: the process exits within the drain + 1 s of the
@@ -172,7 +172,7 @@ func TestShutdownAnswersEveryCallInFlight(t *testing.T) {
 			}
 			inFlight := shutdownCalls
 			if kind == "stdio" {
-				// mcp-go's stdio server runs 5 tool calls at a time and
+				// The stdio transport runs 5 tool calls at a time and
 				// queues the rest; queued calls are answered too.
 				inFlight = stdioWorkers
 			}

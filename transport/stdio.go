@@ -1,59 +1,69 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
-	"log"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
-
-	"github.com/dune-mcp/dune-mcp/logging"
+	"github.com/rs/zerolog"
 )
 
 // DefaultDrainTimeout bounds how long shutdown waits for in-flight tool calls.
 const DefaultDrainTimeout = 10 * time.Second
 
 // ServeStdio serves MCP over in/out (os.Stdin/os.Stdout) until in ends or
-// ctx is cancelled, and returns nil in both cases. Either way, requests in
+// ctx is cancelled, and returns nil in both cases (reading in's error if it
+// fails otherwise). Either way, requests in
 // flight get up to drain (DefaultDrainTimeout if zero) to finish and have
 // their answers written before the server stops: a client may write its
-// requests and close stdin at once. Nothing but JSON-RPC frames is written
+// requests and close stdin at once. Nothing but JSON-RPC lines is written
 // to out.
+//
+// The loop is ours, around mcp-go's MCPServer.HandleMessage (see
+// stdioLoop): notifications (notifications/cancelled among them) are
+// handled in order as they are read; each request is served on the
+// goroutine that read it, while a new one reads on; tool calls run at most
+// stdioWorkers at a time, as in mcp-go's StdioServer; answers are encoded
+// by appendMessage and written whole, one line each.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, drain time.Duration) error {
 	if drain <= 0 {
 		drain = DefaultDrainTimeout
 	}
-	ss := server.NewStdioServer(s.mcp)
-	ss.SetErrorLogger(log.New(logging.StdLogWriter(s.log.With().Str("component", "stdio").Logger()), "", 0))
-
-	// Listen cancels every handler when its context ends, so give it a
-	// context that ends only after in-flight calls had their chance.
+	// Handlers get a context that ends only after in-flight calls had
+	// their chance (shutdown below, or the wait at EOF).
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	sess := newStdioSession()
+	if err := s.mcp.RegisterSession(lctx, sess); err != nil {
+		return fmt.Errorf("stdio: registering the session: %w", err)
+	}
+	defer s.mcp.UnregisterSession(lctx, sess.SessionID())
+	lctx = s.mcp.WithContext(lctx, sess)
 
-	// Listen also cancels every handler as soon as it reads EOF. Hold the
-	// EOF back until every request read so far has been answered.
 	pending := newPendingRequests()
-	in = &drainingReader{r: in, pending: pending, atEOF: func() {
-		n := pending.count()
-		if n == 0 {
-			return
-		}
-		s.log.Info().Int("pending", n).Msg("stdin closed; letting requests in flight finish")
-		dctx, dcancel := context.WithTimeout(lctx, drain)
-		defer dcancel()
-		if err := pending.wait(dctx); err != nil {
-			s.log.Warn().Int("pending", pending.count()).Msg("requests still running at the stdin-EOF deadline; cancelling them")
-		}
-	}}
-	out = &answerWriter{w: out, pending: pending}
+	l := &stdioLoop{
+		s: s, ctx: lctx, in: bufio.NewReaderSize(in, 64<<10),
+		w:       &stdioWriter{w: out, pending: pending, log: s.log},
+		pending: pending, readErr: make(chan error, 1),
+		workers: make(chan struct{}, stdioWorkers),
+		queued:  make(chan struct{}, stdioWorkers+stdioQueue),
+	}
+	l.serving.start()
+	go func() {
+		defer l.serving.done()
+		l.w.notifications(lctx, sess.notifications)
+	}()
+	// Every goroutine serving a request (or writing notifications) has
+	// written its answer by the time ServeStdio returns; the one reading
+	// stdin may still wait for a line, which will not be served.
+	defer func() { _ = l.serving.wait(context.Background()) }()
 
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -76,12 +86,244 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, dr
 	}()
 
 	s.log.Info().Str("transport", "stdio").Msg("serving MCP on stdin/stdout")
-	err := ss.Listen(lctx, in, out)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
-		s.log.Info().Msg("stdio session ended")
-		return nil
+	go l.read()
+	var readErr error
+	select {
+	case <-lctx.Done():
+	case readErr = <-l.readErr:
+		s.atEOF(lctx, pending, drain)
 	}
-	return err
+	s.log.Info().Msg("stdio session ended")
+	cancel() // handlers still running are cancelled; their answers are still written
+	if readErr != nil && readErr != io.EOF {
+		return fmt.Errorf("stdio: reading stdin: %w", readErr)
+	}
+	return nil
+}
+
+const (
+	// stdioWorkers is how many tool calls run at once over stdio, as in
+	// mcp-go's StdioServer (its worker pool).
+	stdioWorkers = 5
+	// stdioQueue is how many more tool calls may wait for a worker before
+	// reading stops until one finishes (mcp-go's queue size).
+	stdioQueue = 100
+)
+
+// stdioLoop reads the client's lines and serves them. One goroutine at a
+// time reads (read); when it reads a request, it starts the next reader
+// and serves the request itself, so a request starts being served as soon
+// as its line is read, without waiting for another goroutine to be
+// scheduled.
+type stdioLoop struct {
+	s       *Server
+	ctx     context.Context // the handlers' context; ends when the session does
+	in      *bufio.Reader   // owned by the reading goroutine
+	w       *stdioWriter
+	pending *pendingRequests
+	readErr chan error // gets io.EOF or the read error, once
+	workers chan struct{}
+	queued  chan struct{}
+	serving tracker // goroutines serving a request or writing notifications
+}
+
+// read reads lines until one is a request, which it serves after handing
+// reading to a new goroutine, or until stdin ends (readErr) or the session
+// does.
+func (l *stdioLoop) read() {
+	for {
+		line, err := l.in.ReadBytes('\n')
+		if l.ctx.Err() != nil {
+			return // the session ended: nothing more is served
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			if l.serve(line) {
+				return
+			}
+		}
+		if err != nil {
+			l.readErr <- err
+			return
+		}
+	}
+}
+
+// serve handles one line: a notification at once, in order; a request
+// (true) on this goroutine, after starting the next reader.
+func (l *stdioLoop) serve(line []byte) (request bool) {
+	m, ok := parseLine(line)
+	switch {
+	case !ok:
+		l.w.write(mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(nil),
+			Error: mcp.NewJSONRPCErrorDetails(mcp.PARSE_ERROR, "Parse error", nil)})
+		return false
+	case !m.hasID:
+		if m.method == string(mcp.MethodNotificationCancelled) && m.cancelled != "" {
+			l.pending.remove(m.cancelled)
+		}
+		l.w.write(l.s.handle(l.ctx, line))
+		return false
+	}
+	if m.method != "" {
+		l.pending.add(m.id)
+	}
+	call := m.method == string(mcp.MethodToolsCall)
+	if call {
+		// Past the queue, reading waits for a call to finish, as with
+		// mcp-go's StdioServer.
+		select {
+		case l.queued <- struct{}{}:
+		case <-l.ctx.Done():
+			return true
+		}
+		defer func() { <-l.queued }()
+	}
+	l.serving.start()
+	defer l.serving.done()
+	if l.ctx.Err() != nil {
+		return true // the session ended while this line was read
+	}
+	go l.read()
+	if call {
+		select {
+		case l.workers <- struct{}{}:
+			defer func() { <-l.workers }()
+		case <-l.ctx.Done(): // answered at once: the session is ending
+		}
+	}
+	l.w.write(l.s.handle(l.ctx, line))
+	if m.method != "" {
+		// Answered (or, when mcp-go had no answer, never to be): the
+		// request is no longer pending.
+		l.pending.remove(m.id)
+	}
+	return true
+}
+
+// atEOF lets the requests read so far finish, for up to drain, once stdin
+// ended.
+func (s *Server) atEOF(ctx context.Context, pending *pendingRequests, drain time.Duration) {
+	n := pending.count()
+	if n == 0 {
+		return
+	}
+	s.log.Info().Int("pending", n).Msg("stdin closed; letting requests in flight finish")
+	dctx, dcancel := context.WithTimeout(ctx, drain)
+	defer dcancel()
+	if err := pending.wait(dctx); err != nil {
+		s.log.Warn().Int("pending", pending.count()).Msg("requests still running at the stdin-EOF deadline; cancelling them")
+	}
+}
+
+// handle runs one message through mcp-go. A panic is logged, and answered
+// as an internal error (requests) or dropped (notifications), as mcp-go's
+// StdioServer does, without its details.
+func (s *Server) handle(ctx context.Context, line []byte) (resp mcp.JSONRPCMessage) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error().Str("panic", fmt.Sprint(r)).Msg("stdio: a message handler panicked")
+			var msg struct {
+				ID any `json:"id"`
+			}
+			if json.Unmarshal(line, &msg) == nil && msg.ID != nil {
+				resp = mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(msg.ID),
+					Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, "internal error (logged on the server)", nil)}
+			}
+		}
+	}()
+	return s.mcp.HandleMessage(ctx, line)
+}
+
+// lineHead is what the loop reads of a message: its id, its method, and
+// for notifications/cancelled the request it cancels.
+type lineHead struct {
+	hasID     bool
+	id        string // idKey of the id
+	method    string
+	cancelled string // idKey of params.requestId
+}
+
+// parseLine reads the head of line; false when line is not a JSON object.
+func parseLine(line []byte) (lineHead, bool) {
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			RequestID json.RawMessage `json:"requestId"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(line, &msg) != nil {
+		// Params of another shape (an array): read the rest.
+		var bare struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(line, &bare) != nil {
+			return lineHead{}, false
+		}
+		msg.ID, msg.Method = bare.ID, bare.Method
+	}
+	h := lineHead{method: msg.Method}
+	if id, ok := idKey(msg.ID); ok {
+		h.hasID, h.id = true, id
+	}
+	if c, ok := idKey(msg.Params.RequestID); ok {
+		h.cancelled = c
+	}
+	return h, true
+}
+
+// stdioWriter writes the server's messages to stdout, one line each. When
+// stdout fails, the client is gone and pending is cleared.
+type stdioWriter struct {
+	w       io.Writer
+	pending *pendingRequests
+	log     zerolog.Logger
+	mu      sync.Mutex
+	buf     []byte
+}
+
+// write writes msg (nothing when nil) as one line.
+func (w *stdioWriter) write(msg mcp.JSONRPCMessage) {
+	if msg == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	line, err := appendMessage(w.buf[:0], msg)
+	if err != nil {
+		w.log.Error().Err(err).Msg("stdio: encoding a message failed")
+		r, ok := msg.(mcp.JSONRPCResponse)
+		if !ok {
+			return
+		}
+		// The request still gets an answer.
+		line, err = appendMessage(w.buf[:0], mcp.JSONRPCError{JSONRPC: mcp.JSONRPC_VERSION, ID: r.ID,
+			Error: mcp.NewJSONRPCErrorDetails(mcp.INTERNAL_ERROR, "the server could not encode its answer", nil)})
+		if err != nil {
+			return
+		}
+	}
+	if cap(line) <= 1<<20 {
+		w.buf = line // reused for the next message; a larger one is let go
+	}
+	if _, err := w.w.Write(line); err != nil {
+		// The client is gone: nothing pending can be answered any more.
+		w.pending.clear()
+	}
+}
+
+// notifications writes the notifications the server sends the session
+// until ctx ends.
+func (w *stdioWriter) notifications(ctx context.Context, ch <-chan mcp.JSONRPCNotification) {
+	for {
+		select {
+		case n := <-ch:
+			w.write(n)
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // pendingRequests is the set of JSON-RPC request ids read from the client
@@ -194,81 +436,6 @@ func (l *lineSplitter) feed(p []byte, fn func(line []byte)) {
 		p = p[i+1:]
 	}
 }
-
-// drainingReader passes the client's input through, noting the requests it
-// carries (and the ones the client cancels) in pending; at EOF it calls
-// atEOF before reporting EOF.
-type drainingReader struct {
-	r       io.Reader
-	pending *pendingRequests
-	lines   lineSplitter
-	atEOF   func()
-	eofOnce sync.Once
-}
-
-func (d *drainingReader) Read(p []byte) (int, error) {
-	n, err := d.r.Read(p)
-	if n > 0 {
-		d.lines.feed(p[:n], d.note)
-		if err == io.EOF {
-			// Deliver the last requests first; the next Read meets EOF again.
-			return n, nil
-		}
-	}
-	if err == io.EOF {
-		d.eofOnce.Do(d.atEOF)
-	}
-	return n, err
-}
-
-func (d *drainingReader) note(line []byte) {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-	}
-	if json.Unmarshal(line, &msg) != nil || msg.Method == "" {
-		return // not a request (a client's answer to a server request, or garbage)
-	}
-	if msg.Method == string(mcp.MethodNotificationCancelled) {
-		var p struct {
-			RequestID json.RawMessage `json:"requestId"`
-		}
-		if json.Unmarshal(msg.Params, &p) == nil {
-			if id, ok := idKey(p.RequestID); ok {
-				d.pending.remove(id)
-			}
-		}
-		return
-	}
-	if id, ok := idKey(msg.ID); ok {
-		d.pending.add(id)
-	}
-}
-
-// answerWriter passes the server's output through and strikes answered
-// requests from pending.
-type answerWriter struct {
-	w       io.Writer
-	pending *pendingRequests
-	mu      sync.Mutex
-	lines   lineSplitter
-}
-
-func (a *answerWriter) Write(p []byte) (int, error) {
-	n, err := a.w.Write(p)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		// The client is gone: nothing pending can be answered any more.
-		a.pending.clear()
-		return n, err
-	}
-	a.lines.feed(p[:n], a.note)
-	return n, nil
-}
-
-func (a *answerWriter) note(line []byte) { a.pending.answered(line) }
 
 // idKey normalises a JSON-RPC id (a string or a number) so that a request's
 // id and its answer's id compare equal however the number was spelled.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -327,5 +328,152 @@ func TestStdioEOFDoesNotWaitForCancelledRequests(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeStdio waited at EOF for a cancelled request")
+	}
+}
+
+// What the loop does with each kind of line: a line that is not JSON gets
+// a parse error (id null) and the session goes on; blank lines are
+// skipped; notifications the tools send and every answer are JSON-RPC
+// lines of their own, each request answered once; a last request without
+// its newline before EOF is served too.
+func TestStdioLines(t *testing.T) {
+	g := newGate()
+	g.seen <- struct{}{} // the progress tool answers at once (its notification comes first or not: not checked here)
+	in, out, done := stdioRaw(t, context.Background(), g, nil, 5*time.Second, nil)
+	lines := collectLines(out)
+	writeLines(t, in, initLine, initializedLine, "", "   ", "not json {",
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"}}`,
+		`{"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"progress","_meta":{"progressToken":"tok"}}}`,
+		`{"jsonrpc":"2.0","id":4,"method":"ping"}`)
+	if _, err := io.WriteString(in, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}`); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("ServeStdio: %v", err)
+	}
+	answers := map[string]int{}
+	parseErrors, progress := 0, 0
+	for _, l := range lines() {
+		var msg struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      json.RawMessage `json:"id"`
+			Method  string          `json:"method"`
+			Params  struct {
+				ProgressToken string `json:"progressToken"`
+			} `json:"params"`
+			Result *struct {
+				Content []struct{ Text string } `json:"content"`
+			} `json:"result"`
+			Error *struct {
+				Code int `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(l), &msg); err != nil || msg.JSONRPC != "2.0" {
+			t.Errorf("stdout line is not JSON-RPC 2.0: %q", l)
+			continue
+		}
+		switch {
+		case msg.Method == "notifications/progress":
+			if msg.Params.ProgressToken == "tok" {
+				progress++
+			}
+		case msg.Error != nil && string(msg.ID) == "null":
+			if msg.Error.Code == mcp.PARSE_ERROR {
+				parseErrors++
+			}
+		case msg.Result != nil:
+			answers[string(msg.ID)]++
+			if (string(msg.ID) == "3" || string(msg.ID) == "5") && (len(msg.Result.Content) != 1 || !strings.HasPrefix(msg.Result.Content[0].Text, "key=")) {
+				t.Errorf("whoami %s answered %s", msg.ID, l)
+			}
+		default:
+			t.Errorf("unexpected line %s", l)
+		}
+	}
+	if parseErrors != 1 {
+		t.Errorf("%d parse errors for one line that is not JSON (blank lines are skipped)", parseErrors)
+	}
+	if progress == 0 {
+		t.Error("the progress tool's notifications did not reach stdout")
+	}
+	for _, id := range []string{"1", "3", `"p"`, "4", "5"} {
+		if answers[id] != 1 {
+			t.Errorf("request %s answered %d times, want once (answers: %v)", id, answers[id], answers)
+		}
+	}
+}
+
+// Tool calls run five at a time, the others waiting for a worker, while
+// other requests are still served; every call is answered in the end.
+func TestStdioRunsFiveToolCallsAtOnce(t *testing.T) {
+	g := newGate()
+	in, out, done := stdioRaw(t, context.Background(), g, nil, 5*time.Second, nil)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	next := func() string {
+		if !sc.Scan() {
+			t.Fatalf("stdout ended: %v", sc.Err())
+		}
+		return sc.Text()
+	}
+	writeLines(t, in, initLine, initializedLine)
+	next() // the initialize answer
+	for i := range 7 {
+		writeLines(t, in, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"slow"}}`, 10+i))
+	}
+	for range 5 {
+		<-g.entered
+	}
+	writeLines(t, in, `{"jsonrpc":"2.0","id":99,"method":"ping"}`)
+	if l := next(); !strings.Contains(l, `"id":99`) {
+		t.Fatalf("first answer with 7 slow calls in flight: %s, want the ping's", l)
+	}
+	select {
+	case <-g.entered:
+		t.Fatal("a sixth tool call runs while five are running")
+	default:
+	}
+	close(g.release)
+	seen := map[string]bool{}
+	for range 7 {
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Result struct {
+				Content []struct{ Text string } `json:"content"`
+			} `json:"result"`
+		}
+		l := next()
+		if json.Unmarshal([]byte(l), &msg) != nil || len(msg.Result.Content) != 1 || msg.Result.Content[0].Text != "slow done" {
+			t.Fatalf("answer to a slow call: %s", l)
+		}
+		seen[string(msg.ID)] = true
+	}
+	if len(seen) != 7 {
+		t.Errorf("answers to %d distinct calls, want 7", len(seen))
+	}
+	in.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("ServeStdio: %v", err)
+	}
+}
+
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A stdin that fails (rather than ending) ends the session after the
+// requests read before were answered, and ServeStdio returns the failure.
+func TestStdioReadErrorIsReturned(t *testing.T) {
+	s := transport.New(transport.Options{Name: "dune-mcp", Version: "test", Tools: stubTools(newGate(), nil), Logger: zerolog.Nop()})
+	boom := errors.New("stdin broke")
+	in := io.MultiReader(strings.NewReader(initLine+"\n"), failingReader{boom})
+	out := &testio.SyncBuffer{}
+	err := s.ServeStdio(context.Background(), in, out, time.Second)
+	if !errors.Is(err, boom) {
+		t.Errorf("ServeStdio = %v, want the read error", err)
+	}
+	if !strings.Contains(out.String(), `"id":1,"result"`) {
+		t.Errorf("the request read before the failure was not answered: %q", out.String())
 	}
 }
