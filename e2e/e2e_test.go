@@ -1103,6 +1103,47 @@ func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
 	}
 }
 
+// A client that writes initialize and its first call at once, without
+// waiting for the answer to initialize, gets its call shaped for the name
+// it gave: Claude Code's rows in structuredContent.table, not both views
+// (the order is the stdio loop's: TestStdioReadsNothingBeforeInitializeIsAnswered
+// in transport/stdio_test.go).
+func TestStdioCallRightAfterInitializeKnowsTheClient(t *testing.T) {
+	cmd := exec.Command(bin, "--demo")
+	cmd.Env = baseEnv()
+	cmd.Stdin = strings.NewReader(strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.197"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`,
+	}, "\n") + "\n")
+	var stdout bytes.Buffer
+	stderr := &testio.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exit: %v; stderr:\n%s", err, stderr.String())
+	}
+	var answered bool
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var msg struct {
+			ID     any `json:"id"`
+			Result *struct {
+				StructuredContent map[string]any `json:"structuredContent"`
+			} `json:"result"`
+		}
+		if json.Unmarshal([]byte(line), &msg) != nil || msg.ID != float64(2) || msg.Result == nil {
+			continue
+		}
+		answered = true
+		st := msg.Result.StructuredContent
+		if table, _ := st["table"].(string); !strings.Contains(table, "uniswap") || st["rows"] != nil {
+			t.Fatalf("claude-code's first call was not shaped for it (rows %v, table %q)", st["rows"], table)
+		}
+	}
+	if !answered {
+		t.Fatalf("no answer to the call; stdout:\n%.2000s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
 // Short secrets are not scrubbed from logs (they would corrupt every line);
 // a short DUNE_MCP_AUTH_TOKEN draws a warning instead, without its value.
 func TestShortSecrets(t *testing.T) {

@@ -148,8 +148,9 @@ func (l *stdioLoop) read() {
 	}
 }
 
-// serve handles one line: a notification at once, in order; a request
-// (true) on this goroutine, after starting the next reader.
+// serve handles one line: a notification, or initialize, at once, in
+// order; another request (true) on this goroutine, after starting the next
+// reader.
 func (l *stdioLoop) serve(line []byte) (request bool) {
 	m, ok := parseLine(line)
 	switch {
@@ -166,6 +167,17 @@ func (l *stdioLoop) serve(line []byte) (request bool) {
 	}
 	if m.method != "" {
 		l.pending.add(m.id)
+	}
+	if m.method == string(mcp.MethodInitialize) {
+		// Served before the next line is read: what the client says of
+		// itself (its name, which picks the result views; its
+		// capabilities) holds for the requests that follow, even when it
+		// sends them without waiting for this answer.
+		l.serving.start()
+		defer l.serving.done()
+		l.w.write(l.s.handle(l.ctx, line))
+		l.pending.remove(m.id)
+		return false
 	}
 	call := m.method == string(mcp.MethodToolsCall)
 	if call {

@@ -477,3 +477,39 @@ func TestStdioReadErrorIsReturned(t *testing.T) {
 		t.Errorf("the request read before the failure was not answered: %q", out.String())
 	}
 }
+
+// The loop reads no line after initialize before it has answered it: what
+// the client says of itself (its name picks the result views) holds for
+// the requests that follow, even when it writes them without waiting for
+// the answer. Here nobody reads the answer to initialize yet, so the
+// server is still writing it; the next line must stay unread meanwhile.
+// (The bound only makes the wrong order show; the right order never reads
+// the line early, however long the wait.)
+func TestStdioReadsNothingBeforeInitializeIsAnswered(t *testing.T) {
+	in, out, done := stdioRaw(t, context.Background(), newGate(), nil, 5*time.Second, nil)
+	writeLines(t, in, initLine)
+	nextRead := make(chan struct{})
+	go func() {
+		_, _ = io.WriteString(in, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}}`+"\n")
+		close(nextRead)
+	}()
+	select {
+	case <-nextRead:
+		t.Fatal("the line after initialize was read before initialize was answered")
+	case <-time.After(time.Second):
+	}
+	br := bufio.NewReader(out)
+	first, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(first, `"id":1`) || !strings.Contains(first, `"protocolVersion"`) {
+		t.Fatalf("first answer %q (%v), want initialize's", first, err)
+	}
+	<-nextRead // now the line is read
+	second, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(second, `"id":2`) || !strings.Contains(second, "key=") {
+		t.Fatalf("second answer %q (%v), want the call's", second, err)
+	}
+	in.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
