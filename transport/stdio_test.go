@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +25,26 @@ import (
 // cancellation on cancelled, which may be nil): the test writes JSON-RPC
 // lines to in and reads the server's output from out, which ends when
 // ServeStdio returns; done carries its result. record, if not nil, gets a
-// copy of the output.
+// copy of the output. Its stdout is an OS pipe, buffered as a real one is.
 func stdioRaw(t *testing.T, ctx context.Context, g *gate, cancelled chan<- error, drain time.Duration, record io.Writer) (in io.WriteCloser, out io.Reader, done <-chan error) {
+	t.Helper()
+	outR, outW, err := os.Pipe() // server -> client
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { outR.Close() })
+	return stdioOn(t, ctx, g, cancelled, drain, record, outR, outW)
+}
+
+// stdioOn is stdioRaw with the server's stdout given: outW is closed when
+// ServeStdio returns.
+func stdioOn(t *testing.T, ctx context.Context, g *gate, cancelled chan<- error, drain time.Duration, record io.Writer, outR io.Reader, outW io.WriteCloser) (in io.WriteCloser, out io.Reader, done <-chan error) {
 	t.Helper()
 	s := transport.New(transport.Options{
 		Name: "dune-mcp", Version: "test", Instructions: "stub tools",
 		Tools: stubTools(g, cancelled), Logger: zerolog.Nop(),
 	})
-	inR, inW := io.Pipe()   // client -> server
-	outR, outW := io.Pipe() // server -> client
+	inR, inW := io.Pipe() // client -> server
 	var w io.Writer = outW
 	if record != nil {
 		w = io.MultiWriter(outW, record)
@@ -486,7 +498,9 @@ func TestStdioReadErrorIsReturned(t *testing.T) {
 // (The bound only makes the wrong order show; the right order never reads
 // the line early, however long the wait.)
 func TestStdioReadsNothingBeforeInitializeIsAnswered(t *testing.T) {
-	in, out, done := stdioRaw(t, context.Background(), newGate(), nil, 5*time.Second, nil)
+	// Unbuffered: the server's write of an answer lasts until it is read.
+	outR, outW := io.Pipe()
+	in, out, done := stdioOn(t, context.Background(), newGate(), nil, 5*time.Second, nil, outR, outW)
 	writeLines(t, in, initLine)
 	nextRead := make(chan struct{})
 	go func() {
