@@ -145,8 +145,10 @@ func TestEveryShownRowOnceInTheVisibleView(t *testing.T) {
 // TestDensityAtLeastCSV: the part a client forwards shows at least as many
 // rows per token as plain CSV of the same rows (csvOf: every column, values
 // as Dune wrote them), and at least 27 DEX rows at 8,000 and 5 at 2,000, at
-// every budget from 2,000 on, DEX trades and the wide table: the text
-// (text views) and structuredContent (structured views: its table).
+// every budget from 2,000 to 25,000 (every 500), for DEX trades, the wide
+// table (where a row or two fit: the terse layout then) and the daily
+// series: the text (text views) and structuredContent (structured views:
+// its table).
 //
 // Under both, structuredContent keeps every column and its rows as JSON
 // values (the client, and whoever reads it, are unknown) and holds both
@@ -157,11 +159,16 @@ func TestDensityAtLeastCSV(t *testing.T) {
 	sets := []struct {
 		id int64
 		ds *emulator.Dataset
-	}{{emulator.DemoDEXTrades, emulator.DEXTrades(100000, 1001)}, {emulator.DemoWide, emulator.Wide(2000, 300, 1002)}}
+	}{{emulator.DemoDEXTrades, emulator.DEXTrades(100000, 1001)}, {emulator.DemoWide, emulator.Wide(2000, 300, 1002)},
+		{emulator.DemoDailySeries, emulator.DailySeries(1096, 1004)}}
+	var budgets []int
+	for b := 2000; b <= 25000; b += 500 {
+		budgets = append(budgets, b)
+	}
 	for _, views := range allViews {
 		e := viewsEnv(t, views, nil)
 		for _, set := range sets {
-			for _, budget := range []int{2000, 8000, 25000} {
+			for _, budget := range budgets {
 				t.Run(fmt.Sprintf("%s/%d/%d", views, set.id, budget), func(t *testing.T) {
 					r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": set.id, "max_tokens": budget})
 					n := r.S.ReturnedRows
@@ -179,7 +186,6 @@ func TestDensityAtLeastCSV(t *testing.T) {
 					}
 					csvTok := summary.CountTokens(csvOf(t, set.ds.Columns, shown))
 					vis := summary.CountTokens(visible(r, views)[0]) // the text, or (structured) the JSON
-					t.Logf("%d rows: %d visible tokens, CSV of the same rows %d", n, vis, csvTok)
 					check := views != ViewsBoth
 					if check && vis > csvTok {
 						t.Errorf("%d rows cost %d visible tokens, plain CSV of them %d", n, vis, csvTok)

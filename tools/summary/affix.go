@@ -29,14 +29,16 @@ func (a affix) pattern() string { return a.prefix + "*" + a.suffix }
 
 // findAffixes sets the common parts of the page's timestamp columns (those
 // not constant) and reports whether they changed. A column gets one when
-// every one of its values is a string of its timestamp layout, at least
-// constMinRows of them, and leaving the common part out saves more tokens
-// over the page's rows than declaring it costs.
+// every one of its values is a string of its timestamp layout and leaving
+// the common part out saves more tokens over the page's rows than
+// declaring it costs: a shared tail (".000 UTC") on a page of any size (a
+// row of a wide table may hold dozens of timestamps), a shared date only
+// over at least constMinRows values (see commonAffix).
 func (f *frame) findAffixes() bool {
 	old := f.affixes
 	f.affixes = nil
 	rows := f.p.Rows
-	if len(rows) >= constMinRows && !f.sample {
+	if len(rows) > 0 && !f.sample {
 		for c, col := range f.cols {
 			if f.isConst(c) || !timeType(col.Type) {
 				continue

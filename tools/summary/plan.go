@@ -51,7 +51,8 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	}
 	var tN, tC textPlan
 	tN = planText(t, false)
-	if terse(tN.n, tN.forced, compactTextBudget) {
+	overCSV := t.fullOverCSV(tN)
+	if terse(tN.n, tN.forced, compactTextBudget) || overCSV {
 		tC = planText(t, true)
 	}
 	bestT := max(tN.n, tC.n)
@@ -81,7 +82,7 @@ func planLayout(t *textView, s *structView) (layoutPlan, error) {
 	// the full text's provenance, labels and hints would cost more than
 	// plain CSV of the rows (under both, Structured may hold the rows to
 	// fewer than the text could show).
-	tieTerse := f.budget >= compactBudget && f.budget < compactTextBudget
+	tieTerse := f.budget >= compactBudget && f.budget < compactTextBudget || overCSV
 	if tN.forced || min(tC.n, bestS) > min(tN.n, bestS) || tC.l.compact && tieTerse && min(tC.n, bestS) == min(tN.n, bestS) {
 		tp = tC
 	}
@@ -173,6 +174,26 @@ func planText(t *textView, compact bool) textPlan {
 	tp.avail -= used
 	tp.n, _ = splitStatsRows(tp.avail, N, len(t.f.stats), t.statCost, t.rowCost, t.rowsFixedTok[b2i(compact)], t.f.sample)
 	return tp
+}
+
+// fewRowsFull is the most rows whose full text layout fullOverCSV checks
+// against plain CSV: from about this many rows on, the rows repay the full
+// layout's labels (DEX trades from 6 rows, the wide table from 2).
+const fewRowsFull = 4
+
+// fullOverCSV reports whether the full text layout tp, showing a few rows
+// at a budget where the terse one is not otherwise tried, costs more than
+// plain CSV of those rows (a row or two of a wide table): the terse
+// layout is then tried, and kept when it shows as many rows.
+func (t *textView) fullOverCSV(tp textPlan) bool {
+	if tp.n == 0 || tp.n > fewRowsFull || t.f.budget < compactTextBudget || t.f.sample {
+		return false
+	}
+	hints := 0
+	if !tp.l.table {
+		hints = CountTokens(t.hintLine) // added when they fit (planLayout)
+	}
+	return t.count(tp.l, tp.n)+hints+t.reserve(tp.l) > t.csvCost(tp.n)
 }
 
 // structPlan is a Structured layout with the room left for statistics and
