@@ -182,11 +182,13 @@ func planText(t *textView, compact bool) textPlan {
 const fewRowsFull = 4
 
 // fullOverCSV reports whether the full text layout tp, showing a few rows
-// at a budget where the terse one is not otherwise tried, costs more than
-// plain CSV of those rows (a row or two of a wide table): the terse
-// layout is then tried, and kept when it shows as many rows.
+// and leaving fetched rows out (the budget holds the rows back), at a
+// budget where the terse layout is not otherwise tried, costs more than
+// plain CSV of those rows (a row or two of a wide table): the terse layout
+// is then tried, and kept when it shows as many rows. A page that shows
+// all its rows keeps the full layout: the budget has room for its labels.
 func (t *textView) fullOverCSV(tp textPlan) bool {
-	if tp.n == 0 || tp.n > fewRowsFull || t.f.budget < compactTextBudget || t.f.sample {
+	if tp.n == 0 || tp.n > fewRowsFull || tp.n >= len(t.f.p.Rows) || t.f.budget < compactTextBudget || t.f.sample {
 		return false
 	}
 	hints := 0
