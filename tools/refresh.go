@@ -172,6 +172,7 @@ func (t *Toolset) waitingPage(c *call, rep report, q pageQuery, st *dune.Status)
 		Executed:    q.fresh.executed,
 		Notes:       []string{note},
 		Budget:      t.budgetUse(c),
+		Views:       c.views,
 		Now:         t.clock.Now(),
 	}
 	out, err := summary.Summarize(page, q.budget, func(int) string { return cur })

@@ -92,14 +92,28 @@ func TestStaleResultIsRefreshed(t *testing.T) {
 }
 
 func TestStillRunningAtTheBoundThenResumed(t *testing.T) {
-	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second })
+	for _, views := range allViews {
+		t.Run(views, func(t *testing.T) { stillRunningThenResumed(t, views) })
+	}
+}
+
+// stillRunningThenResumed is TestStillRunningAtTheBoundThenResumed for a
+// client of the given result views: the part it forwards says the query
+// is still running, and gives the cursor and the call that resumes.
+func stillRunningThenResumed(t *testing.T, views string) {
+	e, clk := refreshEnv(t, func(c *Config) { c.CallTimeout = 2 * time.Second; c.ResultViews = views })
 	e.emu.SetProfile(7, emulator.Profile{Queue: 20 * time.Second, QueuePositions: 3, Run: 40 * time.Second})
 	r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 7, "max_age_hours": 1})
 	if r.IsError || r.S.State != string(dune.StatePending) || r.S.ReturnedRows != 0 || !r.S.HasMore || r.S.NextCursor == "" || r.S.ExecutionID == "" || !r.S.Executed {
 		t.Fatalf("still running: %+v\n%s", r.S, r.Text)
 	}
-	if !strings.Contains(r.Text, "still running") || !strings.Contains(r.Text, "next_page") {
-		t.Errorf("text:\n%s", r.Text)
+	for _, v := range visible(r, views) {
+		if !strings.Contains(v, "still running") || !strings.Contains(v, "next_page") || !strings.Contains(v, r.S.NextCursor) {
+			t.Errorf("a forwarded part lacks the state, the call or the cursor:\n%s", v)
+		}
+		if strings.Contains(v, "in table") {
+			t.Errorf("a waiting result points at a table it has not:\n%s", v)
+		}
 	}
 	id := r.S.ExecutionID
 	// Each call waits at most its bound, which is what is left of a

@@ -387,7 +387,7 @@ func (s *structView) renderTable(l structLayout, n int, tb tableOf) *schemas.Str
 		s.echo(st)
 	}
 	var om []string
-	if !l.minimal {
+	if !l.minimal && tb.text != "" {
 		om = append(om, "columns, rows and stats: in table, as text")
 	}
 	cut := tb.cut
