@@ -1053,6 +1053,17 @@ func TestCancellationStopsUpstreamRequest(t *testing.T) {
 	}
 }
 
+// printfSession is what `printf '...' | dune-mcp` writes: initialize (the
+// given protocol version and client name), initialized and one tool call
+// (id 2), all at once, without waiting for an answer.
+func printfSession(version, client, tool, args string) string {
+	return strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + version + `","capabilities":{},"clientInfo":{"name":"` + client + `","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`,
+	}, "\n") + "\n"
+}
+
 // `printf '...' | dune-mcp`: the client writes its requests and closes stdin
 // at once. The call still runs and its answer is written before the exit 0.
 func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
@@ -1060,11 +1071,7 @@ func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
 	emu.InjectFault(emulator.Fault{Latency: 500 * time.Millisecond})
 	cmd := exec.Command(bin)
 	cmd.Env = baseEnv("DUNE_API_KEY", duneKey, "DUNE_API_BASE_URL", emu.URL)
-	cmd.Stdin = strings.NewReader(strings.Join([]string{
-		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`,
-		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
-		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`,
-	}, "\n") + "\n")
+	cmd.Stdin = strings.NewReader(printfSession("2025-06-18", "e2e", "get_latest_result", `{"query_id":1005}`))
 	var stdout bytes.Buffer
 	stderr := &testio.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -1111,11 +1118,7 @@ func TestStdioEOFAnswersCallsInFlight(t *testing.T) {
 func TestStdioCallRightAfterInitializeKnowsTheClient(t *testing.T) {
 	cmd := exec.Command(bin, "--demo")
 	cmd.Env = baseEnv()
-	cmd.Stdin = strings.NewReader(strings.Join([]string{
-		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.197"}}}`,
-		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
-		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_latest_result","arguments":{"query_id":1005}}}`,
-	}, "\n") + "\n")
+	cmd.Stdin = strings.NewReader(printfSession("2025-11-25", "claude-code", "get_latest_result", `{"query_id":1005}`))
 	var stdout bytes.Buffer
 	stderr := &testio.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr

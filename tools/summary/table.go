@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
@@ -21,8 +22,9 @@ import (
 // newline and quote, which the final count of the encoding checks.
 
 // tableFieldTokens is what the table's field name and quotes add to
-// Structured's encoding, on top of the table's own tokens.
-var tableFieldTokens = CountTokens(`,"table":""`)
+// Structured's encoding, on top of the table's own tokens; counted when
+// first needed, not at start-up (the codec loads on first use).
+var tableFieldTokens = sync.OnceValue(func() int { return CountTokens(`,"table":""`) })
 
 // tableReserve is the tokens Structured of ViewsStructured takes besides
 // its table: its encoding without a table, with no row shown (which lists
@@ -34,7 +36,7 @@ func (s *structView) tableReserve(minimal bool) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
-	return CountTokens(string(js)) + tableFieldTokens, nil
+	return CountTokens(string(js)) + tableFieldTokens(), nil
 }
 
 // reserve is the room the text of layout l leaves for the rest of
@@ -61,7 +63,7 @@ func (d *Draft) tableOut(l textLayout, n int, exact bool) (*schemas.Structured, 
 	C := len(f.cols)
 	statsCut := f.fetched > 0 && C > 0 && (!f.statsKnown || l.statsN < len(f.stats))
 	tb.cut = tb.cells > 0 || !l.typesOnly && l.schemaN < C || statsCut
-	tb.noStats = l.compact && f.fetched > 0 && C > 0 && (!f.statsKnown || l.statsN == 0 && len(f.stats) > 0)
+	tb.noStats = t.statsLineLeftOut(l)
 	st := s.renderTable(structLayout{table: true, minimal: l.compact}, n, tb)
 	js, err := json.Marshal(st)
 	if err != nil {
@@ -76,7 +78,7 @@ func (d *Draft) tableOut(l textLayout, n int, exact bool) (*schemas.Structured, 
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
-	return st, js, CountTokens(string(bare)) + tableFieldTokens + t.count(l, n) + escapeAllowance(table), nil
+	return st, js, CountTokens(string(bare)) + tableFieldTokens() + t.count(l, n) + escapeAllowance(table), nil
 }
 
 // escapeAllowance bounds what escaping table as a JSON string adds to its

@@ -274,6 +274,15 @@ func statLine(st *colStats) string {
 	return b.String()
 }
 
+// statsLineLeftOut reports whether a terse table (l) leaves out the line
+// saying that no statistics are shown: Structured's omitted says "stats"
+// instead (tableOf).
+func (t *textView) statsLineLeftOut(l textLayout) bool {
+	f := t.f
+	return l.table && l.compact && f.fetched > 0 && len(f.cols) > 0 &&
+		(!f.statsKnown || l.statsN == 0 && len(f.stats) > 0)
+}
+
 // statCost is the cost of column i's statistics line.
 func (t *textView) statCost(i int) int { return t.statLineTok[i] }
 
@@ -582,7 +591,7 @@ func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 		switch {
 		case t.f.fetched == 0:
 			b.WriteString("stats: none (no rows fetched)\n")
-		case (!t.f.statsKnown || l.statsN == 0 && S > 0) && l.compact && l.table:
+		case t.statsLineLeftOut(l):
 			// Structured's omitted says "stats" (see tableOf).
 		case !t.f.statsKnown && l.compact:
 			b.WriteString("stats: omitted (token budget)\n")
