@@ -77,15 +77,18 @@ var timeTails = []string{" 00:00:00.000 UTC", "T00:00:00.000Z", "T00:00:00Z", ".
 func commonAffix(rows []dune.Row, c int) (affix, bool) {
 	var pre string
 	tails := timeTails
-	n := 0
+	n, shortest := 0, 0
 	for _, r := range rows {
 		v := r[c]
 		if v == nil {
 			continue
 		}
 		s, ok := v.(string)
-		if !ok || s == "" || strings.ContainsAny(s, "*,\"=\n\r") {
+		if !ok || s == "" || ambiguousInPattern(s) {
 			return affix{}, false
+		}
+		if n == 0 || len(s) < shortest {
+			shortest = len(s)
 		}
 		if n == 0 {
 			pre = s
@@ -111,12 +114,26 @@ func commonAffix(rows []dune.Row, c int) (affix, bool) {
 	if a == (affix{}) {
 		return affix{}, false
 	}
-	for _, r := range rows {
-		if s, ok := r[c].(string); ok && len(s) <= len(a.prefix)+len(a.suffix) {
-			return affix{}, false // a cell would be empty, or prefix and suffix overlap
-		}
+	if shortest <= len(a.prefix)+len(a.suffix) {
+		return affix{}, false // a cell would be empty, or prefix and suffix overlap
 	}
 	return a, true
+}
+
+// patternBytes are the bytes a cell left to fill a pattern may not hold:
+// the pattern's own *, and what would make the CSV cell or the name=pattern
+// declaration ambiguous.
+var patternBytes = [256]bool{'*': true, ',': true, '"': true, '=': true, '\n': true, '\r': true}
+
+// ambiguousInPattern reports whether s holds one of patternBytes (a byte
+// loop: this runs over every timestamp of a fetched page).
+func ambiguousInPattern(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if patternBytes[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // isDate reports whether s is a date, YYYY-MM-DD.
