@@ -324,3 +324,39 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestRowJSONKeepsOnlyItsRow checks that a row's kept JSON is used for
+// that row only: another row at the same index (equal length, other
+// values) is encoded afresh, in both row modes.
+func TestRowJSONKeepsOnlyItsRow(t *testing.T) {
+	p := longTextPage(3, 6000)
+	d, err := NewDraft(p, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.st
+	for _, short := range []bool{false, true} {
+		s.shortMode = short
+		r, cut := s.row(0)
+		if short && cut == 0 {
+			t.Fatal("no cell of the long row shortened: the case tests nothing")
+		}
+		s.rowCost(0) // encodes and keeps row 0
+		kept, _, err := s.rowJSON(0, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := json.Marshal(r); !bytes.Equal(kept, want) {
+			t.Fatalf("short %v: kept JSON of row 0 %.80q, json.Marshal %.80q", short, kept, want)
+		}
+		other := []any{json.Number("7"), "<other>", "row"}
+		got, units, err := s.rowJSON(0, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(other)
+		if !bytes.Equal(got, want) || units != len(want) {
+			t.Fatalf("short %v: another row at index 0 encoded as %q (%d units), json.Marshal %q", short, got, units, want)
+		}
+	}
+}
