@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,19 +47,35 @@ type structView struct {
 	shortMode   bool  // long cells shortened in Structured.Rows
 	srowTok     []int // full rows, -1 until counted
 	srowShort   []int // rows with long cells shortened, -1 until counted
-	// The rows' JSON, each row encoded once: the counts above are of it,
-	// and Structured's encoding (marshal) is built from it.
-	srowJS      []rowJSON // full rows
-	srowShortJS []rowJSON // rows with long cells shortened (row set once made)
+	// The rows' JSON, each row encoded once (rowJSON): the counts above
+	// are of it, and Structured's encoding (marshal) is built from it.
+	// Both grow as rows are encoded (rows past those shown rarely are).
+	srowJS      []encodedRow // full rows
+	srowShortJS []shortRow   // rows with long cells shortened
+	scratch     []byte       // rowJSON's buffer
 }
 
-// rowJSON is one row as Structured carries it and its JSON.
-type rowJSON struct {
-	row   []any  // the row encoded; for a shortened row, nil until made
-	cut   int    // cells shortened in row
-	made  bool   // row is set (shortened rows)
-	js    []byte // JSON of row (appendJSON), nil until encoded
-	units int    // utf16Len(js)
+// encodedRow is the JSON of a row, kept.
+type encodedRow struct {
+	js    string // "" until encoded
+	units int    // its length in UTF-16 code units
+}
+
+// shortRow is a row with its long cells shortened, and its JSON.
+type shortRow struct {
+	row  []any // the page's row when no cell is cut
+	cut  int   // cells shortened
+	made bool  // row and cut are set
+	encodedRow
+}
+
+// grownTo returns &(*s)[i], growing *s with zero values to hold it.
+func grownTo[T any](s *[]T, i int) *T {
+	if old := len(*s); i >= old {
+		*s = slices.Grow(*s, i+1-old)[:i+1]
+		clear((*s)[old:])
+	}
+	return &(*s)[i]
 }
 
 // newStructView prepares the pieces that depend on the columns;
@@ -126,8 +143,6 @@ func (s *structView) fitRows() {
 	n := len(s.f.p.Rows)
 	s.srowTok = extend(s.srowTok, n, -1)
 	s.srowShort = extend(s.srowShort, n, -1)
-	s.srowJS = extend(s.srowJS, n, rowJSON{})
-	s.srowShortJS = extend(s.srowShortJS, n, rowJSON{})
 }
 
 // forgetShortRows drops the counts of shortened rows (the cell bound
@@ -159,7 +174,7 @@ func (s *structView) row(i int) ([]any, int) {
 	if !s.shortMode {
 		return row, 0
 	}
-	m := &s.srowShortJS[i]
+	m := grownTo(&s.srowShortJS, i)
 	if !m.made {
 		m.row, m.cut = s.shortenRow(row)
 		m.made = true
@@ -204,7 +219,7 @@ func (s *structView) rowCost(i int) int {
 		if js, _, err := s.rowJSON(i, r); err != nil {
 			memo[i] = 1 << 20 // never fits; the final encoding reports the error
 		} else {
-			memo[i] = CountTokens(string(js))
+			memo[i] = CountTokens(js)
 		}
 	}
 	return memo[i]
@@ -214,23 +229,24 @@ func (s *structView) rowCost(i int) int {
 // length in UTF-16 code units: encoded once per row and kept, for the
 // page's row i and for its shortened form (row), and encoded afresh for
 // any other r.
-func (s *structView) rowJSON(i int, r []any) ([]byte, int, error) {
-	var m *rowJSON
+func (s *structView) rowJSON(i int, r []any) (string, int, error) {
+	var m *encodedRow
 	switch {
 	case len(r) == 0: // nil and empty encode differently; nothing to keep
-	case i < len(s.srowJS) && i < len(s.f.p.Rows) && sameRow(r, s.f.p.Rows[i]):
-		m = &s.srowJS[i]
+	case i < len(s.f.p.Rows) && sameRow(r, s.f.p.Rows[i]):
+		m = grownTo(&s.srowJS, i)
 	case i < len(s.srowShortJS) && s.srowShortJS[i].made && sameRow(r, s.srowShortJS[i].row):
-		m = &s.srowShortJS[i]
+		m = &s.srowShortJS[i].encodedRow
 	}
-	if m != nil && m.js != nil {
+	if m != nil && m.js != "" {
 		return m.js, m.units, nil
 	}
-	js, err := appendJSON(nil, r)
+	b, err := appendJSON(s.scratch[:0], r)
+	s.scratch = b[:0]
 	if err != nil {
-		return nil, 0, err
+		return "", 0, err
 	}
-	units := utf16Len(js)
+	js, units := string(b), utf16Len(b)
 	if m != nil {
 		m.js, m.units = js, units
 	}
@@ -276,8 +292,8 @@ const rowsOpen, rowsClose = `,"rows":[`, `]`
 // rowsJSON returns the JSON of rows, the rows of a Structured s rendered
 // (rowJSON), with the size and UTF-16 length of their member
 // (rowsOpen, the rows and commas, rowsClose).
-func (s *structView) rowsJSON(rows [][]any) (encs [][]byte, size, units int, err error) {
-	encs = make([][]byte, len(rows))
+func (s *structView) rowsJSON(rows [][]any) (encs []string, size, units int, err error) {
+	encs = make([]string, len(rows))
 	for i, r := range rows {
 		var u int
 		if encs[i], u, err = s.rowJSON(i, r); err != nil {
