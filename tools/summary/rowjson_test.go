@@ -360,3 +360,29 @@ func TestRowJSONKeepsOnlyItsRow(t *testing.T) {
 		}
 	}
 }
+
+// TestStructuredJSONIsMarshalAfterExtend is TestStructuredJSONIsMarshal for
+// a Draft planned on the first rows and extended with the rest (rows
+// encoded before the extension are kept; shortened ones are dropped when
+// the cell bound changes).
+func TestStructuredJSONIsMarshalAfterExtend(t *testing.T) {
+	for name, p := range map[string]Page{"long": longTextPage(60, 6000), "tricky": trickyPage(80), "dex": dexPage(300, 100000)} {
+		for _, budget := range []int{1000, 2000, 8000, 25000} {
+			d, err := NewDraft(firstPart(p, 5), budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Planned()
+			if err := d.Extend(p.Rows[5:], p.TotalRowCount, p.Datapoints); err != nil {
+				t.Fatal(err)
+			}
+			out, err := d.Render(testCursor(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, err := json.Marshal(out.Structured); err != nil || !bytes.Equal(out.StructuredJSON, want) {
+				t.Fatalf("%s at %d: StructuredJSON differs from json.Marshal(Structured) (%v) at byte %d", name, budget, err, firstDiff(out.StructuredJSON, want))
+			}
+		}
+	}
+}
