@@ -1,7 +1,6 @@
 package summary
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -360,7 +359,7 @@ func (d *Draft) render() (Output, error) {
 		if !hard {
 			d.grow(&out, tl, sl)
 		}
-		js, err := json.Marshal(out.Structured)
+		js, _, err := s.marshal(out.Structured) // json.Marshal(out.Structured), rows encoded once
 		if err != nil {
 			return Output{}, fmt.Errorf("summary: encoding structured content: %w", err)
 		}

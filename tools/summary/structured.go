@@ -1,8 +1,10 @@
 package summary
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +47,35 @@ type structView struct {
 	shortMode   bool  // long cells shortened in Structured.Rows
 	srowTok     []int // full rows, -1 until counted
 	srowShort   []int // rows with long cells shortened, -1 until counted
+	// The rows' JSON, each row encoded once (rowJSON): the counts above
+	// are of it, and Structured's encoding (marshal) is built from it.
+	// Both grow as rows are encoded (rows past those shown rarely are).
+	srowJS      []encodedRow // full rows
+	srowShortJS []shortRow   // rows with long cells shortened
+	scratch     []byte       // rowJSON's buffer
+}
+
+// encodedRow is the JSON of a row, kept.
+type encodedRow struct {
+	js    string // "" until encoded
+	units int    // its length in UTF-16 code units
+}
+
+// shortRow is a row with its long cells shortened, and its JSON.
+type shortRow struct {
+	row  []any // the page's row when no cell is cut
+	cut  int   // cells shortened
+	made bool  // row and cut are set
+	encodedRow
+}
+
+// grownTo returns &(*s)[i], growing *s with zero values to hold it.
+func grownTo[T any](s *[]T, i int) *T {
+	if old := len(*s); i >= old {
+		*s = slices.Grow(*s, i+1-old)[:i+1]
+		clear((*s)[old:])
+	}
+	return &(*s)[i]
 }
 
 // newStructView prepares the pieces that depend on the columns;
@@ -117,7 +148,7 @@ func (s *structView) fitRows() {
 // forgetShortRows drops the counts of shortened rows (the cell bound
 // changed); full rows do not depend on it.
 func (s *structView) forgetShortRows() {
-	s.srowShort = nil
+	s.srowShort, s.srowShortJS = nil, nil
 	s.fitRows()
 }
 
@@ -143,6 +174,17 @@ func (s *structView) row(i int) ([]any, int) {
 	if !s.shortMode {
 		return row, 0
 	}
+	m := grownTo(&s.srowShortJS, i)
+	if !m.made {
+		m.row, m.cut = s.shortenRow(row)
+		m.made = true
+	}
+	return m.row, m.cut
+}
+
+// shortenRow returns row with its long cells shortened (row itself when
+// none is) and the number of cells shortened.
+func (s *structView) shortenRow(row []any) ([]any, int) {
 	var out []any
 	cut := 0
 	for c, v := range row {
@@ -174,46 +216,162 @@ func (s *structView) rowCost(i int) int {
 	}
 	if memo[i] < 0 {
 		r, _ := s.row(i)
-		memo[i] = jsonTokens(r)
+		if js, _, err := s.rowJSON(i, r); err != nil {
+			memo[i] = 1 << 20 // never fits; the final encoding reports the error
+		} else {
+			memo[i] = CountTokens(js)
+		}
 	}
 	return memo[i]
+}
+
+// rowJSON returns the JSON of r, row i of a Structured s rendered, and its
+// length in UTF-16 code units: encoded once per row and kept, for the
+// page's row i and for its shortened form (row), and encoded afresh for
+// any other r.
+func (s *structView) rowJSON(i int, r []any) (string, int, error) {
+	var m *encodedRow
+	switch {
+	case len(r) == 0: // nil and empty encode differently; nothing to keep
+	case i < len(s.f.p.Rows) && sameRow(r, s.f.p.Rows[i]):
+		m = grownTo(&s.srowJS, i)
+	case i < len(s.srowShortJS) && s.srowShortJS[i].made && sameRow(r, s.srowShortJS[i].row):
+		m = &s.srowShortJS[i].encodedRow
+	}
+	if m != nil && m.js != "" {
+		return m.js, m.units, nil
+	}
+	b, err := appendJSON(s.scratch[:0], r)
+	s.scratch = b[:0]
+	if err != nil {
+		return "", 0, err
+	}
+	js, units := string(b), utf16Len(b)
+	if m != nil {
+		m.js, m.units = js, units
+	}
+	return js, units, nil
+}
+
+// sameRow reports whether a and b are the same non-empty row (the same
+// cells in memory, not equal ones).
+func sameRow(a, b []any) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+// rowsField is where Structured's rows go in its JSON without them:
+// after returned_rows's value (the field before rows in schemas.Structured).
+// No JSON string can contain it (a quote in a string is escaped), and only
+// Structured itself has a returned_rows member.
+var rowsField = []byte(`,"returned_rows":`)
+
+// withoutRows returns json.Marshal(st) with st.Rows left out, and the
+// offset in it where the rows' member goes.
+func withoutRows(st *schemas.Structured) ([]byte, int, error) {
+	rows := st.Rows
+	st.Rows = nil
+	bare, err := json.Marshal(st)
+	st.Rows = rows
+	if err != nil {
+		return nil, 0, err
+	}
+	at := bytes.Index(bare, rowsField)
+	if at < 0 {
+		return nil, 0, fmt.Errorf("no %s in the encoding", rowsField)
+	}
+	at += len(rowsField)
+	for at < len(bare) && (bare[at] == '-' || '0' <= bare[at] && bare[at] <= '9') {
+		at++
+	}
+	return bare, at, nil
+}
+
+// The rows' member around the rows, which commas separate.
+const rowsOpen, rowsClose = `,"rows":[`, `]`
+
+// rowsJSON returns the JSON of rows, the rows of a Structured s rendered
+// (rowJSON), with the size and UTF-16 length of their member
+// (rowsOpen, the rows and commas, rowsClose).
+func (s *structView) rowsJSON(rows [][]any) (encs []string, size, units int, err error) {
+	encs = make([]string, len(rows))
+	for i, r := range rows {
+		var u int
+		if encs[i], u, err = s.rowJSON(i, r); err != nil {
+			return nil, 0, 0, err
+		}
+		size += len(encs[i])
+		units += u
+	}
+	punct := len(rowsOpen) + len(rows) - 1 + len(rowsClose) // ASCII
+	return encs, size + punct, units + punct, nil
+}
+
+// marshal returns json.Marshal(st) and its length in UTF-16 code units,
+// the rows' JSON taken from rowJSON: the rest of st is marshalled once,
+// without its rows, and the rows are spliced in at their place.
+func (s *structView) marshal(st *schemas.Structured) ([]byte, int, error) {
+	if len(st.Rows) == 0 {
+		js, err := json.Marshal(st)
+		return js, utf16Len(js), err
+	}
+	bare, at, err := withoutRows(st)
+	if err != nil {
+		return nil, 0, err
+	}
+	encs, size, units, err := s.rowsJSON(st.Rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	js := make([]byte, 0, len(bare)+size)
+	js = append(js, bare[:at]...)
+	js = append(js, rowsOpen...)
+	for i, e := range encs {
+		if i > 0 {
+			js = append(js, ',')
+		}
+		js = append(js, e...)
+	}
+	js = append(js, rowsClose...)
+	js = append(js, bare[at:]...)
+	return js, utf16Len(bare) + units, nil
 }
 
 // encode renders Structured with layout l and the first n rows, and
 // counts the tokens of its JSON encoding.
 func (s *structView) encode(l structLayout, n int) (*schemas.Structured, int, error) {
-	st := s.render(l, n)
-	js, err := json.Marshal(st)
+	return s.measure(s.render(l, n))
+}
+
+// measure counts the tokens of st's JSON encoding, and sets lastQuarter.
+func (s *structView) measure(st *schemas.Structured) (*schemas.Structured, int, error) {
+	js, units, err := s.marshal(st)
 	if err != nil {
 		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
-	s.lastQuarter = quarterLen(string(js))
+	s.lastQuarter = (units + 3) / 4 // quarterLen(js)
 	return st, CountTokens(string(js)), nil
 }
 
 // estimate renders Structured like encode, but adds its count up from the
 // count of its encoding without the rows and the rows' own counts
 // (rowCost; their sum is the list's, give or take a token at its
-// brackets), so that no row is counted again. The caller checks the final
-// encoding once (Draft.render).
+// brackets), so that no row is counted again, nor encoded (rowJSON). The
+// caller checks the final encoding once (Draft.render).
 func (s *structView) estimate(l structLayout, n int) (*schemas.Structured, int, error) {
 	st := s.render(l, n)
-	js, err := json.Marshal(st)
-	if err != nil {
-		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
-	}
-	s.lastQuarter = quarterLen(string(js))
 	if len(st.Rows) == 0 {
-		return st, CountTokens(string(js)), nil
+		return s.measure(st)
 	}
-	rows := st.Rows
-	st.Rows = nil
-	bare, err := json.Marshal(st)
-	st.Rows = rows
+	bare, _, err := withoutRows(st)
 	if err != nil {
 		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
-	return st, CountTokens(string(bare)) + sumCost(len(rows), s.rowCost), nil
+	_, _, units, err := s.rowsJSON(st.Rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
+	}
+	s.lastQuarter = (utf16Len(bare) + units + 3) / 4 // quarterLen of the whole encoding
+	return st, CountTokens(string(bare)) + sumCost(len(st.Rows), s.rowCost), nil
 }
 
 // shrink cuts layout l, or the n rows, of a Structured over budget by
