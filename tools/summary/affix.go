@@ -14,8 +14,8 @@ import (
 // cell 23:59:09 standing for 2024-06-30 23:59:09.000 UTC. Nothing is lost:
 // the cell and the pattern give the value as Dune wrote it. Like the
 // columns with one value (findConstants), the common part is found over
-// the page's rows, of which the rows shown are a prefix, so it holds for
-// every row shown. Structured carries values as Dune sent them (the output
+// the page's first f.constN rows, of which the rows shown are a prefix, so
+// it holds for every row shown. Structured carries values as Dune sent them (the output
 // schema says so): the common part is the text's only.
 
 // affix is the common part of a column's cells: a cell c stands for
@@ -29,15 +29,16 @@ func (a affix) pattern() string { return a.prefix + "*" + a.suffix }
 
 // findAffixes sets the common parts of the page's timestamp columns (those
 // not constant) and reports whether they changed. A column gets one when
-// every one of its values is a string of its timestamp layout and leaving
-// the common part out saves more tokens over the page's rows than
+// every one of its values (in the first f.constN rows) is a string of its
+// timestamp layout and leaving the common part out saves more tokens over
+// those rows than
 // declaring it costs: a shared tail (".000 UTC") on a page of any size (a
 // row of a wide table may hold dozens of timestamps), a shared date only
 // over at least constMinRows values (see commonAffix).
 func (f *frame) findAffixes() bool {
 	old := f.affixes
 	f.affixes = nil
-	rows := f.p.Rows
+	rows := f.p.Rows[:f.constN]
 	if len(rows) > 0 && !f.sample {
 		for c, col := range f.cols {
 			if f.isConst(c) || !timeType(col.Type) {
@@ -165,7 +166,7 @@ func commonPrefixLen(a, b string) int {
 // declaration costs.
 func (f *frame) affixesPay() bool {
 	saved := 0
-	half := max(len(f.p.Rows)/2, 1)
+	half := max(f.constN/2, 1)
 	k := min(half, affixSample) // measured on the first rows, scaled
 	for c, a := range f.affixes {
 		if a == (affix{}) {
@@ -220,7 +221,7 @@ func (f *frame) affixText(compact bool) string {
 		switch {
 		case f.hasAffix(c) && g.pattern == "":
 			g.pattern = f.affixes[c].pattern()
-		case allNull(f.p.Rows, c):
+		case allNull(f.p.Rows[:f.constN], c):
 			// no cell to fill: the pattern holds for it too
 		case !f.hasAffix(c) || f.affixes[c].pattern() != g.pattern:
 			g.all = false

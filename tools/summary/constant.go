@@ -16,12 +16,14 @@ import (
 const constMinRows = 3
 
 // findConstants marks the columns that hold one scalar value (a string of
-// at most CellLimit characters, a number, a boolean or NULL) in every row
-// of the page, and reports whether the marks changed. Such a column is
-// given once, in a line above the text's table (which Structured.Table
-// carries under ViewsStructured), instead of in each row: the rows shown are a prefix of the page's rows,
-// so the value holds for every row shown. A sample is left as it is. The
-// common parts of the other timestamp columns are found too (findAffixes).
+// at most CellLimit characters, a number, a boolean or NULL) in each of the
+// page's first f.constN rows, and reports whether the marks changed. Such a
+// column is given once, in a line above the text's table (which
+// Structured.Table carries under ViewsStructured), instead of in each row:
+// the rows shown are a prefix of those rows (see constPrefix and
+// Draft.layout), so the value holds for every row shown. A sample is left
+// as it is. The common parts of the other timestamp columns are found too
+// (findAffixes).
 func (f *frame) findConstants() bool {
 	changed := f.findConsts()
 	return f.findAffixes() || changed
@@ -32,7 +34,7 @@ func (f *frame) findConstants() bool {
 func (f *frame) findConsts() bool {
 	old := f.konst
 	f.konst = nil
-	rows := f.p.Rows
+	rows := f.p.Rows[:f.constN]
 	if len(rows) >= constMinRows && !f.sample {
 		half := len(rows) / 2
 		for c := range f.cols {
@@ -48,15 +50,33 @@ func (f *frame) findConsts() bool {
 }
 
 // constPays reports whether giving col's one value v once costs fewer
-// tokens than its cells in half the page's rows (the rows shown are usually
-// fewer than those fetched): at a few rows, a short value (a boolean, a
-// NULL) is cheaper in the table.
+// tokens than its cells in half the rows it was found over (the rows shown
+// are usually fewer): at a few rows, a short value (a boolean, a NULL) is
+// cheaper in the table.
 func constPays(col schemas.Column, v any, half int) bool {
 	cell := NullMark
 	if v != nil {
 		cell = valueText(v)
 	}
 	return CountTokens(cell+",")*half > CountTokens(quoteName(col.Name)+" ("+col.Type+")="+cell+", ")
+}
+
+// constPrefix is how many of the page's first rows constant columns and
+// common parts are found over: the rows a page of this budget could show
+// at the plain CSV cost of its first row, a quarter more, and growTries
+// more (at least constMinRows; at most the page). A column the same in
+// those rows is given once even when later rows differ: the rows shown are
+// among them, and when a plan shows more, Draft.layout finds the constants
+// over the rows it shows. Fetching more rows than a page shows (an
+// explicit limit, a top-up) therefore changes nothing the page shows, and
+// the rows a draft measured before Extend keep their measurements.
+func (f *frame) constPrefix() int {
+	N := len(f.p.Rows)
+	if N == 0 {
+		return 0
+	}
+	k := f.budget*5/4/max(CountTokens(plainCSVLine(f.p.Rows[0])), 1) + 1 + growTries
+	return min(N, max(k, constMinRows))
 }
 
 // constant reports whether column c holds the same short scalar in every row.

@@ -36,6 +36,9 @@ type frame struct {
 	// konst marks the columns given once instead of in each row (see
 	// findConstants); nil: none.
 	konst []bool
+	// constN is how many of the page's first rows konst and affixes are
+	// found over (constPrefix, widened by Draft.layout).
+	constN int
 	// affixes are the common parts the text table's cells leave out (see
 	// findAffixes); nil: none.
 	affixes []affix
@@ -137,6 +140,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 		f.cols[i] = schemas.Column(c)
 	}
 	d.setStatsRows()
+	f.constN = f.constPrefix()
 	f.findConstants()
 	d.text = newTextView(f)
 	d.st = newStructView(f)
@@ -195,7 +199,7 @@ func (d *Draft) ready() {
 // out again with them (render also computes them when the rows leave a
 // tenth of the budget unused, e.g. rows too wide for one more).
 func (d *Draft) plan() (layoutPlan, error) {
-	pl, err := planLayout(d.text, d.st)
+	pl, err := d.layout()
 	f := &d.f
 	if err != nil || f.statsKnown || f.fetched == 0 || pl.n < len(f.p.Rows) {
 		return pl, err
@@ -207,7 +211,32 @@ func (d *Draft) plan() (layoutPlan, error) {
 func (d *Draft) withStats() (layoutPlan, error) {
 	d.wantStats, d.statsOK = true, false
 	d.ready()
-	return planLayout(d.text, d.st)
+	return d.layout()
+}
+
+// layout plans the page (planLayout) so that constant columns and common
+// parts hold for every row it may show: when the plan, and the rows
+// render may add to it (growTries), reach past the rows they were found
+// over (f.constN), they are found again over those rows and, when that
+// changed them, the rows are measured again and the page planned again.
+// Each round widens f.constN; after a few, it is the whole page.
+func (d *Draft) layout() (layoutPlan, error) {
+	f := &d.f
+	for round := 0; ; round++ {
+		pl, err := planLayout(d.text, d.st)
+		need := min(len(f.p.Rows), pl.n+growTries)
+		if err != nil || need <= f.constN {
+			return pl, err
+		}
+		f.constN = need
+		if round >= 2 {
+			f.constN = len(f.p.Rows)
+		}
+		if f.findConstants() {
+			d.text.prepareTable()
+			d.text.forgetRows()
+		}
+	}
 }
 
 // Planned returns how many of the page's rows the layout plan shows (before
@@ -255,6 +284,7 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 	}
 	f.p.TotalRowCount, f.p.Datapoints, f.p.FromCache = total, datapoints, false
 	d.setStatsRows()
+	f.constN = f.constPrefix()
 	if f.findConstants() {
 		d.text.prepareTable()
 		d.text.forgetRows()
@@ -402,8 +432,8 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 	estimated := false
 	for range growTries {
 		n := out.ShownRows
-		if n >= len(d.f.p.Rows) {
-			break
+		if n >= d.f.constN {
+			break // constants were found over the first constN rows (layout)
 		}
 		fixed := 0
 		if n == 0 {
@@ -450,7 +480,7 @@ func (d *Draft) growCounted(out *Output, tl textLayout, sl structLayout) {
 	t, s, budget := d.text, d.st, d.f.budget
 	for range growTries {
 		n := out.ShownRows
-		if n >= len(d.f.p.Rows) {
+		if n >= d.f.constN {
 			return
 		}
 		text := t.render(tl, n+1)

@@ -134,7 +134,7 @@ func (d *Draft) renderTable() (Output, error) {
 			}
 		}
 		for range growTries {
-			if n >= len(f.p.Rows) || budget-tok < t.rowCost(n) {
+			if n >= f.constN || budget-tok < t.rowCost(n) {
 				break
 			}
 			st2, js2, tok2, err := d.tableOut(tl, n+1, exact)

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"fmt"
+	"github.com/dune-mcp/dune-mcp/dune"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -176,24 +177,29 @@ func (t *textView) csvCost(n int) int {
 	}
 	t.plainRowTok = extend(t.plainRowTok, len(t.f.p.Rows), -1)
 	sum := t.plainHeaderTok
-	var b strings.Builder
 	for i := range min(n, len(t.f.p.Rows)) {
 		if t.plainRowTok[i] < 0 {
-			b.Reset()
-			for c, v := range t.f.p.Rows[i] {
-				if c > 0 {
-					b.WriteByte(',')
-				}
-				if v != nil {
-					writeCSVField(&b, valueText(v))
-				}
-			}
-			b.WriteByte('\n')
-			t.plainRowTok[i] = CountTokens(b.String())
+			t.plainRowTok[i] = CountTokens(plainCSVLine(t.f.p.Rows[i]))
 		}
 		sum += t.plainRowTok[i]
 	}
 	return sum
+}
+
+// plainCSVLine is row as a line of plain CSV: values as Dune wrote them,
+// NULL empty.
+func plainCSVLine(row dune.Row) string {
+	var b strings.Builder
+	for c, v := range row {
+		if c > 0 {
+			b.WriteByte(',')
+		}
+		if v != nil {
+			writeCSVField(&b, valueText(v))
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // forgetRows drops the rendered rows (the cell bound changed).
