@@ -6,10 +6,9 @@ require (
 	github.com/invopop/jsonschema v0.14.0 // tool input/output schemas generated from the Go parameter structs
 	github.com/mark3labs/mcp-go v1.2.1 // MCP server (stdio, streamable HTTP, SSE) and the clients used by e2e tests and evals
 	github.com/oklog/ulid/v2 v2.1.2 // real ULID execution ids in the emulator; compact ULID encoding in cursors
-	github.com/redis/go-redis/v9 v9.23.0 // --redis-url: the most used Redis client for Go, kept by Redis; speaks RESP2/3 to Redis 7 and Valkey 8 alike (SET NX GET, Lua), pooled, TLS for rediss://
 	github.com/prometheus/client_golang v1.25.0 // the --metrics-addr endpoint: Prometheus' own Go client (registry, histograms, text format, process collector)
 	github.com/prometheus/client_model v0.6.3 // test only: reading gathered metrics back in assertions (already required by client_golang)
-	github.com/redis/go-redis/v9 v9.23.0 // Redis/Valkey client (official, RESP2/3, scripts): rate-limit buckets shared by replicas
+	github.com/redis/go-redis/v9 v9.23.0 // --redis-url: the most used Redis client for Go, kept by Redis; speaks RESP2/3 to Redis 7 and Valkey 8 alike (SET NX GET, Lua), pooled, TLS for rediss://; the page cache tier, query runs and rate-limit buckets (Lua) shared by replicas
 	github.com/rs/zerolog v1.35.1 // structured logging to stderr
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // packaging/registry: validates server.json against the MCP registry's JSON Schema (already in the graph through mcp-go)
 	github.com/tiktoken-go/tokenizer v0.10.0 // o200k_base token counting with the vocabulary embedded (no download at run time)
