@@ -70,13 +70,16 @@ func at(s string, i int) (rune, int) {
 }
 
 // ASCII classes of the expression, one bit each, looked up in asciiClass
-// so that runs of ASCII (most of a page) take no call per byte.
+// so that runs of ASCII (most of a page) take no call per byte. Every ASCII
+// byte is exactly one of upper, lower, digit, space, punct.
 const (
 	cUpper uint8 = 1 << iota
 	cLower
 	cSpace
 	cPunct
 	cEOLSlash // [\r\n/]
+	cDigit
+	cPrefix // [^\r\n\p{L}\p{N}]
 )
 
 var asciiClass = func() (t [utf8.RuneSelf]uint8) {
@@ -87,6 +90,7 @@ var asciiClass = func() (t [utf8.RuneSelf]uint8) {
 		}{
 			{cUpper, isUpper}, {cLower, isLower}, {cSpace, isSpace}, {cPunct, isPunct},
 			{cEOLSlash, func(r rune) bool { return r == '\r' || r == '\n' || r == '/' }},
+			{cDigit, isNumber}, {cPrefix, isPrefix},
 		} {
 			if k.in(c) {
 				t[c] |= k.bit
@@ -166,16 +170,155 @@ func upperThenLower(s string, i int) int {
 }
 
 // nextPiece returns the end of the piece that starts at byte i of s
-// (i < len(s)), trying the alternatives in the expression's order.
+// (i < len(s)). It decides from ASCII bytes alone with direct table tests
+// (data rows are mostly ASCII), and hands the piece to nextPieceSlow when
+// a byte it has to look at is not ASCII.
 func nextPiece(s string, i int) int {
+	c := s[i]
+	if c >= utf8.RuneSelf {
+		return nextPieceSlow(s, i)
+	}
+	k := asciiClass[c]
+	switch {
+	case k&cLower != 0:
+		// The first alternative, with no prefix and no upper run.
+		return lowerEnd(s, i+1)
+	case k&cDigit != 0:
+		// Neither letter alternative starts at a digit (nor takes it as
+		// its prefix): straight to \p{N}{1,3}.
+		return numberPiece(s, i, 1)
+	case k&cUpper != 0:
+		return upperEnd(s, i, i+1)
+	case i+1 == len(s):
+		return i + 1 // a last punctuation or space byte is a piece alone
+	}
+	d := s[i+1]
+	if d >= utf8.RuneSelf {
+		return nextPieceSlow(s, i)
+	}
+	kd := asciiClass[d]
+	if k&cPrefix != 0 {
+		// A letter alternative with c as its prefix.
+		if kd&cLower != 0 {
+			return lowerEnd(s, i+2)
+		}
+		if kd&cUpper != 0 {
+			return upperEnd(s, i, i+2)
+		}
+	}
+	// ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
+	if k&cPunct != 0 {
+		return punctEnd(s, i+1)
+	}
+	if c == ' ' && kd&cPunct != 0 {
+		return punctEnd(s, i+2)
+	}
+	// Whitespace (c is a space): the end of the run of spaces, w.
+	w := i + 1
+	for w < len(s) && s[w] < utf8.RuneSelf && asciiClass[s[w]]&cSpace != 0 {
+		w++
+	}
+	if e := newlinesEnd(s, i, w); e >= 0 {
+		return e
+	}
+	if w < len(s) && s[w] >= utf8.RuneSelf {
+		return nextPieceSlow(s, i) // the run may go on with a space that is not ASCII
+	}
+	if w == len(s) || w-1 == i {
+		return w
+	}
+	return w - 1 // give the last space back to the piece that follows
+}
+
+// lowerEnd is the end of a piece whose run of lower runes goes on at j:
+// the run, then a contraction.
+func lowerEnd(s string, j int) int {
+	for j < len(s) {
+		c := s[j]
+		if c >= utf8.RuneSelf {
+			j = run(s, j, cLower, isLower)
+			break
+		}
+		if asciiClass[c]&cLower == 0 {
+			break
+		}
+		j++
+	}
+	if j < len(s) && s[j] == '\'' {
+		return contraction(s, j)
+	}
+	return j
+}
+
+// upperEnd is the end of the piece from i whose run of upper runes goes on
+// at j, all ASCII so far: the first letter alternative if the run is
+// followed by a lower rune, else the second (an ASCII upper rune is never
+// lower, so the first alternative has nothing to backtrack into).
+func upperEnd(s string, i, j int) int {
+	for j < len(s) {
+		c := s[j]
+		if c >= utf8.RuneSelf {
+			return nextPieceSlow(s, i)
+		}
+		k := asciiClass[c]
+		if k&cLower != 0 {
+			return lowerEnd(s, j+1)
+		}
+		if k&cUpper == 0 {
+			break
+		}
+		j++
+	}
+	if j < len(s) && s[j] == '\'' {
+		return contraction(s, j)
+	}
+	return j
+}
+
+// punctEnd is the end of a piece whose run of punctuation goes on at j:
+// the run, then [\r\n/]*.
+func punctEnd(s string, j int) int {
+	for j < len(s) {
+		c := s[j]
+		if c >= utf8.RuneSelf {
+			j = run(s, j, cPunct, isPunct)
+			break
+		}
+		if asciiClass[c]&cPunct == 0 {
+			break
+		}
+		j++
+	}
+	for j < len(s) && (s[j] == '\r' || s[j] == '\n' || s[j] == '/') {
+		j++
+	}
+	return j
+}
+
+// newlinesEnd is \s*[\r\n]+ over the run of spaces s[i:w] as the codec
+// matches it: the run up to the end of its first run of newlines (its
+// generated matcher backtracks \s* to the first newline, not the last:
+// " \n \n" is two pieces). It returns -1 when the run has no newline.
+func newlinesEnd(s string, i, w int) int {
+	for j := i; j < w; j++ {
+		if s[j] == '\r' || s[j] == '\n' {
+			for j < w && (s[j] == '\r' || s[j] == '\n') {
+				j++
+			}
+			return j
+		}
+	}
+	return -1
+}
+
+// nextPieceSlow is nextPiece for any text: it tries the alternatives of the
+// expression in order, decoding runes.
+func nextPieceSlow(s string, i int) int {
 	r, n := at(s, i)
 	switch {
 	case '0' <= r && r <= '9':
-		// Neither letter alternative starts at a digit (nor takes it as
-		// its prefix): straight to \p{N}{1,3}.
 		return numberPiece(s, i, n)
 	case 'a' <= r && r <= 'z':
-		// The first alternative, with no prefix and no upper run.
 		return contraction(s, run(s, i, cLower, isLower))
 	}
 	prefix := isPrefix(r) && i+n < len(s)
@@ -212,16 +355,8 @@ func nextPiece(s string, i int) int {
 	// Whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+
 	if isSpace(r) {
 		w := run(s, i, cSpace, isSpace)
-		lastNL := -1
-		for j := i; j < w; {
-			c, cn := at(s, j)
-			if c == '\r' || c == '\n' {
-				lastNL = j + cn
-			}
-			j += cn
-		}
-		if lastNL >= 0 {
-			return lastNL
+		if e := newlinesEnd(s, i, w); e >= 0 {
+			return e
 		}
 		if w == len(s) {
 			return w
@@ -256,12 +391,17 @@ func numberPiece(s string, i, n int) int {
 	return e
 }
 
-// pieceCounts memoises the token count of each piece; it is dropped whole
-// when it grows past pieceCountsMax entries.
+// pieceCounts memoises the token count of each piece: ASCII pieces of 2 to
+// 8 bytes (most pieces of data rows: hex runs, words, punctuation) in
+// short, keyed by their bytes packed into an integer (shortKey), which is
+// cheaper to hash and compare than a string; longer pieces in long. Both
+// are dropped whole when together they grow past pieceCountsMax entries.
+// They are read under the read lock, written under the lock.
 var pieceCounts = struct {
 	sync.RWMutex
-	m map[string]int32
-}{m: map[string]int32{}}
+	short map[uint64]int32
+	long  map[string]int32
+}{short: map[uint64]int32{}, long: map[string]int32{}}
 
 const pieceCountsMax = 1 << 18
 
@@ -276,6 +416,28 @@ var pieceEncodes atomic.Int64
 // bytesCounted adds up the bytes of text countTokens splits into pieces,
 // for the test that holds a summary to counting each piece once.
 var bytesCounted atomic.Int64
+
+// shortKey packs the piece s[i:i+n] (2 ≤ n ≤ 8) into its key in
+// pieceCounts.short: its bytes, the first lowest, with the high bit of the
+// last one set to mark the length (ASCII bytes leave that bit free). It
+// returns 0, which is no key, when the piece is not ASCII.
+func shortKey(s string, i, n int) uint64 {
+	var k uint64
+	if i+8 <= len(s) {
+		b := s[i : i+8] // one 8-byte load
+		k = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		k &= ^uint64(0) >> (64 - 8*n)
+	} else {
+		for j := i + n - 1; j >= i; j-- {
+			k = k<<8 | uint64(s[j])
+		}
+	}
+	if k&0x8080808080808080 != 0 {
+		return 0
+	}
+	return k | 0x80<<(8*(n-1))
+}
 
 // countTokens is the o200k_base token count of s: the sum of its pieces'
 // counts (the codec's own count for text that is not valid UTF-8, which it
@@ -296,17 +458,34 @@ func countTokens(s string) int {
 	pieceCounts.RLock()
 	for i := 0; i < len(s); {
 		e := nextPiece(s, i)
-		p := s[i:e]
+		n := e - i
+		if n == 1 {
+			total++ // a byte: one token (TestShortPiecesAreOneToken)
+			i = e
+			continue
+		}
+		if n <= 8 {
+			if k := shortKey(s, i, n); k != 0 {
+				switch c, ok := pieceCounts.short[k]; {
+				case n <= 3 && s[i]-'0' < 10:
+					// An ASCII piece that starts with a digit is 2–3 digits:
+					// one token (TestShortPiecesAreOneToken).
+					total++
+				case ok:
+					total += int(c)
+				default:
+					missed = append(missed, s[i:e])
+				}
+				i = e
+				continue
+			}
+		}
+		if c, ok := pieceCounts.long[s[i:e]]; ok {
+			total += int(c)
+		} else {
+			missed = append(missed, s[i:e])
+		}
 		i = e
-		if len(p) == 1 || len(p) <= 3 && asciiDigits(p) {
-			total++ // a byte, or 2–3 ASCII digits: one token each (TestShortPiecesAreOneToken)
-			continue
-		}
-		if n, ok := pieceCounts.m[p]; ok {
-			total += int(n)
-			continue
-		}
-		missed = append(missed, p)
 	}
 	pieceCounts.RUnlock()
 	for _, p := range missed {
@@ -315,23 +494,23 @@ func countTokens(s string) int {
 	return total
 }
 
-// asciiDigits reports whether p is all ASCII digits.
-func asciiDigits(p string) bool {
-	for i := range len(p) {
-		if p[i] < '0' || p[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // pieceTokens is the o200k_base token count of one piece.
 func pieceTokens(p string) int {
 	if len(p) == 1 {
 		return 1 // every byte is a token of its own
 	}
+	var k uint64
+	if len(p) <= 8 {
+		k = shortKey(p, 0, len(p))
+	}
 	pieceCounts.RLock()
-	n, ok := pieceCounts.m[p]
+	var n int32
+	var ok bool
+	if k != 0 {
+		n, ok = pieceCounts.short[k]
+	} else {
+		n, ok = pieceCounts.long[p]
+	}
 	pieceCounts.RUnlock()
 	if ok {
 		return int(n)
@@ -345,10 +524,14 @@ func pieceTokens(p string) int {
 		return c // long pieces (runs of text) rarely repeat: not kept
 	}
 	pieceCounts.Lock()
-	if len(pieceCounts.m) >= pieceCountsMax {
-		pieceCounts.m = map[string]int32{}
+	if len(pieceCounts.short)+len(pieceCounts.long) >= pieceCountsMax {
+		pieceCounts.short, pieceCounts.long = map[uint64]int32{}, map[string]int32{}
 	}
-	pieceCounts.m[string([]byte(p))] = int32(c)
+	if k != 0 {
+		pieceCounts.short[k] = int32(c)
+	} else {
+		pieceCounts.long[string([]byte(p))] = int32(c)
+	}
 	pieceCounts.Unlock()
 	return c
 }
