@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unicode"
@@ -399,9 +400,65 @@ func numberPiece(s string, i, n int) int {
 // They are read under the read lock, written under the lock.
 var pieceCounts = struct {
 	sync.RWMutex
-	short map[uint64]int32
+	short shortCounts
 	long  map[string]int32
-}{short: map[uint64]int32{}, long: map[string]int32{}}
+}{long: map[string]int32{}}
+
+// shortCounts is a hash table from shortKey keys to counts, open
+// addressing with linear probing in a power-of-two array at most half
+// full: a lookup is a multiplication, a shift and (mostly) one compare.
+type shortCounts struct {
+	slots []shortSlot
+	n     int  // keys held
+	shift uint // 64 - log2(len(slots))
+}
+
+type shortSlot struct {
+	key   uint64 // 0: empty
+	count int32
+}
+
+// get returns the count of key k (not 0), if held.
+func (t *shortCounts) get(k uint64) (int32, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	mask := uint64(len(t.slots) - 1)
+	for h := (k * 0x9e3779b97f4a7c15) >> t.shift; ; h = (h + 1) & mask {
+		switch sl := &t.slots[h]; sl.key {
+		case k:
+			return sl.count, true
+		case 0:
+			return 0, false
+		}
+	}
+}
+
+// put holds count c for key k (not 0), growing the table as needed.
+func (t *shortCounts) put(k uint64, c int32) {
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		size := max(1024, 2*len(old))
+		t.slots, t.n, t.shift = make([]shortSlot, size), 0, uint(64-bits.TrailingZeros(uint(size)))
+		for _, sl := range old {
+			if sl.key != 0 {
+				t.put(sl.key, sl.count)
+			}
+		}
+	}
+	mask := uint64(len(t.slots) - 1)
+	for h := (k * 0x9e3779b97f4a7c15) >> t.shift; ; h = (h + 1) & mask {
+		switch sl := &t.slots[h]; sl.key {
+		case k:
+			sl.count = c
+			return
+		case 0:
+			sl.key, sl.count = k, c
+			t.n++
+			return
+		}
+	}
+}
 
 const pieceCountsMax = 1 << 18
 
@@ -457,7 +514,29 @@ func countTokens(s string) int {
 	var missed []string
 	pieceCounts.RLock()
 	for i := 0; i < len(s); {
-		e := nextPiece(s, i)
+		// The commonest pieces of data rows are split here without a call:
+		// ASCII digits, then runs of lower-case letters.
+		var e int
+		switch c := s[i]; {
+		case c-'0' < 10:
+			// \p{N}{1,3}: up to three ASCII digits are one token
+			// (TestShortPiecesAreOneToken), unless a digit that is not
+			// ASCII may follow.
+			e = i + 1
+			for e < len(s) && e < i+3 && s[e]-'0' < 10 {
+				e++
+			}
+			if e == i+3 || e == len(s) || s[e] < utf8.RuneSelf {
+				total++
+				i = e
+				continue
+			}
+			e = nextPiece(s, i)
+		case c < utf8.RuneSelf && asciiClass[c]&cLower != 0:
+			e = lowerEnd(s, i+1)
+		default:
+			e = nextPiece(s, i)
+		}
 		n := e - i
 		if n == 1 {
 			total++ // a byte: one token (TestShortPiecesAreOneToken)
@@ -465,15 +544,25 @@ func countTokens(s string) int {
 			continue
 		}
 		if n <= 8 {
-			if k := shortKey(s, i, n); k != 0 {
-				switch c, ok := pieceCounts.short[k]; {
-				case n <= 3 && s[i]-'0' < 10:
-					// An ASCII piece that starts with a digit is 2–3 digits:
-					// one token (TestShortPiecesAreOneToken).
-					total++
-				case ok:
+			// shortKey, inline.
+			var k uint64
+			if i+8 <= len(s) {
+				b := s[i : i+8] // one 8-byte load
+				k = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+					uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+				k &= ^uint64(0) >> (64 - 8*n)
+				if k&0x8080808080808080 == 0 {
+					k |= 0x80 << (8*(n-1))
+				} else {
+					k = 0
+				}
+			} else {
+				k = shortKey(s, i, n)
+			}
+			if k != 0 {
+				if c, ok := pieceCounts.short.get(k); ok {
 					total += int(c)
-				default:
+				} else {
 					missed = append(missed, s[i:e])
 				}
 				i = e
@@ -507,7 +596,7 @@ func pieceTokens(p string) int {
 	var n int32
 	var ok bool
 	if k != 0 {
-		n, ok = pieceCounts.short[k]
+		n, ok = pieceCounts.short.get(k)
 	} else {
 		n, ok = pieceCounts.long[p]
 	}
@@ -524,11 +613,11 @@ func pieceTokens(p string) int {
 		return c // long pieces (runs of text) rarely repeat: not kept
 	}
 	pieceCounts.Lock()
-	if len(pieceCounts.short)+len(pieceCounts.long) >= pieceCountsMax {
-		pieceCounts.short, pieceCounts.long = map[uint64]int32{}, map[string]int32{}
+	if pieceCounts.short.n+len(pieceCounts.long) >= pieceCountsMax {
+		pieceCounts.short, pieceCounts.long = shortCounts{}, map[string]int32{}
 	}
 	if k != 0 {
-		pieceCounts.short[k] = int32(c)
+		pieceCounts.short.put(k, int32(c))
 	} else {
 		pieceCounts.long[string([]byte(p))] = int32(c)
 	}

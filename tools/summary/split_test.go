@@ -112,7 +112,7 @@ func TestCharacterCapHeld(t *testing.T) {
 // forgetPieces empties the piece-count memo (a fresh process).
 func forgetPieces() {
 	pieceCounts.Lock()
-	pieceCounts.short, pieceCounts.long = map[uint64]int32{}, map[string]int32{}
+	pieceCounts.short, pieceCounts.long = shortCounts{}, map[string]int32{}
 	pieceCounts.Unlock()
 }
 
