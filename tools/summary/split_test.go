@@ -215,7 +215,9 @@ var pieceFragments = []func(r *rand.Rand) string{
 	},
 	// Digits: ASCII runs, non-ASCII \p{N} (Nd, Nl, No), numbers as data.
 	func(r *rand.Rand) string { return randFrom(r, "0123456789", 1+r.IntN(9)) },
-	func(r *rand.Rand) string { return randWords(r, []string{"²", "Ⅻ", "٣", "½", "߁", "𝟙", "7"}, 1+r.IntN(4)) },
+	func(r *rand.Rand) string {
+		return randWords(r, []string{"²", "Ⅻ", "٣", "½", "߁", "𝟙", "7"}, 1+r.IntN(4))
+	},
 	func(r *rand.Rand) string {
 		return fmt.Sprint([]any{r.Float64() * 1e4, -r.Int64N(1e6), r.Uint64(), r.NormFloat64()}[r.IntN(4)])
 	},
@@ -290,8 +292,11 @@ func TestPiecesMatchCodec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := countTokens(s); got != want {
-			t.Fatalf("countTokens(%q) = %d, codec %d", s, got, want)
+		// Twice: the second count finds every piece in the memo.
+		for pass := range 2 {
+			if got := countTokens(s); got != want {
+				t.Fatalf("countTokens(%q) = %d (pass %d), codec %d", s, got, pass, want)
+			}
 		}
 	}
 	for range n {
@@ -309,5 +314,44 @@ func TestPiecesMatchCodec(t *testing.T) {
 	}
 	for name, s := range benchRowsText(t) {
 		t.Run(name, func(t *testing.T) { check(s) })
+	}
+}
+
+// TestShortKey: shortKey gives each ASCII piece of 2 to 8 bytes its own key
+// (NUL bytes and the length included), the same wherever the piece stands
+// in a text and whatever follows it, and no key (0) to a piece that is not
+// ASCII.
+func TestShortKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 9))
+	owner := map[uint64]string{}
+	for range 20000 {
+		n := 2 + r.IntN(7)
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.IntN(4)) // 0–3: many pieces differ only in length or by a NUL
+			if r.IntN(3) == 0 {
+				b[j] = byte(r.IntN(0x80))
+			}
+		}
+		p := string(b)
+		k := shortKey(p, 0, n)
+		if k == 0 {
+			t.Fatalf("shortKey(%q) = 0", p)
+		}
+		if q, ok := owner[k]; ok && q != p {
+			t.Fatalf("shortKey(%q) = shortKey(%q) = %#x", p, q, k)
+		}
+		owner[k] = p
+		for _, text := range []string{p + "\xff\xfe more text", "x" + p, "xyz" + p + "abcdefgh"} {
+			at := strings.Index(text, p)
+			if got := shortKey(text, at, n); got != k {
+				t.Fatalf("shortKey of %q at %d in %q = %#x, alone %#x", p, at, text, got, k)
+			}
+		}
+	}
+	for _, p := range []string{"é", "aé", "\xffabc", "abcdefg\x80"} {
+		if k := shortKey(p, 0, len(p)); k != 0 {
+			t.Errorf("shortKey(%q) = %#x, want 0 (not ASCII)", p, k)
+		}
 	}
 }
