@@ -511,6 +511,15 @@ func leadingRun(w uint64, lo, hi byte) int {
 	return bits.TrailingZeros64(out) >> 3
 }
 
+// digitRun is leadingRun(w, '0', '9'), in fewer steps: the digits are
+// the bytes that x (w with the bits of '0' flipped) holds as 0 to 9.
+func digitRun(w uint64) int {
+	const high = 0x8080808080808080
+	x := w ^ 0x3030303030303030
+	out := ((x &^ high) + 0x7676767676767676 | x) & high // high bit set: not a digit
+	return bits.TrailingZeros64(out) >> 3
+}
+
 // countTokens is the o200k_base token count of s: the sum of its pieces'
 // counts (the codec's own count for text that is not valid UTF-8, which it
 // repairs first).
@@ -541,11 +550,13 @@ func countTokens(s string) int {
 				// \p{N}{1,3}: up to three ASCII digits are one token
 				// (TestShortPiecesAreOneToken), unless a digit that is
 				// not ASCII may follow.
-				if n := leadingRun(w, '0', '9'); n >= 3 {
+				n := digitRun(w)
+				if n >= 3 {
 					total++
 					i += 3
 					continue
-				} else if s[i+n] < utf8.RuneSelf {
+				}
+				if w>>(8*n)&0x80 == 0 {
 					total++
 					i += n
 					continue
@@ -553,7 +564,7 @@ func countTokens(s string) int {
 				e = nextPiece(s, i)
 			case c-'a' < 26:
 				n := leadingRun(w, 'a', 'z')
-				if n == 8 || s[i+n] >= utf8.RuneSelf || s[i+n] == '\'' {
+				if next := byte(w >> (8 * n)); n == 8 || next >= utf8.RuneSelf || next == '\'' {
 					// The run may go on, or end in a contraction.
 					e = lowerEnd(s, i+n)
 					break
@@ -566,6 +577,14 @@ func countTokens(s string) int {
 					missed = append(missed, s[i:i+n])
 				}
 				i += n
+				continue
+			case byte(w>>8)-'0' < 10 && c < utf8.RuneSelf:
+				// Any other ASCII byte before a digit is a piece of one
+				// byte: an upper-case letter alone, or punctuation, a
+				// space or a newline with no letter after it to prefix,
+				// nor more punctuation or spaces.
+				total++
+				i++
 				continue
 			default:
 				e = nextPiece(s, i)
