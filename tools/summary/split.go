@@ -547,21 +547,23 @@ func countTokens(s string) int {
 			w := load64(s[i : i+8])
 			switch c := byte(w); {
 			case c-'0' < 10:
-				// \p{N}{1,3}: up to three ASCII digits are one token
-				// (TestShortPiecesAreOneToken), unless a digit that is
-				// not ASCII may follow.
-				n := digitRun(w)
-				if n >= 3 {
-					total++
-					i += 3
+				// \p{N}{1,3} splits a run of ASCII digits into pieces of
+				// three from its start, each one token
+				// (TestShortPiecesAreOneToken): a run of m digits that ends
+				// in w with an ASCII byte is ⌈m/3⌉ tokens; a run that
+				// fills w, two pieces of three and more to come.
+				m := digitRun(w)
+				if m == 8 {
+					total += 2
+					i += 6
 					continue
 				}
-				if w>>(8*n)&0x80 == 0 {
-					total++
-					i += n
+				if w>>(8*m)&0x80 == 0 {
+					total += (m + 2) / 3
+					i += m
 					continue
 				}
-				e = nextPiece(s, i)
+				e = nextPiece(s, i) // a digit that is not ASCII may follow
 			case c-'a' < 26:
 				n := leadingRun(w, 'a', 'z')
 				if next := byte(w >> (8 * n)); n == 8 || next >= utf8.RuneSelf || next == '\'' {
