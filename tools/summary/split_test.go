@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -353,5 +354,85 @@ func TestShortKey(t *testing.T) {
 		if k := shortKey(p, 0, len(p)); k != 0 {
 			t.Errorf("shortKey(%q) = %#x, want 0 (not ASCII)", p, k)
 		}
+	}
+}
+
+// TestShortCounts: the short-piece table holds what a map holds, through
+// its growth and overwrites, keys that share their high bits (one probe
+// sequence) included.
+func TestShortCounts(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	var tab shortCounts
+	want := map[uint64]int32{}
+	if _, ok := tab.get(0x8061); ok {
+		t.Fatal("empty table holds a key")
+	}
+	for i := range 50000 {
+		k := r.Uint64() | 1
+		if i%3 == 0 {
+			k = uint64(r.IntN(5000))<<1 | 1 // small keys: their products collide in the high bits
+		}
+		c := int32(r.IntN(9))
+		tab.put(k, c)
+		want[k] = c
+	}
+	if tab.n != len(want) {
+		t.Errorf("table holds %d keys, map %d", tab.n, len(want))
+	}
+	for k, c := range want {
+		if got, ok := tab.get(k); !ok || got != c {
+			t.Fatalf("get(%#x) = %d, %v; want %d", k, got, ok, c)
+		}
+	}
+	for range 10000 {
+		k := r.Uint64() | 1
+		if _, in := want[k]; in {
+			continue
+		}
+		if got, ok := tab.get(k); ok {
+			t.Fatalf("get(%#x) = %d for a key never put", k, got)
+		}
+	}
+}
+
+// TestCountTokensConcurrent: goroutines counting different texts at once,
+// the memo growing under them, each get the codec's count (run with -race:
+// the memo is read under the read lock and written under the lock).
+func TestCountTokensConcurrent(t *testing.T) {
+	forgetPieces()
+	r := rand.New(rand.NewPCG(7, 1))
+	texts := make([][]string, 4)
+	want := make([][]int, 4)
+	for g := range texts {
+		for range 150 {
+			var b strings.Builder
+			for range 1 + r.IntN(20) {
+				b.WriteString(pieceFragments[r.IntN(len(pieceFragments))](r))
+			}
+			s := b.String()
+			c, err := encoder().Count(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts[g] = append(texts[g], s)
+			want[g] = append(want[g], c)
+		}
+	}
+	errs := make(chan string, len(texts))
+	var wg sync.WaitGroup
+	for g := range texts {
+		wg.Go(func() {
+			for i, s := range texts[g] {
+				if got := countTokens(s); got != want[g][i] {
+					errs <- fmt.Sprintf("countTokens(%q) = %d, codec %d", s, got, want[g][i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
