@@ -276,9 +276,9 @@ func randWords(r *rand.Rand, words []string, n int) string {
 // matches and countTokens equals the codec's count; the same on rendered
 // data rows as CSV and JSON and the demo's wide table.
 func TestPiecesMatchCodec(t *testing.T) {
-	n := 20000
+	n := 50000
 	if testing.Short() {
-		n = 4000
+		n = 10000
 	}
 	r := rand.New(rand.NewPCG(10, 6))
 	check := func(s string) {
