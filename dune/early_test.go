@@ -3,6 +3,7 @@ package dune_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
@@ -78,5 +79,28 @@ func TestWithEarlyRows(t *testing.T) {
 	// No fn, or n < 1: the context is the same.
 	if got := dune.WithEarlyRows(context.Background(), 0, func([]string, []dune.Row) {}); got != context.Background() {
 		t.Error("n = 0 changed the context")
+	}
+}
+
+// A retried request hands over the early rows once: those of the first
+// attempt that decoded that many rows (here one whose body was cut short),
+// not the retry's again.
+func TestWithEarlyRowsOnceAcrossRetries(t *testing.T) {
+	emu := emulator.NewServer()
+	t.Cleanup(emu.Close)
+	emu.AddQuery(1, emulator.DEXTrades(3000, 1))
+	emu.InjectFault(emulator.Fault{Truncate: true, Path: emulator.EndpointQueryResults})
+	c := dune.NewClient(dune.Config{BaseURL: emu.URL, APIKey: emulator.DefaultAPIKey, Retry: dune.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond}})
+	calls := 0
+	ctx := dune.WithEarlyRows(context.Background(), 7, func([]string, []dune.Row) { calls++ })
+	res, err := c.GetLatestResult(ctx, 1, dune.Options{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := emu.Stats().ByEndpoint[emulator.EndpointQueryResults]; got != 2 {
+		t.Fatalf("%d results requests, want 2 (a cut one and its retry)", got)
+	}
+	if calls != 1 || len(res.Rows) != 500 {
+		t.Errorf("fn called %d times, %d rows: want once, 500 rows", calls, len(res.Rows))
 	}
 }

@@ -80,9 +80,12 @@ type earlyDraft struct {
 
 // earlyFetch returns ctx asking the fetch of q's first page for its first
 // rows, and the draft they will start; ctx and nil when no early draft is
-// worth it (the page is small, or its head was never seen).
+// worth it (the page is small, or its head was never seen). Under a
+// datapoint budget there is none either: the page states what is spent,
+// which grows by the page's datapoints once it is in, so the early page
+// would never be the one present makes.
 func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dune.Options, probe int) (context.Context, *earlyDraft) {
-	if q.executionID != "" || q.explicitLimit <= 0 {
+	if q.executionID != "" || q.explicitLimit <= 0 || t.spend.Limited() {
 		return ctx, nil
 	}
 	head := t.heads.get(headKey(q.queryID, opts))

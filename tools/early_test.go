@@ -102,14 +102,18 @@ func TestSameHead(t *testing.T) {
 	other := base
 	other.Rows, other.StatsRows, other.TotalRowCount, other.Datapoints = []dune.Row{{"y"}, {"z"}}, []dune.Row{{"w"}}, 7, 1
 	other.Now = base.Now.Add(5 * time.Millisecond)
-	endedCopy := ended
-	other.EndedAt = &endedCopy
+	endedElsewhere := ended.In(time.FixedZone("UTC+2", 2*3600)) // the same instant, written with an offset
+	other.EndedAt = &endedElsewhere
+	other.SubmittedAt = base.SubmittedAt.In(time.FixedZone("UTC-5", -5*3600))
 	if !sameHead(base, other) {
 		t.Error("pages differing only in rows, total, datapoints and now are not the same head")
 	}
 	for name, change := range map[string]func(*summary.Page){
 		"execution": func(p *summary.Page) { p.ExecutionID = "01EY" },
 		"ended":     func(p *summary.Page) { e := ended.Add(time.Second); p.EndedAt = &e },
+		"not ended": func(p *summary.Page) { p.EndedAt = nil },
+		"submitted": func(p *summary.Page) { p.SubmittedAt = ended.Add(-time.Minute) },
+		"expires":   func(p *summary.Page) { p.ExpiresAt = ended.Add(90 * 24 * time.Hour) },
 		"columns":   func(p *summary.Page) { p.Columns = []dune.Column{{Name: "a", Type: "integer"}} },
 		"offset":    func(p *summary.Page) { p.Offset = 0 },
 		"notes":     func(p *summary.Page) { p.Notes = []string{"Dune capped limit"} },
