@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -98,6 +99,15 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 		e.started.Store(true)
 		go func() {
 			defer close(e.done)
+			defer func() {
+				// The handler's panics are answered as errors by the
+				// transports; this goroutine is not theirs, so it drops
+				// the draft instead (the page is summarised afresh).
+				if r := recover(); r != nil {
+					e.d = nil
+					t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Str("tool", c.tool).Msg("early draft panicked; dropped")
+				}
+			}()
 			if ctx.Err() == nil { // a cancelled call's draft would not be used
 				e.make(t, c, q, opts, head, keys, rows)
 			}

@@ -215,3 +215,35 @@ func TestEarlyDraftDroppedWhenThePageDiffers(t *testing.T) {
 		})
 	}
 }
+
+// An early draft whose fetch then fails is never taken: its goroutine ends
+// on its own (done closes without take) and blocks nothing; the call
+// answers with the fetch's error.
+func TestEarlyDraftOfAFailedFetchEndsOnItsOwn(t *testing.T) {
+	emu := emulator.NewServer()
+	t.Cleanup(emu.Close)
+	emu.AddQuery(1, emulator.DEXTrades(5000, 1))
+	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, nil)
+	e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000}) // the head is known from now on
+
+	emu.InjectFault(emulator.Fault{Truncate: true, Path: emulator.EndpointQueryResults}) // cut after about half the rows
+	c := &call{tool: schemas.GetLatestResult, usage: &dune.Usage{}}
+	opts := dune.Options{Offset: 1000, Limit: 1000}
+	q := pageQuery{queryID: 1, opts: opts, explicitLimit: 1000, budget: 8000}
+	ctx, early := e.ts.earlyFetch(context.Background(), c, q, opts, 1)
+	if early == nil {
+		t.Fatal("no early draft for a large page of a query seen before")
+	}
+	if _, err := e.ts.fetchLatest(ctx, c, 1, opts); err == nil {
+		t.Fatal("the cut page was answered")
+	}
+	if !early.started.Load() {
+		t.Fatalf("the early draft did not start: the page was cut before its first %d rows", early.rows)
+	}
+	<-early.done // hangs (and the test times out) if the goroutine waits for a take
+
+	got := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000, "offset": 1000})
+	if got.IsError || got.S.Offset != 1000 || got.S.ReturnedRows == 0 {
+		t.Fatalf("the next call: isError %v, %d rows from %d\n%s", got.IsError, got.S.ReturnedRows, got.S.Offset, got.Text)
+	}
+}
