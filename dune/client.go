@@ -255,7 +255,7 @@ func (c *Client) GetExecutionResult(ctx context.Context, executionID string, opt
 func (c *Client) get(ctx context.Context, path string, opts Options, want answerWant) (*Result, error) {
 	maxBody := guardFor(opts, min(c.cfg.MaxBodyBytes, c.mem.Size()))
 	cl := call{method: http.MethodGet, path: path, query: opts.values(), maxBody: maxBody, reserve: min(estimateFor(opts), maxBody), tooLarge: "; ask for fewer rows or columns"}
-	res, err := do(ctx, c, cl, c.resultDecoder(path, want))
+	res, err := do(ctx, c, cl, c.resultDecoder(path, want, earlyRowsFrom(ctx)))
 	if me := (*MismatchError)(nil); errors.As(err, &me) {
 		return nil, err // an answer to another request is never handed out
 	}
@@ -264,11 +264,11 @@ func (c *Client) get(ctx context.Context, path string, opts Options, want answer
 
 // resultDecoder reads a results page: rows counted in the usage, strings
 // scrubbed, the answer checked against the request (want), states checked.
-func (c *Client) resultDecoder(path string, want answerWant) decoder[*Result] {
+func (c *Client) resultDecoder(path string, want answerWant, early *earlyRows) decoder[*Result] {
 	return decoder[*Result]{
 		decode: func(r io.Reader) (*Result, error) {
 			res := &Result{}
-			notes, err := decodeResultNotes(r, res)
+			notes, err := decodeResultNotes(r, res, early)
 			if err != nil {
 				return nil, err
 			}

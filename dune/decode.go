@@ -60,7 +60,7 @@ import (
 // decodeResult reads one results response body into res. Errors wrap
 // ErrMalformedResponse, or are read errors from r (see bodyReader).
 func decodeResult(r io.Reader, res *Result) error {
-	_, err := decodeResultNotes(r, res)
+	_, err := decodeResultNotes(r, res, nil)
 	return err
 }
 
@@ -78,14 +78,15 @@ const (
 	maxMetadataBytes = 16 << 20
 )
 
-// decodeResultNotes is decodeResult, also returning what was tolerated.
-func decodeResultNotes(r io.Reader, res *Result) (decodeNotes, error) {
+// decodeResultNotes is decodeResult, also returning what was tolerated;
+// early, if not nil, gets the first rows (WithEarlyRows).
+func decodeResultNotes(r io.Reader, res *Result, early *earlyRows) (decodeNotes, error) {
 	notes := decodeNotes{declaredRowCount: -1}
 	s := newScanner(r)
 	if err := s.expect('{', "response"); err != nil {
 		return notes, err
 	}
-	var rd rowDecoder
+	rd := rowDecoder{early: early}
 	rd.meter, _ = r.(heapMeter)
 	var stateSeen bool
 	if c, err := s.peek(); err != nil {

@@ -39,6 +39,8 @@ type rowDecoder struct {
 	// rows slice. The memory budget is charged with it (see budget.go).
 	heap  int64
 	meter heapMeter // nil: not metered
+
+	early *earlyRows // nil: no early rows wanted (see WithEarlyRows)
 }
 
 // metered tells the meter what the rows and the scanner's buffer occupy.
@@ -393,6 +395,7 @@ func (d *rowDecoder) add(raw []byte) (int, error) {
 	} else {
 		d.rows = append(d.rows, row)
 	}
+	d.early.rowsDecoded(d.names, d.rows)
 	return i, nil
 }
 

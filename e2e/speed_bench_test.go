@@ -54,7 +54,9 @@ import (
 // (utime+stime from /proc/<pid>/stat) over the loop, less its idle rate
 // measured afterwards while only bare fetches run, per call (Linux only;
 // /proc counts in 10 ms ticks, so run at least ~50 iterations:
-// -benchtime 60x).
+// -benchtime 60x); early-used is the fraction of calls whose summary was
+// started on the page's first rows during the fetch (early_rows in the
+// call's log line, tools/early.go).
 //
 // emulator=process runs `dune-mcp emulator` as a process of its own (demo
 // query 1001, the same 100,000 DEX rows), so the bare fetch crosses
@@ -204,11 +206,15 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 		b.Fatalf("the server logged %d calls, want %d", len(calls), n)
 	}
 	handler := make([]float64, n)
+	early := 0
 	for i, c := range calls {
 		if c.Upstream != 1 || c.Rows != pageRows {
 			b.Fatalf("call %d: %d upstream requests, %d rows fetched: each call must fetch its page, once", i, c.Upstream, c.Rows)
 		}
 		handler[i] = c.Duration
+		if c.EarlyRows > 0 {
+			early++
+		}
 	}
 
 	if cpuOK {
@@ -234,6 +240,7 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 	b.ReportMetric(median(toolT), "tool-ms")
 	b.ReportMetric(median(handler), "handler-ms")
 	b.ReportMetric(median(clientT), "client-ms")
+	b.ReportMetric(float64(early)/float64(n), "early-used")
 }
 
 // median is the middle of xs (the mean of the two middles for even n).
@@ -320,6 +327,9 @@ type loggedCall struct {
 	Duration float64 `json:"duration"` // ms, the handler's time (no transport)
 	Upstream int     `json:"upstream_requests"`
 	Rows     int     `json:"rows_fetched"`
+	// EarlyRows: the summary started on this many rows while the page was
+	// fetched (tools/early.go); 0: it did not, or that draft was dropped.
+	EarlyRows int `json:"early_rows"`
 }
 
 // calls are the tool calls the server has logged so far.

@@ -61,8 +61,11 @@ func (t *Toolset) firstPage(ctx context.Context, c *call, rep report, q pageQuer
 	}
 	opts.Limit = limit
 	var res *dune.Result
+	var early *earlyDraft
 	if q.executionID == "" {
-		res, err = t.fetchLatest(ctx, c, q.queryID, opts)
+		var fctx context.Context
+		fctx, early = t.earlyFetch(ctx, c, q, opts, probeSize(q.budget, est))
+		res, err = t.fetchLatest(fctx, c, q.queryID, opts)
 	} else {
 		res, err = t.fetchRows(ctx, c, q.queryID, q.view(), opts.Offset, opts.Limit)
 	}
@@ -81,9 +84,13 @@ func (t *Toolset) firstPage(ctx context.Context, c *call, rep report, q pageQuer
 		topUp:    !explicit,
 		notes:    fetchNotes(res, opts.Offset, opts.Limit, explicit),
 		fresh:    q.fresh,
+		early:    early,
 	})
 	if err == nil {
 		t.shapes.record(qk, opts.Columns, res.Columns, out.RowTokens)
+		if q.executionID == "" {
+			t.heads.put(headKey(q.queryID, opts), res)
+		}
 	}
 	return out, rep, err
 }

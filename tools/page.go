@@ -30,6 +30,9 @@ type pageReq struct {
 	notes  []string
 	// fresh says whether the call ran the query for this page.
 	fresh freshness
+	// early is the draft started on the page's first rows during its
+	// fetch (early.go); nil: none.
+	early *earlyDraft
 }
 
 // present turns a page into the call's output. Data goes down and comes
@@ -44,9 +47,15 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	if pr.show > 0 && len(rows) > pr.show {
 		rows = rows[:pr.show]
 	}
-	d, err := summary.NewDraft(t.page(c, pr, rows), pr.budget)
-	if err != nil {
-		return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
+	page := t.page(c, pr, rows)
+	d := pr.early.take(page, rows)
+	if d != nil {
+		rep.earlyRows = pr.early.rows
+	} else {
+		var err error
+		if d, err = summary.NewDraft(page, pr.budget); err != nil {
+			return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
+		}
 	}
 	if pr.topUp && len(rows) > 0 && pr.ch.Start+len(rows) < pr.ch.Total {
 		if more := t.topUp(ctx, c, pr, d, len(rows)); more != nil {

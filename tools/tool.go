@@ -23,6 +23,9 @@ type report struct {
 	ids
 	rowsShown int
 	fromCache bool
+	// earlyRows: the summary started on this many rows during the fetch
+	// (early.go); 0: after it.
+	earlyRows int
 }
 
 // ids are the query and execution a call works on (zero when not known yet).
@@ -199,6 +202,9 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 	}
 	if c.cacheTier != "" {
 		ev = ev.Str("cache", c.cacheTier)
+	}
+	if rep.earlyRows > 0 {
+		ev = ev.Int("early_rows", rep.earlyRows)
 	}
 	if errKind != "" {
 		ev = ev.Str("error_kind", errKind)

@@ -97,6 +97,7 @@ type Toolset struct {
 	cache   *pages
 	flights flights // Dune requests in flight, shared by identical calls
 	shapes  *shapeMemo
+	heads   headMemo // for early drafts (early.go)
 	// callTimeout bounds each call's wait on Dune; ≤ 0: unbounded.
 	callTimeout time.Duration
 	runner      *execution.Runner

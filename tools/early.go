@@ -1,0 +1,237 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/tools/summary"
+)
+
+// Overlapping the summary with the fetch.
+//
+// A get_latest_result with a large explicit limit fetches far more rows
+// than the budget shows: the page's rows arrive over most of the call,
+// while the summary's costly part, measuring the rows it may show, needs
+// only the first of them. So, when the call's page has been seen before
+// (its head: ids, times, columns, from the last page of the same query and
+// projection), the draft is started on the first rows as soon as they are
+// decoded (dune.WithEarlyRows), on a goroutine of its own, and planned
+// there while the rest of the page arrives. Once the page is in, the draft
+// is used only if the page it was made from is the page present would
+// make, the rows and the total aside: every other field equal (the head
+// did not change) and its rows equal to the page's first rows. The rest
+// of the rows are then appended (summary.Draft.Extend), which renders what
+// NewDraft on the whole page would (the summary's
+// TestRenderAfterExtendEqualsSummarize). Otherwise the draft is dropped
+// and the page summarised as usual: the early work is lost, never the
+// answer.
+
+// earlyMinRows is the fewest rows an early draft starts with; earlyMargin
+// times the rows the budget is expected to show (probeSize at the query's
+// remembered row cost) is the usual start: enough rows that the summary's
+// constant columns and timestamp affixes, found over the rows a page of
+// that budget can show, are those of the whole page.
+const (
+	earlyMinRows = 64
+	earlyMargin  = 3
+	// earlyHeads bounds the heads remembered (one per query and
+	// projection); past it they are all forgotten.
+	earlyHeads = 256
+)
+
+// headMemo remembers the head (the answer without its rows) of the last
+// page fetched per query and projection. The zero value is ready to use.
+type headMemo struct {
+	mu    sync.Mutex
+	heads map[string]*dune.Result
+}
+
+func (m *headMemo) get(key string) *dune.Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heads[key]
+}
+
+// put remembers res's head under key.
+func (m *headMemo) put(key string, res *dune.Result) {
+	head := *res
+	head.Rows = nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.heads == nil || len(m.heads) >= earlyHeads {
+		m.heads = map[string]*dune.Result{}
+	}
+	m.heads[key] = &head
+}
+
+// earlyDraft is a draft started on a page's first rows during the fetch.
+type earlyDraft struct {
+	rows    int         // how many rows it starts with
+	started atomic.Bool // the first rows arrived and the draft is being made
+	done    chan struct{}
+	page    summary.Page   // what the draft was made from
+	d       *summary.Draft // nil: none could be made
+}
+
+// earlyFetch returns ctx asking the fetch of q's first page for its first
+// rows, and the draft they will start; ctx and nil when no early draft is
+// worth it (the page is small, or its head was never seen). Under a
+// datapoint budget there is none either: the page states what is spent,
+// which grows by the page's datapoints once it is in, so the early page
+// would never be the one present makes.
+func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dune.Options, probe int) (context.Context, *earlyDraft) {
+	if q.executionID != "" || q.explicitLimit <= 0 || t.spend.Limited() {
+		return ctx, nil
+	}
+	head := t.heads.get(headKey(q.queryID, opts))
+	n := max(probe*earlyMargin, earlyMinRows)
+	if head == nil || opts.Limit <= n || len(head.Columns) == 0 {
+		return ctx, nil
+	}
+	e := &earlyDraft{rows: n, done: make(chan struct{})}
+	return dune.WithEarlyRows(ctx, n, func(keys []string, rows []dune.Row) {
+		e.started.Store(true)
+		go func() {
+			defer close(e.done)
+			defer func() {
+				// The handler's panics are answered as errors by the
+				// transports; this goroutine is not theirs, so it drops
+				// the draft instead (the page is summarised afresh).
+				if r := recover(); r != nil {
+					e.d = nil
+					t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Str("tool", c.tool).Msg("early draft panicked; dropped")
+				}
+			}()
+			if ctx.Err() == nil { // a cancelled call's draft would not be used
+				e.make(t, c, q, opts, head, keys, rows)
+			}
+		}()
+	}), e
+}
+
+// headKey names the pages whose heads are alike: same query, parameters
+// and projection.
+func headKey(queryID int64, opts dune.Options) string {
+	return projectionKey(queryKey(queryID, opts.QueryParameters), opts.Columns)
+}
+
+// make builds the draft from the remembered head and the first rows (keys
+// in the decoder's order), and plans it.
+func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, head *dune.Result, keys []string, rows []dune.Row) {
+	if len(keys) != len(head.Columns) {
+		return
+	}
+	at := make(map[string]int, len(keys))
+	for i, k := range keys {
+		at[k] = i
+	}
+	perm := make([]int, len(head.Columns))
+	for j, col := range head.Columns {
+		i, ok := at[col.Name]
+		if !ok {
+			return
+		}
+		perm[j] = i
+	}
+	cells := make([]any, len(rows)*len(perm))
+	ordered := make([]dune.Row, len(rows))
+	for r, row := range rows {
+		out := cells[r*len(perm) : (r+1)*len(perm) : (r+1)*len(perm)]
+		for j, i := range perm {
+			out[j] = row[i]
+		}
+		ordered[r] = out
+	}
+	h := *head
+	pr := pageReq{
+		view:     newView(h.ExecutionID, opts, q.caller),
+		ch:       chunkOf(&h, opts.Offset),
+		budget:   q.budget,
+		explicit: true,
+		limit:    q.explicitLimit,
+		fresh:    q.fresh,
+	}
+	e.page = t.page(c, pr, ordered)
+	d, err := summary.NewDraft(e.page, q.budget)
+	if err != nil {
+		return
+	}
+	d.Planned()
+	e.d = d
+}
+
+// take returns the early draft extended with the rest of rows when it was
+// made from page's first rows and head (page being the page present makes
+// of rows), or nil. It waits for the draft's goroutine to finish, so that
+// goroutine never touches the draft once take has returned; a draft whose
+// fetch failed is never taken, and its goroutine ends on its own.
+func (e *earlyDraft) take(page summary.Page, rows []dune.Row) *summary.Draft {
+	if e == nil || !e.started.Load() {
+		return nil
+	}
+	<-e.done
+	if e.d == nil || len(rows) <= e.rows || !sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) {
+		return nil
+	}
+	if err := e.d.Extend(rows[e.rows:], page.TotalRowCount, page.Datapoints); err != nil {
+		return nil
+	}
+	return e.d
+}
+
+// sameHead reports whether a and b are the same page but for their rows,
+// total row count, datapoints and reference time (which Extend sets, or
+// which only ages the result by the fetch's duration). Times are compared
+// as instants (time.Time.Equal), not by their location.
+func sameHead(a, b summary.Page) bool {
+	if !a.SubmittedAt.Equal(b.SubmittedAt) || !a.ExpiresAt.Equal(b.ExpiresAt) ||
+		(a.EndedAt == nil) != (b.EndedAt == nil) || (a.EndedAt != nil && !a.EndedAt.Equal(*b.EndedAt)) {
+		return false
+	}
+	for _, p := range []*summary.Page{&a, &b} {
+		p.Rows, p.StatsRows, p.TotalRowCount, p.Datapoints = nil, nil, 0, 0
+		p.Now, p.SubmittedAt, p.ExpiresAt, p.EndedAt = time.Time{}, time.Time{}, time.Time{}, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// sameRows reports whether a and b hold the same values.
+func sameRows(a, b []dune.Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j, v := range a[i] {
+			if !sameValue(v, b[i][j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case json.Number:
+		y, ok := b.(json.Number)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
