@@ -78,6 +78,8 @@ type chunk struct {
 	Total int
 	Start int
 	Rows  []dune.Row
+	// weight is weighRows(Rows) when already known (0: not weighed yet).
+	weight int64
 }
 
 // pageCache is a byte-bounded LRU of chunks, weighted by the estimated
@@ -128,7 +130,11 @@ func (p *pageCache) put(v view, ch *chunk) {
 		return
 	}
 	k := v.key(ch.Start)
-	w := weighRows(ch.Rows) + int64(len(k.exec)+len(k.params)+128)
+	w := ch.weight
+	if w <= 0 {
+		w = weighRows(ch.Rows)
+	}
+	w += int64(len(k.exec) + len(k.params) + 128)
 	if w > p.max {
 		return
 	}
@@ -205,7 +211,7 @@ func (p *pageCache) size() (int, int64) {
 func (ch *chunk) slice(from, to int) *chunk {
 	c := *ch
 	c.Rows = ch.Rows[from-ch.Start : to-ch.Start : to-ch.Start]
-	c.Start = from
+	c.Start, c.weight = from, 0
 	return &c
 }
 
@@ -213,12 +219,27 @@ func (ch *chunk) slice(from, to int) *chunk {
 func weighRows(rows []dune.Row) int64 {
 	var total int64
 	for _, r := range rows {
-		total += 24 + 16*int64(len(r))
-		for _, v := range r {
-			total += int64(weighValue(v))
-		}
+		total += weighRow(r)
 	}
 	return total
+}
+
+func weighRow(r dune.Row) int64 {
+	total := 24 + 16*int64(len(r))
+	for _, v := range r {
+		total += int64(weighValue(v))
+	}
+	return total
+}
+
+// weighPrefix returns the weights of rows' prefixes: w[i] is
+// weighRows(rows[:i]), for i up to len(rows).
+func weighPrefix(rows []dune.Row) []int64 {
+	w := make([]int64, len(rows)+1)
+	for i, r := range rows {
+		w[i+1] = w[i] + weighRow(r)
+	}
+	return w
 }
 
 func weighValue(v any) int {

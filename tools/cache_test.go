@@ -148,3 +148,49 @@ func TestPageCacheCollectStitchesSegments(t *testing.T) {
 		t.Error("cached rows were overwritten")
 	}
 }
+
+// A page weighed while it renders (weighPrefix) is charged to the cache as
+// one weighed as it is stored: each segment at the weight of its own rows,
+// and a slice of a weighed chunk weighed afresh.
+func TestStoreWithPrefixWeights(t *testing.T) {
+	rows := rowsOf(600, 3)
+	rows[7] = dune.Row{string(make([]byte, 5000)), nil, json.Number("12")} // one heavy row among the shown
+	ch := &chunk{head: &dune.Result{ExecutionID: "01HX"}, Start: 40, Total: 10000, Rows: rows}
+	v := view{ExecutionID: "01HX"}
+	for _, shown := range []int{0, 1, 8, 300, 600} {
+		t.Run(fmt.Sprint(shown), func(t *testing.T) {
+			plain := &Toolset{cache: newPages(1<<30, nil)}
+			weighed := &Toolset{cache: newPages(1<<30, nil)}
+			plain.store(v, ch, shown, nil)
+			weighed.store(v, ch, shown, weighPrefix(ch.Rows))
+			pn, pw := plain.cache.local.size()
+			wn, ww := weighed.cache.local.size()
+			if pn != wn || pw != ww {
+				t.Fatalf("weighed aside: %d chunks, %d bytes; weighed when stored: %d chunks, %d bytes", wn, ww, pn, pw)
+			}
+			// The segments' weights are their own rows': the heavy row
+			// counts in the first segment only when it is shown.
+			var want int64
+			for _, r := range rows {
+				want += 24 + 16*int64(len(r))
+				for _, c := range r {
+					switch x := c.(type) {
+					case string:
+						want += int64(len(x))
+					case json.Number:
+						want += int64(len(x))
+					default:
+						want += 8
+					}
+				}
+			}
+			if overhead := ww - want; overhead < 0 || overhead > int64(wn)*(128+64) {
+				t.Fatalf("cache charged %d bytes for rows of %d bytes in %d chunks", ww, want, wn)
+			}
+		})
+	}
+	weighedCh := &chunk{Start: 0, Rows: rowsOf(10, 1), Total: 10, weight: 1 << 40}
+	if s := weighedCh.slice(0, 5); s.weight != 0 {
+		t.Errorf("a slice kept its parent's weight %d", s.weight)
+	}
+}

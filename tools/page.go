@@ -68,12 +68,25 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 			pr.ch, rep.fromCache = &merged, false
 		}
 	}
+	// A large page is weighed for the page cache while it renders (on
+	// another core: rendering keeps one busy), not after.
+	var weights []int64
+	weighed := make(chan struct{})
+	if ch := pr.ch; pr.sample == 0 && len(ch.Rows) >= weighAsideRows {
+		go func() {
+			defer close(weighed)
+			weights = weighPrefix(ch.Rows)
+		}()
+	} else {
+		close(weighed)
+	}
 	out, err := d.Render(t.cursorFunc(pr))
+	<-weighed
 	if err != nil {
 		return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
 	}
 	if pr.sample == 0 {
-		t.store(pr.view, pr.ch, out.ShownRows)
+		t.store(pr.view, pr.ch, out.ShownRows, weights)
 	}
 	if rep.fromCache {
 		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
@@ -123,17 +136,33 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 	}
 }
 
+// weighAsideRows is the smallest page weighed while it renders: below it,
+// a goroutine costs about what weighing does.
+const weighAsideRows = 256
+
 // store caches the rows of a page as two disjoint segments: the rows shown
 // (for a re-read of the same page) and the rows after them (where the
-// page's cursor continues). Every row is weighed once.
-func (t *Toolset) store(v view, ch *chunk, shown int) {
+// page's cursor continues). Every row is weighed once: weights, when not
+// nil, are ch's prefix weights (weighPrefix), else each segment is weighed
+// as it is put.
+func (t *Toolset) store(v view, ch *chunk, shown int, weights []int64) {
 	start, end := ch.Start, ch.Start+len(ch.Rows)
-	if shown <= 0 || shown >= len(ch.Rows) {
+	n := len(ch.Rows)
+	if shown <= 0 || shown >= n {
+		if weights != nil {
+			whole := *ch
+			whole.weight = weights[n]
+			ch = &whole
+		}
 		t.cache.put(v, ch)
 		return
 	}
-	t.cache.put(v, ch.slice(start, start+shown))
-	t.cache.put(v, ch.slice(start+shown, end))
+	first, rest := ch.slice(start, start+shown), ch.slice(start+shown, end)
+	if weights != nil {
+		first.weight, rest.weight = weights[shown], weights[n]-weights[shown]
+	}
+	t.cache.put(v, first)
+	t.cache.put(v, rest)
 }
 
 // cursorFunc returns the cursor maker of a page: after shown rows, continue

@@ -344,7 +344,7 @@ func (d *Draft) render() (Output, error) {
 		}
 		text := t.render(tl, n)
 		tt := t.count(tl, n)
-		if c := max(tt, quarterLen(text)); c > budget {
+		if c := sized(text, tt); c > budget {
 			if t.shrink(&tl, &n, c-budget) {
 				continue
 			}
@@ -373,7 +373,7 @@ func (d *Draft) render() (Output, error) {
 		}
 		if !d.f.statsKnown && d.f.fetched > 0 && !hard {
 			// The rows leave room no further row fits in: statistics may.
-			room := budget - max(tt, quarterLen(text))
+			room := budget - sized(text, tt)
 			if !sl.slim {
 				room = min(room, budget-max(stt, s.lastQuarter))
 			}
@@ -398,7 +398,7 @@ func (d *Draft) render() (Output, error) {
 			// The one count of the final encoding: Structured's count was
 			// added up from its parts until now.
 			out.StructuredTokens = CountTokens(string(js))
-			if max(out.StructuredTokens, quarterLen(string(js))) > budget {
+			if sized(js, out.StructuredTokens) > budget {
 				// The sum was short of the count: lay out again, counting
 				// each encoding whole.
 				d.exact = true
@@ -444,7 +444,7 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		}
 		text := t.render(tl, n+1)
 		tt := t.count(tl, n+1)
-		if max(tt, quarterLen(text)) > budget {
+		if sized(text, tt) > budget {
 			break
 		}
 		if !sl.slim {
@@ -485,7 +485,7 @@ func (d *Draft) growCounted(out *Output, tl textLayout, sl structLayout) {
 		}
 		text := t.render(tl, n+1)
 		tt := t.count(tl, n+1)
-		if max(tt, quarterLen(text)) > budget {
+		if sized(text, tt) > budget {
 			return
 		}
 		st, stt, err := s.encode(sl, n+1)
@@ -527,6 +527,17 @@ func extend[T any](s []T, n int, v T) []T {
 		s[i] = v
 	}
 	return s
+}
+
+// sized is max(tokens, quarterLen(s)): the larger of s's two measures,
+// with quarterLen computed only when its bound, a quarter of s's bytes
+// (a UTF-16 code unit takes at least one byte), is over tokens; for data
+// it seldom is, and a result is checked against the budget several times.
+func sized[T ~string | ~[]byte](s T, tokens int) int {
+	if (len(s)+3)/4 <= tokens {
+		return tokens
+	}
+	return max(tokens, quarterLen(string(s)))
 }
 
 // quarterLen is Claude Code's measure of a tool result's size: its length

@@ -112,7 +112,7 @@ func (d *Draft) renderTable() (Output, error) {
 		if err != nil {
 			return Output{}, err
 		}
-		if c := max(tok, quarterLen(string(js))); c > budget {
+		if c := sized(js, tok); c > budget {
 			// Statistics only get the room rows leave: they go first.
 			if tl.statsN > 0 {
 				tl.statsN = dropFromEnd(tl.statsN, c-budget, t.statCost)
@@ -125,7 +125,7 @@ func (d *Draft) renderTable() (Output, error) {
 		}
 		if !f.statsKnown && f.fetched > 0 {
 			// The rows leave room no further row fits in: statistics may.
-			if room := budget - max(tok, quarterLen(string(js))); room >= max(100, budget/10) {
+			if room := budget - sized(js, tok); room >= max(100, budget/10) {
 				if pl, err = d.withStats(); err != nil {
 					return Output{}, err
 				}
@@ -138,7 +138,7 @@ func (d *Draft) renderTable() (Output, error) {
 				break
 			}
 			st2, js2, tok2, err := d.tableOut(tl, n+1, exact)
-			if err != nil || max(tok2, quarterLen(string(js2))) > budget {
+			if err != nil || sized(js2, tok2) > budget {
 				break
 			}
 			st, js, tok, n = st2, js2, tok2, n+1
@@ -163,12 +163,12 @@ func (d *Draft) briefText(compact bool, n int) (string, int) {
 	l := textLayout{brief: true, compact: compact}
 	text := t.render(l, n)
 	tt := CountTokens(text)
-	if max(tt, quarterLen(text)) > budget && !compact {
+	if sized(text, tt) > budget && !compact {
 		l.compact = true
 		text = t.render(l, n)
 		tt = CountTokens(text)
 	}
-	if max(tt, quarterLen(text)) > budget {
+	if sized(text, tt) > budget {
 		text = t.hardCut(l, n)
 		tt = CountTokens(text)
 	}
