@@ -75,7 +75,10 @@ func (f *frame) constPrefix() int {
 	if N == 0 {
 		return 0
 	}
-	k := f.budget*5/4/max(CountTokens(plainCSVLine(f.p.Rows[0])), 1) + 1 + growTries
+	if f.firstCSVTok == 0 { // the first row stays first when the page is extended
+		f.firstCSVTok = CountTokens(plainCSVLine(f.p.Rows[0]))
+	}
+	k := f.budget*5/4/max(f.firstCSVTok, 1) + 1 + growTries
 	return min(N, max(k, constMinRows))
 }
 

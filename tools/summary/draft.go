@@ -39,6 +39,9 @@ type frame struct {
 	// constN is how many of the page's first rows konst and affixes are
 	// found over (constPrefix, widened by Draft.layout).
 	constN int
+	// firstCSVTok is the tokens of the first row as plain CSV (0: not
+	// counted yet; see constPrefix).
+	firstCSVTok int
 	// affixes are the common parts the text table's cells leave out (see
 	// findAffixes); nil: none.
 	affixes []affix
@@ -442,9 +445,8 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		if budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-est < s.rowCost(n) {
 			break
 		}
-		text := t.render(tl, n+1)
 		tt := t.count(tl, n+1)
-		if sized(text, tt) > budget {
+		if tt > budget || t.quarterOver(tl, n+1, budget) {
 			break
 		}
 		if !sl.slim {
@@ -453,12 +455,14 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 				est += 2 // the list's brackets
 			}
 		}
-		out.Text, out.TextTokens, out.ShownRows = text, tt, n+1
+		out.TextTokens, out.ShownRows = tt, n+1
 		estimated = true
 	}
 	if !estimated {
 		return
 	}
+	// The text is rendered once, with the rows the tries added.
+	out.Text = t.render(tl, out.ShownRows)
 	if !d.exact {
 		// render counts the final encoding once.
 		out.Structured, out.StructuredTokens, _ = s.estimate(sl, out.ShownRows)

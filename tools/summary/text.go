@@ -514,6 +514,23 @@ func (t *textView) render(l textLayout, n int) string {
 	return strings.TrimRight(body+tail, "\n")
 }
 
+// quarterOver reports whether the text of layout l with n rows is over
+// limit by quarterLen (see sized). The text is rendered only when a
+// quarter of a bound on its bytes could be.
+func (t *textView) quarterOver(l textLayout, n, limit int) bool {
+	if !l.brief && n > 0 {
+		pre, label, tail := t.sections(l, n)
+		size := len(pre) + len(label) + len(t.tableHeader) + len(tail)
+		for i := range n {
+			size += len(t.rowLines[i])
+		}
+		if (size+3)/4 <= limit {
+			return false
+		}
+	}
+	return quarterLen(t.render(l, n)) > limit
+}
+
 // renderParts renders the text in two parts: everything up to the rows,
 // and the tail saying what was cut and how to continue (never cut).
 func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
