@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/dune-mcp/dune-mcp/internal/jsonstr"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -74,12 +75,8 @@ func appendToolResponse(buf []byte, id mcp.RequestId, res *mcp.CallToolResult) (
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		text, err := json.Marshal(c.(mcp.TextContent).Text)
-		if err != nil {
-			return buf, err
-		}
 		buf = append(buf, `{"type":"text","text":`...)
-		buf = append(buf, text...)
+		buf = jsonstr.Append(buf, c.(mcp.TextContent).Text)
 		buf = append(buf, '}')
 	}
 	buf = append(buf, ']')
