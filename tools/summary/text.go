@@ -156,7 +156,7 @@ func (t *textView) fitRows() {
 	t.rowKinds = extend(t.rowKinds, n, 0)
 	t.rowTok = extend(t.rowTok, n, -1)
 	for i, compact := range []bool{false, true} {
-		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact, hasNull|hasEmpty)) + CountTokens(t.tableHeader)
+		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact, hasNull|hasEmpty)) + t.tableHeaderTok()
 	}
 }
 
