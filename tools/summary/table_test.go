@@ -93,47 +93,7 @@ func TestStructuredCarriesTheTable(t *testing.T) {
 				if st.ReturnedRows != n || st.Table == "" {
 					t.Fatalf("returned_rows %d, shown %d, table %d bytes", st.ReturnedRows, n, len(st.Table))
 				}
-				recs := tableRecords(t, st.Table)
-				if len(recs) != n+1 {
-					t.Fatalf("table has %d records, want a header and %d rows:\n%.800s", len(recs), n, st.Table)
-				}
-				konst := readBackConstants(t, st.Table)
-				patterns := readBackAffixes(t, st.Table, p.Columns)
-				col := map[string]int{}
-				for i, h := range recs[0] {
-					col[h] = i
-				}
-				for c, dc := range p.Columns {
-					_, inHeader := col[dc.Name]
-					_, isConst := konst[dc.Name]
-					if inHeader == isConst {
-						t.Fatalf("column %s: in the header %v, given once %v", dc.Name, inHeader, isConst)
-					}
-					for i := range n {
-						want := duneText(p.Rows[i][c])
-						if isConst {
-							if konst[dc.Name] != want {
-								t.Fatalf("row %d %s: given once as %q, Dune wrote %q", i, dc.Name, konst[dc.Name], want)
-							}
-							continue
-						}
-						cell := recs[i+1][col[dc.Name]]
-						if strings.Contains(cell, "…[+") {
-							if !strings.HasPrefix(want, strings.SplitN(cell, "…[+", 2)[0]) {
-								t.Fatalf("row %d %s: shortened cell %q is not a prefix of Dune's value", i, dc.Name, cell)
-							}
-							continue
-						}
-						if pat, ok := patterns[dc.Name]; ok && cell != "" {
-							cell = strings.Replace(pat, "*", cell, 1)
-						}
-						if cell != want {
-							if a, errA := strconv.ParseFloat(cell, 64); errA != nil || a != p.Rows[i][c] {
-								t.Fatalf("row %d %s: cell reads back as %q, Dune wrote %q", i, dc.Name, cell, want)
-							}
-						}
-					}
-				}
+				checkTableReadsBack(t, p, out)
 				if n < len(p.Rows) {
 					// The next row is not in the table.
 					next := duneText(p.Rows[n][len(p.Columns)-2]) // the tx hash
