@@ -400,7 +400,7 @@ func (d *Draft) render() (Output, error) {
 		if !d.exact {
 			// The one count of the final encoding: Structured's count was
 			// added up from its parts until now.
-			out.StructuredTokens = CountTokens(string(js))
+			out.StructuredTokens = countLarge(string(js))
 			if sized(js, out.StructuredTokens) > budget {
 				// The sum was short of the count: lay out again, counting
 				// each encoding whole.

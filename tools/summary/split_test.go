@@ -436,3 +436,44 @@ func TestCountTokensConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// countLarge's halves add up to the whole's count, and the offset it splits
+// at is where a piece starts in the whole text's own split (nextPiece from
+// the start), for results of every kind at large budgets.
+func TestCountLargeSplitsAtAPiece(t *testing.T) {
+	pages := []Page{dexPage(300, 100000), widePage(20, 300), longTextPage(12, 3000)}
+	checked := 0
+	for _, p := range pages {
+		for _, views := range []Views{ViewsBoth, ViewsStructured, ViewsText} {
+			p.Views = views
+			out := mustSummarize(t, p, 25000)
+			for _, s := range []string{string(out.StructuredJSON), out.Text} {
+				if len(s) < halvesFrom {
+					continue
+				}
+				k := pieceBoundaryNear(s, len(s)/2)
+				if k < 0 {
+					continue
+				}
+				starts := map[int]bool{}
+				for i := 0; i < len(s); i = nextPiece(s, i) {
+					starts[i] = true
+				}
+				if !starts[k] {
+					t.Fatalf("offset %d (%q) is not where a piece starts", k, s[max(k-8, 0):min(k+8, len(s))])
+				}
+				if got, want := countLarge(s), CountTokens(s); got != want {
+					t.Fatalf("countLarge = %d, CountTokens = %d", got, want)
+				}
+				n, err := encoder().Count(s)
+				if err != nil || n != countLarge(s) {
+					t.Fatalf("countLarge = %d, the codec's count %d (%v)", countLarge(s), n, err)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("only %d texts were split", checked)
+	}
+}

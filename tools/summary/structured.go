@@ -349,7 +349,7 @@ func (s *structView) measure(st *schemas.Structured) (*schemas.Structured, int, 
 		return nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
 	s.lastQuarter = (units + 3) / 4 // quarterLen(js)
-	return st, CountTokens(string(js)), nil
+	return st, countLarge(string(js)), nil
 }
 
 // estimate renders Structured like encode, but adds its count up from the

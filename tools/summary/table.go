@@ -70,7 +70,7 @@ func (d *Draft) tableOut(l textLayout, n int, exact bool) (*schemas.Structured, 
 		return nil, nil, 0, fmt.Errorf("summary: encoding structured content: %w", err)
 	}
 	if exact || table == "" {
-		return st, js, CountTokens(string(js)), nil
+		return st, js, countLarge(string(js)), nil
 	}
 	st.Table = ""
 	bare, err := json.Marshal(st)
@@ -146,7 +146,7 @@ func (d *Draft) renderTable() (Output, error) {
 		if !exact {
 			// The one count of the final encoding.
 			exact = true
-			if tok = CountTokens(string(js)); tok > budget {
+			if tok = countLarge(string(js)); tok > budget {
 				continue
 			}
 		}

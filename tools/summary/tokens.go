@@ -2,6 +2,7 @@ package summary
 
 import (
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer"
@@ -78,4 +79,56 @@ func cutToTokens(s string, budget int) string {
 		}
 	}
 	return s[:lo] + marker
+}
+
+// halvesFrom is the shortest text countLarge splits in two: below it, a
+// goroutine costs about what it saves.
+const halvesFrom = 8 << 10
+
+// countLarge is CountTokens of a large text (a result's final encoding),
+// counted as two halves at once when s is valid UTF-8 and has a piece
+// boundary near its middle (see pieceBoundaryNear): a text's count is the
+// sum of its pieces' counts, so the halves' counts add up to the whole's.
+// The second half is counted on another goroutine unless this one gets to
+// it first (the other core may be busy), so it never takes much longer than
+// counting s whole.
+func countLarge(s string) int {
+	k := -1
+	if len(s) >= halvesFrom && utf8.ValidString(s) {
+		k = pieceBoundaryNear(s, len(s)/2)
+	}
+	if k <= 0 {
+		return CountTokens(s)
+	}
+	var claimed atomic.Bool
+	second := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if claimed.CompareAndSwap(false, true) {
+			second = countTokens(s[k:])
+		}
+	}()
+	first := countTokens(s[:k])
+	if claimed.CompareAndSwap(false, true) {
+		second = countTokens(s[k:])
+	}
+	<-done
+	return first + second
+}
+
+// pieceBoundaryNear returns a byte offset at or after mid (and before
+// mid+4096) where a piece of s starts whatever precedes it: an ASCII digit
+// after an ASCII byte that is not one. A digit belongs only to a \p{N}{1,3}
+// piece, which holds nothing but digits, so the piece before it ends
+// there, and one starts there (split.go). -1 when there is none.
+func pieceBoundaryNear(s string, mid int) int {
+	for i := max(mid, 1); i < len(s) && i < mid+4096; i++ {
+		if c := s[i]; '0' <= c && c <= '9' {
+			if p := s[i-1]; p < utf8.RuneSelf && (p < '0' || p > '9') {
+				return i
+			}
+		}
+	}
+	return -1
 }
