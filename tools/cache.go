@@ -78,8 +78,6 @@ type chunk struct {
 	Total int
 	Start int
 	Rows  []dune.Row
-	// weight is weighRows(Rows) when already known (0: not weighed yet).
-	weight int64
 }
 
 // pageCache is a byte-bounded LRU of chunks, weighted by the estimated
@@ -125,16 +123,15 @@ func (p *pageCache) get(v view, start int) (*chunk, bool) {
 
 // put stores ch (non-empty) under its view and start row, replacing what
 // was there, and evicts the least recently used chunks beyond the bound.
-func (p *pageCache) put(v view, ch *chunk) {
+func (p *pageCache) put(v view, ch *chunk) { p.putWeighed(v, ch, weighRows(ch.Rows)) }
+
+// putWeighed is put of a chunk whose rows weigh rowsWeight (weighRows).
+func (p *pageCache) putWeighed(v view, ch *chunk, rowsWeight int64) {
 	if len(ch.Rows) == 0 {
 		return
 	}
 	k := v.key(ch.Start)
-	w := ch.weight
-	if w <= 0 {
-		w = weighRows(ch.Rows)
-	}
-	w += int64(len(k.exec) + len(k.params) + 128)
+	w := rowsWeight + int64(len(k.exec)+len(k.params)+128)
 	if w > p.max {
 		return
 	}
@@ -211,7 +208,7 @@ func (p *pageCache) size() (int, int64) {
 func (ch *chunk) slice(from, to int) *chunk {
 	c := *ch
 	c.Rows = ch.Rows[from-ch.Start : to-ch.Start : to-ch.Start]
-	c.Start, c.weight = from, 0
+	c.Start = from
 	return &c
 }
 

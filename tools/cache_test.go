@@ -149,48 +149,92 @@ func TestPageCacheCollectStitchesSegments(t *testing.T) {
 	}
 }
 
+// rowsBytes is the cache's weight of rows, written from weighRows' rule for
+// the values these tests use (strings, numbers, nulls).
+func rowsBytes(rows []dune.Row) int64 {
+	var want int64
+	for _, r := range rows {
+		want += 24 + 16*int64(len(r))
+		for _, c := range r {
+			switch x := c.(type) {
+			case string:
+				want += int64(len(x))
+			case json.Number:
+				want += int64(len(x))
+			default:
+				want += 8
+			}
+		}
+	}
+	return want
+}
+
+// checkEntriesWeighed holds every chunk in c to the weight of its own rows
+// (and its key's overhead).
+func checkEntriesWeighed(t *testing.T, c *pageCache) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var used int64
+	for el := c.order.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*cacheEntry)
+		want := rowsBytes(e.ch.Rows) + int64(len(e.key.exec)+len(e.key.params)+128)
+		if e.weight != want {
+			t.Errorf("chunk at row %d (%d rows) charged %d bytes, its rows weigh %d", e.ch.Start, len(e.ch.Rows), e.weight, want)
+		}
+		used += e.weight
+	}
+	if used != c.used {
+		t.Errorf("entries weigh %d bytes, the cache counts %d", used, c.used)
+	}
+}
+
 // A page weighed while it renders (weighPrefix) is charged to the cache as
-// one weighed as it is stored: each segment at the weight of its own rows,
-// and a slice of a weighed chunk weighed afresh.
+// one weighed as it is stored: each segment at the weight of its own rows.
 func TestStoreWithPrefixWeights(t *testing.T) {
 	rows := rowsOf(600, 3)
 	rows[7] = dune.Row{string(make([]byte, 5000)), nil, json.Number("12")} // one heavy row among the shown
 	ch := &chunk{head: &dune.Result{ExecutionID: "01HX"}, Start: 40, Total: 10000, Rows: rows}
 	v := view{ExecutionID: "01HX"}
 	for _, shown := range []int{0, 1, 8, 300, 600} {
-		t.Run(fmt.Sprint(shown), func(t *testing.T) {
-			plain := &Toolset{cache: newPages(1<<30, nil)}
-			weighed := &Toolset{cache: newPages(1<<30, nil)}
-			plain.store(v, ch, shown, nil)
-			weighed.store(v, ch, shown, weighPrefix(ch.Rows))
-			pn, pw := plain.cache.local.size()
-			wn, ww := weighed.cache.local.size()
-			if pn != wn || pw != ww {
-				t.Fatalf("weighed aside: %d chunks, %d bytes; weighed when stored: %d chunks, %d bytes", wn, ww, pn, pw)
-			}
-			// The segments' weights are their own rows': the heavy row
-			// counts in the first segment only when it is shown.
-			var want int64
-			for _, r := range rows {
-				want += 24 + 16*int64(len(r))
-				for _, c := range r {
-					switch x := c.(type) {
-					case string:
-						want += int64(len(x))
-					case json.Number:
-						want += int64(len(x))
-					default:
-						want += 8
-					}
+		for _, aside := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d/aside=%v", shown, aside), func(t *testing.T) {
+				ts := &Toolset{cache: newPages(1<<30, nil)}
+				var w []int64
+				if aside {
+					w = weighPrefix(ch.Rows)
 				}
-			}
-			if overhead := ww - want; overhead < 0 || overhead > int64(wn)*(128+64) {
-				t.Fatalf("cache charged %d bytes for rows of %d bytes in %d chunks", ww, want, wn)
-			}
-		})
+				ts.store(v, ch, shown, w)
+				n, _ := ts.cache.local.size()
+				want := 1
+				if shown > 0 && shown < len(rows) {
+					want = 2
+				}
+				if n != want {
+					t.Fatalf("%d chunks stored, want %d", n, want)
+				}
+				checkEntriesWeighed(t, ts.cache.local)
+			})
+		}
 	}
-	weighedCh := &chunk{Start: 0, Rows: rowsOf(10, 1), Total: 10, weight: 1 << 40}
-	if s := weighedCh.slice(0, 5); s.weight != 0 {
-		t.Errorf("a slice kept its parent's weight %d", s.weight)
+}
+
+// A page stitched from cached segments (next_page) and stored again is
+// charged the weight of all its rows, not the first segment's.
+func TestStitchedPageWeighedWhole(t *testing.T) {
+	ts := &Toolset{cache: newPages(1<<30, nil)}
+	v := view{ExecutionID: "01HY"}
+	head := &dune.Result{ExecutionID: "01HY"}
+	big := rowsOf(25, 1)
+	for i := range big {
+		big[i] = dune.Row{string(make([]byte, 1000))}
 	}
+	page := &chunk{head: head, Start: 0, Total: 100, Rows: big}
+	ts.store(v, page, 5, weighPrefix(page.Rows)) // two segments, weighed aside
+	got := ts.cache.local.collect(v, 0, 25)
+	if got == nil || len(got.Rows) != 25 {
+		t.Fatalf("collect: %v", got)
+	}
+	ts.store(v, got, 25, nil)
+	checkEntriesWeighed(t, ts.cache.local)
 }

@@ -182,12 +182,13 @@ func (e *earlyDraft) take(page summary.Page, rows []dune.Row) *summary.Draft {
 	if err := e.d.Extend(rows[e.rows:], page.TotalRowCount, page.Datapoints); err != nil {
 		return nil
 	}
+	e.d.SetNow(page.Now) // the age is the answer's, not the early rows'
 	return e.d
 }
 
 // sameHead reports whether a and b are the same page but for their rows,
-// total row count, datapoints and reference time (which Extend sets, or
-// which only ages the result by the fetch's duration). Times are compared
+// total row count and datapoints (which Extend sets) and reference time
+// (which take sets with Draft.SetNow). Times are compared
 // as instants (time.Time.Equal), not by their location.
 func sameHead(a, b summary.Page) bool {
 	if !a.SubmittedAt.Equal(b.SubmittedAt) || !a.ExpiresAt.Equal(b.ExpiresAt) ||

@@ -148,21 +148,15 @@ const weighAsideRows = 256
 func (t *Toolset) store(v view, ch *chunk, shown int, weights []int64) {
 	start, end := ch.Start, ch.Start+len(ch.Rows)
 	n := len(ch.Rows)
+	if weights == nil {
+		weights = weighPrefix(ch.Rows)
+	}
 	if shown <= 0 || shown >= n {
-		if weights != nil {
-			whole := *ch
-			whole.weight = weights[n]
-			ch = &whole
-		}
-		t.cache.put(v, ch)
+		t.cache.putWeighed(v, ch, weights[n])
 		return
 	}
-	first, rest := ch.slice(start, start+shown), ch.slice(start+shown, end)
-	if weights != nil {
-		first.weight, rest.weight = weights[shown], weights[n]-weights[shown]
-	}
-	t.cache.put(v, first)
-	t.cache.put(v, rest)
+	t.cache.putWeighed(v, ch.slice(start, start+shown), weights[shown])
+	t.cache.putWeighed(v, ch.slice(start+shown, end), weights[n]-weights[shown])
 }
 
 // cursorFunc returns the cursor maker of a page: after shown rows, continue

@@ -3,9 +3,10 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/dune-mcp/dune-mcp/internal/jsonstr"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/dune-mcp/dune-mcp/internal/jsonstr"
 )
 
 // appendMessage appends one JSON-RPC message as a line (its JSON, then a

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // switchAt sets column c of p's rows to a before row at and b from it on.
@@ -183,5 +184,35 @@ func TestExtendPastThePrefixKeepsMeasurements(t *testing.T) {
 				t.Errorf("Extend and Render counted %d bytes, the whole page's summary %d: rows measured before Extend were measured again", after, fresh)
 			}
 		})
+	}
+}
+
+// A draft made before the page it renders (an early draft, extended)
+// reckons the result's age from the time SetNow gives it, as a fresh
+// summary of the page at that time does, across a change of unit.
+func TestSetNowAgesTheExtendedDraft(t *testing.T) {
+	whole := dexPage(400, 100000)
+	ended := *whole.EndedAt
+	whole.Now = ended.Add(59*time.Minute + 50*time.Second)
+	part := firstPart(whole, 100)
+	d := mustDraft(t, part, 8000)
+	d.Planned()
+	later := whole
+	later.Now = ended.Add(61 * time.Minute)
+	if err := d.Extend(whole.Rows[100:], whole.TotalRowCount, whole.Datapoints); err != nil {
+		t.Fatal(err)
+	}
+	d.SetNow(later.Now)
+	got, err := d.Render(testCursor(later))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustSummarize(t, later, 8000)
+	if got.Text != want.Text {
+		t.Fatalf("extended draft, then SetNow:\n%.400s\n---- a fresh summary:\n%.400s", got.Text, want.Text)
+	}
+	before := mustSummarize(t, whole, 8000)
+	if before.Text == want.Text {
+		t.Fatal("the two times give the same text: the test shows nothing")
 	}
 }

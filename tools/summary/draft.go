@@ -302,6 +302,17 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 	return nil
 }
 
+// SetNow sets the time the result's age is reckoned from (Page.Now; the
+// wall clock when zero), for a draft made before the page it renders, as
+// one started on the page's first rows and extended with the rest.
+func (d *Draft) SetNow(now time.Time) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	d.f.now = now
+	d.text.prepareHead()
+}
+
 // Render lays out and renders the page once: both Output.Text and the JSON
 // encoding of Output.Structured have at most the budget's tokens. The
 // cursor function is called with the number of rows shown; nil means no

@@ -2,11 +2,12 @@ package summary
 
 import (
 	"encoding/json"
-	"github.com/dune-mcp/dune-mcp/internal/jsonstr"
 	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/dune-mcp/dune-mcp/internal/jsonstr"
 )
 
 // appendJSON appends the JSON encoding of v to dst: exactly the bytes

@@ -2,10 +2,11 @@ package summary
 
 import (
 	"fmt"
-	"github.com/dune-mcp/dune-mcp/dune"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dune-mcp/dune-mcp/dune"
 )
 
 const (

@@ -118,17 +118,33 @@ func countLarge(s string) int {
 }
 
 // pieceBoundaryNear returns a byte offset at or after mid (and before
-// mid+4096) where a piece of s starts whatever precedes it: an ASCII digit
-// after an ASCII byte that is not one. A digit belongs only to a \p{N}{1,3}
-// piece, which holds nothing but digits, so the piece before it ends
-// there, and one starts there (split.go). -1 when there is none.
+// mid+4096) where s splits into two texts whose counts add up to its own
+// (splitsAt), -1 when there is none.
 func pieceBoundaryNear(s string, mid int) int {
 	for i := max(mid, 1); i < len(s) && i < mid+4096; i++ {
-		if c := s[i]; '0' <= c && c <= '9' {
-			if p := s[i-1]; p < utf8.RuneSelf && (p < '0' || p > '9') {
-				return i
-			}
+		if splitsAt(s, i) {
+			return i
 		}
 	}
 	return -1
+}
+
+// splitsAt reports whether s[:i] and s[i:] are split into the same pieces
+// as s (split.go), so that their counts add up to s's: s[i] is an ASCII
+// digit and s[i-1] an ASCII byte that is neither a digit nor white space.
+// A digit belongs only to a \p{N}{1,3} piece, which holds nothing but
+// digits, so a piece starts at i; and the piece that ends at i is split
+// the same without what follows it, which only white space (\s+(?!\S))
+// looks past.
+func splitsAt(s string, i int) bool {
+	if i <= 0 || i >= len(s) || s[i] < '0' || s[i] > '9' {
+		return false
+	}
+	switch p := s[i-1]; {
+	case p >= utf8.RuneSelf, '0' <= p && p <= '9':
+		return false
+	case p == ' ', p == '\t', p == '\n', p == '\r', p == '\v', p == '\f':
+		return false
+	}
+	return true
 }
