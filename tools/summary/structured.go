@@ -139,11 +139,7 @@ func (s *structView) prepareStats() {
 
 // fitRows sizes the row memos to the page's rows, keeping the rows already
 // counted.
-func (s *structView) fitRows() {
-	n := len(s.f.p.Rows)
-	s.srowTok = extend(s.srowTok, n, -1)
-	s.srowShort = extend(s.srowShort, n, -1)
-}
+func (s *structView) fitRows() {}
 
 // forgetShortRows drops the counts of shortened rows (the cell bound
 // changed); full rows do not depend on it.
@@ -210,19 +206,23 @@ func (s *structView) shortenRow(row []any) ([]any, int) {
 // rowCost is the cost of row i as Structured carries it (in the current
 // shortMode); "],[" is one token, so the rows' sum is the list's.
 func (s *structView) rowCost(i int) int {
-	memo := s.srowTok
+	memo := &s.srowTok
 	if s.shortMode {
-		memo = s.srowShort
+		memo = &s.srowShort
 	}
-	if memo[i] < 0 {
+	if i >= len(*memo) {
+		*memo = extend(*memo, i+1, -1) // grown as rows are measured
+	}
+	m := *memo
+	if m[i] < 0 {
 		r, _ := s.row(i)
 		if js, _, err := s.rowJSON(i, r); err != nil {
-			memo[i] = 1 << 20 // never fits; the final encoding reports the error
+			m[i] = 1 << 20 // never fits; the final encoding reports the error
 		} else {
-			memo[i] = CountTokens(js)
+			m[i] = CountTokens(js)
 		}
 	}
-	return memo[i]
+	return m[i]
 }
 
 // rowJSON returns the JSON of r, row i of a Structured s rendered, and its

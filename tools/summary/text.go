@@ -148,14 +148,11 @@ func (t *textView) prepareStats() {
 	}
 }
 
-// fitRows sizes the row memos to the page's rows, keeping the rows already
-// rendered, and counts the table's fixed cost (label and header line).
+// fitRows counts the table's fixed cost (label and header line) for the
+// page's rows. The row memos grow as rows are rendered (row), not to the
+// page's size: a page of 1,000 rows shows a few dozen.
 func (t *textView) fitRows() {
 	n := len(t.f.p.Rows)
-	t.rowLines = extend(t.rowLines, n, "")
-	t.rowCut = extend(t.rowCut, n, 0)
-	t.rowKinds = extend(t.rowKinds, n, 0)
-	t.rowTok = extend(t.rowTok, n, -1)
 	for i, compact := range []bool{false, true} {
 		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact, hasNull|hasEmpty)) + t.tableHeaderTok()
 	}
@@ -176,7 +173,7 @@ func (t *textView) csvCost(n int) int {
 		b.WriteByte('\n')
 		t.plainHeaderTok = CountTokens(b.String())
 	}
-	t.plainRowTok = extend(t.plainRowTok, len(t.f.p.Rows), -1)
+	t.plainRowTok = extend(t.plainRowTok, min(n, len(t.f.p.Rows)), -1)
 	sum := t.plainHeaderTok
 	for i := range min(n, len(t.f.p.Rows)) {
 		if t.plainRowTok[i] < 0 {
@@ -295,6 +292,12 @@ func (t *textView) statCost(i int) int { return t.statLineTok[i] }
 
 // row renders (once) row i as a CSV line.
 func (t *textView) row(i int) string {
+	if i >= len(t.rowTok) {
+		t.rowLines = extend(t.rowLines, i+1, "")
+		t.rowCut = extend(t.rowCut, i+1, 0)
+		t.rowKinds = extend(t.rowKinds, i+1, 0)
+		t.rowTok = extend(t.rowTok, i+1, -1)
+	}
 	if t.rowTok[i] >= 0 {
 		return t.rowLines[i]
 	}
@@ -348,7 +351,7 @@ func (t *textView) rowCost(i int) int {
 // and counting 1,000 lines took 8 ms.
 func (t *textView) anyLongCell(n int) bool {
 	for i := range min(n, len(t.f.p.Rows)) {
-		if t.rowTok[i] >= 0 { // the line is made: it knows
+		if i < len(t.rowTok) && t.rowTok[i] >= 0 { // the line is made: it knows
 			if t.rowCut[i] > 0 {
 				return true
 			}
