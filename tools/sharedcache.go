@@ -93,10 +93,8 @@ func (p *pages) get(v view, start int) (*chunk, string, bool) {
 	return nil, "", false
 }
 
-// put stores ch (non-empty) under its view and start row in both tiers.
-func (p *pages) put(v view, ch *chunk) { p.putWeighed(v, ch, weighRows(ch.Rows)) }
-
-// putWeighed is put of a chunk whose rows weigh rowsWeight (weighRows).
+// putWeighed stores ch (non-empty), whose rows weigh rowsWeight
+// (weighRows), under its view and start row in both tiers.
 func (p *pages) putWeighed(v view, ch *chunk, rowsWeight int64) {
 	p.local.putWeighed(v, ch, rowsWeight)
 	if p.shared == nil || len(ch.Rows) == 0 {
