@@ -62,12 +62,7 @@ func TestEarlyDraftRendersAsAFreshPage(t *testing.T) {
 				if got.IsError || got.S.ReturnedRows == 0 || got.S.Offset != 2000 {
 					t.Fatalf("early page: isError %v, %d rows from %d\n%s", got.IsError, got.S.ReturnedRows, got.S.Offset, got.Text)
 				}
-				if got.Text != want.Text {
-					t.Errorf("text differs from the cold server's:\n%s\n---- cold:\n%s", got.Text, want.Text)
-				}
-				if string(got.S.raw) != string(want.S.raw) {
-					t.Errorf("structuredContent differs from the cold server's:\n%s\n---- cold:\n%s", got.S.raw, want.S.raw)
-				}
+				sameAsCold(t, got, want)
 			})
 		}
 	}
@@ -206,12 +201,7 @@ func TestEarlyDraftDroppedWhenThePageDiffers(t *testing.T) {
 			if got.IsError || got.S.ReturnedRows == 0 || got.S.Offset != tc.offset {
 				t.Fatalf("page: isError %v, %d rows from %d\n%s", got.IsError, got.S.ReturnedRows, got.S.Offset, got.Text)
 			}
-			if got.Text != want.Text {
-				t.Errorf("text differs from the cold server's:\n%s\n---- cold:\n%s", got.Text, want.Text)
-			}
-			if string(got.S.raw) != string(want.S.raw) {
-				t.Errorf("structuredContent differs from the cold server's:\n%s\n---- cold:\n%s", got.S.raw, want.S.raw)
-			}
+			sameAsCold(t, got, want)
 		})
 	}
 }
@@ -245,5 +235,17 @@ func TestEarlyDraftOfAFailedFetchEndsOnItsOwn(t *testing.T) {
 	got := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000, "offset": 1000})
 	if got.IsError || got.S.Offset != 1000 || got.S.ReturnedRows == 0 {
 		t.Fatalf("the next call: isError %v, %d rows from %d\n%s", got.IsError, got.S.ReturnedRows, got.S.Offset, got.Text)
+	}
+}
+
+// sameAsCold holds a page to the one a server that never saw the query
+// renders: the same text and the same structuredContent.
+func sameAsCold(t *testing.T, got, want result) {
+	t.Helper()
+	if got.Text != want.Text {
+		t.Errorf("text differs from the cold server's:\n%s\n---- cold:\n%s", got.Text, want.Text)
+	}
+	if string(got.S.raw) != string(want.S.raw) {
+		t.Errorf("structuredContent differs from the cold server's:\n%s\n---- cold:\n%s", got.S.raw, want.S.raw)
 	}
 }

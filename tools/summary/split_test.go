@@ -481,14 +481,7 @@ func TestCountLargeSplitsAtAPiece(t *testing.T) {
 // digits; and a text whose middle is such an offset is counted right by
 // countLarge.
 func TestSplitsAtAddsUp(t *testing.T) {
-	enc := encoder()
-	count := func(s string) int {
-		n, err := enc.Count(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(s string) int { return codecCount(t, s) }
 	frags := []string{"1", "12", "123", "4567", " ", "  ", "   ", "\t", "\n", " \n", "\r\n", "a", "ab", "Abc", "'s", ",", "\",\"", "-", "/", ".", "é", "—", "x  ", "[", "]", ":"}
 	r := rand.New(rand.NewPCG(42, 9))
 	accepted := 0
