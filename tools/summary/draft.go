@@ -147,8 +147,7 @@ func NewDraft(p Page, budget int) (*Draft, error) {
 	f.findConstants()
 	d.text = newTextView(f)
 	d.st = newStructView(f)
-	d.text.fitRows()
-	d.st.fitRows()
+	d.text.countRowsFixed()
 	return d, nil
 }
 
@@ -297,8 +296,7 @@ func (d *Draft) Extend(rows []dune.Row, total, datapoints int) error {
 		d.text.forgetRows()
 		d.st.forgetShortRows()
 	}
-	d.text.fitRows()
-	d.st.fitRows()
+	d.text.countRowsFixed()
 	return nil
 }
 
@@ -456,8 +454,10 @@ func (d *Draft) grow(out *Output, tl textLayout, sl structLayout) {
 		if budget-out.TextTokens < fixed+t.rowCost(n) || !sl.slim && budget-est < s.rowCost(n) {
 			break
 		}
-		tt := t.count(tl, n+1)
-		if tt > budget || t.quarterOver(tl, n+1, budget) {
+		// The text's quarterLen is at most a quarter of its bytes: it is
+		// rendered to measure it only when that bound is over the budget.
+		tt, size := t.countLen(tl, n+1)
+		if tt > budget || (size+3)/4 > budget && quarterLen(t.render(tl, n+1)) > budget {
 			break
 		}
 		if !sl.slim {

@@ -79,7 +79,7 @@ func grownTo[T any](s *[]T, i int) *T {
 }
 
 // newStructView prepares the pieces that depend on the columns;
-// statistics come with prepareStats, rows with fitRows.
+// statistics come with prepareStats, rows as they are measured (rowCost).
 func newStructView(f *frame) *structView {
 	s := &structView{f: f}
 	s.prepareColumns()
@@ -93,7 +93,6 @@ func (s *structView) prepareColumns() {
 	for i, c := range s.cols {
 		s.colTok[i] = jsonTokens(c) + 1
 	}
-	s.fitRows()
 }
 
 // prepareStats builds each column's statistics as Structured carries them,
@@ -137,15 +136,10 @@ func (s *structView) prepareStats() {
 	}
 }
 
-// fitRows sizes the row memos to the page's rows, keeping the rows already
-// counted.
-func (s *structView) fitRows() {}
-
 // forgetShortRows drops the counts of shortened rows (the cell bound
 // changed); full rows do not depend on it.
 func (s *structView) forgetShortRows() {
 	s.srowShort, s.srowShortJS = nil, nil
-	s.fitRows()
 }
 
 func jsonTokens(v any) int {

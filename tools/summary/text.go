@@ -71,8 +71,8 @@ type textView struct {
 }
 
 // newTextView prepares the pieces that depend on the columns and the head
-// (provenance, filters, notes); statistics come with prepareStats, rows
-// with fitRows.
+// (provenance, filters, notes); statistics come with prepareStats, the
+// table's fixed cost with countRowsFixed, rows as they are measured (row).
 func newTextView(f *frame) *textView {
 	t := &textView{f: f, plainHeaderTok: -1}
 	t.prepareHead()
@@ -148,10 +148,10 @@ func (t *textView) prepareStats() {
 	}
 }
 
-// fitRows counts the table's fixed cost (label and header line) for the
-// page's rows. The row memos grow as rows are rendered (row), not to the
-// page's size: a page of 1,000 rows shows a few dozen.
-func (t *textView) fitRows() {
+// countRowsFixed counts the table's fixed cost (label and header line) for
+// the page's rows. The row memos grow as rows are rendered (row), not to
+// the page's size: a page of 1,000 rows shows a few dozen.
+func (t *textView) countRowsFixed() {
 	n := len(t.f.p.Rows)
 	for i, compact := range []bool{false, true} {
 		t.rowsFixedTok[i] = CountTokens(t.tableLabel(n, n, compact, hasNull|hasEmpty)) + t.tableHeaderTok()
@@ -203,7 +203,7 @@ func plainCSVLine(row dune.Row) string {
 // forgetRows drops the rendered rows (the cell bound changed).
 func (t *textView) forgetRows() {
 	t.rowLines, t.rowCut, t.rowKinds, t.rowTok = nil, nil, nil, nil
-	t.fitRows()
+	t.countRowsFixed()
 }
 
 func orDash(s string) string {
@@ -518,23 +518,6 @@ func (t *textView) render(l textLayout, n int) string {
 	return strings.TrimRight(body+tail, "\n")
 }
 
-// quarterOver reports whether the text of layout l with n rows is over
-// limit by quarterLen (see sized). The text is rendered only when a
-// quarter of a bound on its bytes could be.
-func (t *textView) quarterOver(l textLayout, n, limit int) bool {
-	if !l.brief && n > 0 {
-		pre, label, tail := t.sections(l, n)
-		size := len(pre) + len(label) + len(t.tableHeader) + len(tail)
-		for i := range n {
-			size += len(t.rowLines[i])
-		}
-		if (size+3)/4 <= limit {
-			return false
-		}
-	}
-	return quarterLen(t.render(l, n)) > limit
-}
-
 // renderParts renders the text in two parts: everything up to the rows,
 // and the tail saying what was cut and how to continue (never cut).
 func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
@@ -545,12 +528,8 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 	if n == 0 {
 		return pre, tail
 	}
-	size := len(pre) + len(label) + len(t.tableHeader)
-	for i := range n {
-		size += len(t.rowLines[i])
-	}
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(t.bodyLen(pre, label, n))
 	b.WriteString(pre)
 	b.WriteString(label)
 	b.WriteString(t.tableHeader)
@@ -558,6 +537,16 @@ func (t *textView) renderParts(l textLayout, n int) (body, tail string) {
 		b.WriteString(t.rowLines[i])
 	}
 	return b.String(), tail
+}
+
+// bodyLen is the length of the body renderParts makes of pre, label and
+// the first n rows.
+func (t *textView) bodyLen(pre, label string, n int) int {
+	size := len(pre) + len(label) + len(t.tableHeader)
+	for i := range n {
+		size += len(t.rowLines[i])
+	}
+	return size
 }
 
 // briefParts is renderParts for the brief text (no rows).
@@ -670,10 +659,20 @@ func (t *textView) sections(l textLayout, n int) (pre, label, tail string) {
 // (split.go) then ends a piece at the newline, whatever follows (see
 // joinsAtNewline). Where a part does not, the whole text is counted.
 func (t *textView) count(l textLayout, n int) int {
+	tokens, _ := t.countLen(l, n)
+	return tokens
+}
+
+// countLen is count, and a bound on the text's length in bytes (the length
+// of its parts, before the trailing newlines render trims): the text is
+// not rendered to measure it.
+func (t *textView) countLen(l textLayout, n int) (tokens, size int) {
 	if l.brief || n == 0 {
-		return CountTokens(t.render(l, n))
+		text := t.render(l, n)
+		return CountTokens(text), len(text)
 	}
 	pre, label, tail := t.sections(l, n)
+	size = t.bodyLen(pre, label, n) + len(tail)
 	tail = strings.TrimRight(tail, "\n")
 	total, prev := 0, ""
 	ok := true
@@ -701,9 +700,9 @@ func (t *textView) count(l textLayout, n int) int {
 	}
 	add(tail, CountTokens(tail))
 	if !ok {
-		return CountTokens(t.render(l, n))
+		return CountTokens(t.render(l, n)), size
 	}
-	return total
+	return total, size
 }
 
 // tableHeaderTok is the token count of t.tableHeader, counted once.
