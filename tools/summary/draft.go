@@ -559,13 +559,4 @@ func sized[T ~string | ~[]byte](s T, tokens int) int {
 // in UTF-16 code units over four, rounded up. Clients that cap results
 // that way (MAX_MCP_OUTPUT_TOKENS) must not reject a result that fits its
 // o200k budget, so both measures are held to the budget.
-func quarterLen(s string) int {
-	n := 0
-	for _, r := range s {
-		n++
-		if r > 0xFFFF {
-			n++
-		}
-	}
-	return (n + 3) / 4
-}
+func quarterLen(s string) int { return (utf16Len(s) + 3) / 4 }

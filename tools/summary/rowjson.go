@@ -156,8 +156,9 @@ func validNumber(s string) bool {
 }
 
 // utf16Len is the length of the UTF-8 text b in UTF-16 code units (what
-// quarterLen counts, before dividing).
-func utf16Len(b []byte) int {
+// quarterLen counts, before dividing); an invalid byte counts as one, as
+// U+FFFD.
+func utf16Len[T ~string | ~[]byte](b T) int {
 	n := 0
 	for i := 0; i < len(b); {
 		if b[i] < utf8.RuneSelf {
@@ -165,7 +166,7 @@ func utf16Len(b []byte) int {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRune(b[i:])
+		r, size := utf8.DecodeRuneInString(string(b[i:min(i+utf8.UTFMax, len(b))]))
 		n++
 		if r > 0xFFFF {
 			n++

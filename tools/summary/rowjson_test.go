@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
@@ -200,6 +201,10 @@ func TestUTF16Len(t *testing.T) {
 	for s, want := range map[string]int{"": 0, "abc": 3, "é": 1, "—": 1, "😀": 2, "a😀b": 4, "\xff": 1, "\xe2\x80": 2} {
 		if got := utf16Len([]byte(s)); got != want {
 			t.Errorf("utf16Len(%q) = %d, want %d", s, got, want)
+		}
+		// The string form, and unicode/utf16's own count (the oracle).
+		if got, std := utf16Len(s), len(utf16.Encode([]rune(s))); got != want || std != want {
+			t.Errorf("utf16Len(string %q) = %d, utf16.Encode gives %d, want %d", s, got, std, want)
 		}
 	}
 }
