@@ -56,7 +56,8 @@ import (
 // /proc counts in 10 ms ticks, so run at least ~50 iterations:
 // -benchtime 60x); early-used is the fraction of calls whose summary was
 // started on the page's first rows during the fetch (early_rows in the
-// call's log line, tools/early.go).
+// call's log line, tools/early.go), early-ready the fraction whose answer
+// was rendered before the page's last rows arrived (early_ready).
 //
 // emulator=process runs `dune-mcp emulator` as a process of its own (demo
 // query 1001, the same 100,000 DEX rows), so the bare fetch crosses
@@ -206,7 +207,7 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 		b.Fatalf("the server logged %d calls, want %d", len(calls), n)
 	}
 	handler := make([]float64, n)
-	early := 0
+	early, ready := 0, 0
 	for i, c := range calls {
 		if c.Upstream != 1 || c.Rows != pageRows {
 			b.Fatalf("call %d: %d upstream requests, %d rows fetched: each call must fetch its page, once", i, c.Upstream, c.Rows)
@@ -214,6 +215,9 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 		handler[i] = c.Duration
 		if c.EarlyRows > 0 {
 			early++
+		}
+		if c.EarlyReady {
+			ready++
 		}
 	}
 
@@ -241,6 +245,7 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 	b.ReportMetric(median(handler), "handler-ms")
 	b.ReportMetric(median(clientT), "client-ms")
 	b.ReportMetric(float64(early)/float64(n), "early-used")
+	b.ReportMetric(float64(ready)/float64(n), "early-ready")
 }
 
 // median is the middle of xs (the mean of the two middles for even n).
@@ -330,6 +335,9 @@ type loggedCall struct {
 	// EarlyRows: the summary started on this many rows while the page was
 	// fetched (tools/early.go); 0: it did not, or that draft was dropped.
 	EarlyRows int `json:"early_rows"`
+	// EarlyReady: the answer was rendered before the page's last rows
+	// arrived, and used (tools/early.go).
+	EarlyReady bool `json:"early_ready"`
 }
 
 // calls are the tool calls the server has logged so far.

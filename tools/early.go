@@ -31,6 +31,18 @@ import (
 // TestRenderAfterExtendEqualsSummarize). Otherwise the draft is dropped
 // and the page summarised as usual: the early work is lost, never the
 // answer.
+//
+// The draft goes one step further when it can: it renders the whole answer
+// before the last rows arrive. The page's size is known (the call's limit,
+// or the rows left of the remembered total), and past the rows a page can
+// show only the number of rows reaches the answer (summary.Draft.RowsRead),
+// so the draft is extended with stand-ins for the rows still on their way
+// and rendered. The answer is used if the page came back as foreseen: the
+// same head, its first rows those the draft read, that many rows, the same
+// total and datapoints, and an age that reads the same. Otherwise the page
+// is summarised afresh. A query whose rendering read past the first rows
+// (statistics computed, as for a wide table whose rows leave room) is not
+// rendered early again: only drafted.
 
 // earlyMinRows is the fewest rows an early draft starts with; earlyMargin
 // times the rows the budget is expected to show (probeSize at the query's
@@ -49,25 +61,44 @@ const (
 // page fetched per query and projection. The zero value is ready to use.
 type headMemo struct {
 	mu    sync.Mutex
-	heads map[string]*dune.Result
+	heads map[string]memoHead
 }
 
-func (m *headMemo) get(key string) *dune.Result {
+// memoHead is a remembered head, and whether its pages are rendered early.
+type memoHead struct {
+	head *dune.Result
+	// draftOnly: rendering a page of this query early read past its first
+	// rows, so its pages are only drafted early.
+	draftOnly bool
+}
+
+func (m *headMemo) get(key string) memoHead {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.heads[key]
 }
 
-// put remembers res's head under key.
+// put remembers res's head under key (keeping whether its pages are
+// rendered early).
 func (m *headMemo) put(key string, res *dune.Result) {
 	head := *res
 	head.Rows = nil
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.heads == nil || len(m.heads) >= earlyHeads {
-		m.heads = map[string]*dune.Result{}
+		m.heads = map[string]memoHead{}
 	}
-	m.heads[key] = &head
+	m.heads[key] = memoHead{head: &head, draftOnly: m.heads[key].draftOnly}
+}
+
+// draftOnly notes that pages under key are only drafted early.
+func (m *headMemo) draftOnly(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h, ok := m.heads[key]; ok {
+		h.draftOnly = true
+		m.heads[key] = h
+	}
 }
 
 // earlyDraft is a draft started on a page's first rows during the fetch.
@@ -77,6 +108,11 @@ type earlyDraft struct {
 	done    chan struct{}
 	page    summary.Page   // what the draft was made from
 	d       *summary.Draft // nil: none could be made
+	// ready is the answer rendered before the last rows arrived, for a
+	// page of want rows, total and datapoints as foreseen; nil: none (d
+	// is then a draft of the first rows only).
+	ready             *summary.Output
+	want, total, dpts int
 }
 
 // earlyFetch returns ctx asking the fetch of q's first page for its first
@@ -89,7 +125,9 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 	if q.executionID != "" || q.explicitLimit <= 0 || t.spend.Limited() {
 		return ctx, nil
 	}
-	head := t.heads.get(headKey(q.queryID, opts))
+	key := headKey(q.queryID, opts)
+	memo := t.heads.get(key)
+	head := memo.head
 	n := max(probe*earlyMargin, earlyMinRows)
 	if head == nil || opts.Limit <= n || len(head.Columns) == 0 {
 		return ctx, nil
@@ -97,6 +135,9 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 	e := &earlyDraft{rows: n, done: make(chan struct{})}
 	return dune.WithEarlyRows(ctx, n, func(keys []string, rows []dune.Row) {
 		e.started.Store(true)
+		// The call's datapoints before this page's: its fetch adds them once
+		// decoded, which may be before the goroutine reads them.
+		spent := int(c.usage.Datapoints.Load())
 		go func() {
 			defer close(e.done)
 			defer func() {
@@ -109,7 +150,10 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 				}
 			}()
 			if ctx.Err() == nil { // a cancelled call's draft would not be used
-				e.make(t, c, q, opts, head, keys, rows)
+				e.make(t, c, q, opts, memo, spent, keys, rows)
+				if e.d != nil && e.ready == nil && !memo.draftOnly && e.want > 0 {
+					t.heads.draftOnly(key)
+				}
 			}
 		}()
 	}), e
@@ -122,8 +166,11 @@ func headKey(queryID int64, opts dune.Options) string {
 }
 
 // make builds the draft from the remembered head and the first rows (keys
-// in the decoder's order), and plans it.
-func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, head *dune.Result, keys []string, rows []dune.Row) {
+// in the decoder's order; spent: the call's datapoints before the page),
+// and plans it; then, unless the query's pages are
+// only drafted, renders the whole page (render).
+func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, memo memoHead, spent int, keys []string, rows []dune.Row) {
+	head := memo.head
 	if len(keys) != len(head.Columns) {
 		return
 	}
@@ -158,12 +205,58 @@ func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, h
 		fresh:    q.fresh,
 	}
 	e.page = t.page(c, pr, ordered)
+	e.page.Datapoints = spent
 	d, err := summary.NewDraft(e.page, q.budget)
 	if err != nil {
 		return
 	}
 	d.Planned()
+	if !memo.draftOnly && e.render(t, pr, d, opts.Limit) {
+		return
+	}
+	if e.want > 0 { // d holds stand-ins: draft the first rows again
+		if d, err = summary.NewDraft(e.page, q.budget); err != nil {
+			return
+		}
+		d.Planned()
+	}
 	e.d = d
+}
+
+// render extends d, planned on the page's first rows, with stand-ins for
+// the rest of a page of limit rows (as many as the remembered total leaves)
+// and renders it. It reports whether the answer holds for any rows in
+// place of the stand-ins (it read only the first rows: RowsRead), keeping
+// it in e.ready; e.want is set once d holds stand-ins.
+func (e *earlyDraft) render(t *Toolset, pr pageReq, d *summary.Draft, limit int) bool {
+	k := len(e.page.Rows)
+	want := min(limit, pr.ch.Total-pr.ch.Start)
+	if want <= k {
+		return false
+	}
+	// Stand-ins: the first rows again (rows of the right shape, never read).
+	rest := make([]dune.Row, want-k)
+	for i := range rest {
+		rest[i] = e.page.Rows[i%k]
+	}
+	// Datapoints as the client counts them (dune/client.go): Dune's
+	// datapoint_count, at least rows × columns; per row as on the page
+	// the head was remembered from.
+	perRow := len(e.page.Columns)
+	if m := pr.ch.head.Metadata; m.RowCount > 0 && m.DatapointCount%m.RowCount == 0 {
+		perRow = max(perRow, m.DatapointCount/m.RowCount)
+	}
+	dpts := e.page.Datapoints + want*perRow
+	e.want, e.total, e.dpts = want, pr.ch.Total, dpts
+	if d.Extend(rest, e.total, dpts) != nil {
+		return false
+	}
+	out, err := d.Render(t.cursorFunc(pr))
+	if err != nil || d.RowsRead() > k {
+		return false
+	}
+	e.d, e.ready = d, &out
+	return true
 }
 
 // take returns the early draft extended with the rest of rows when it was
@@ -176,7 +269,7 @@ func (e *earlyDraft) take(page summary.Page, rows []dune.Row) *summary.Draft {
 		return nil
 	}
 	<-e.done
-	if e.d == nil || len(rows) <= e.rows || !sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) {
+	if e.d == nil || e.ready != nil || len(rows) <= e.rows || !sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) {
 		return nil
 	}
 	if err := e.d.Extend(rows[e.rows:], page.TotalRowCount, page.Datapoints); err != nil {
@@ -184,6 +277,23 @@ func (e *earlyDraft) take(page summary.Page, rows []dune.Row) *summary.Draft {
 	}
 	e.d.SetNow(page.Now) // the age is the answer's, not the early rows'
 	return e.d
+}
+
+// answer returns the answer rendered early when page (of rows) is the page
+// it foresaw: made from the same head, its first rows those the draft
+// read, as many rows, the same total and datapoints, and an age that reads
+// the same at page.Now; otherwise nil (take then tells whether the draft
+// can be used). Like take, it waits for the draft's goroutine.
+func (e *earlyDraft) answer(page summary.Page, rows []dune.Row) *summary.Output {
+	if e == nil || !e.started.Load() {
+		return nil
+	}
+	<-e.done
+	if e.ready == nil || len(rows) != e.want || page.TotalRowCount != e.total || page.Datapoints != e.dpts ||
+		!sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) || !e.d.SameAge(page.Now) {
+		return nil
+	}
+	return e.ready
 }
 
 // sameHead reports whether a and b are the same page but for their rows,

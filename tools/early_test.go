@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,13 +21,30 @@ import (
 func earlyRowsLogged(t *testing.T, e *env) []int {
 	t.Helper()
 	var got []int
+	for _, l := range earlyLogged(t, e) {
+		got = append(got, l.Rows)
+	}
+	return got
+}
+
+// earlyLog is what a tool call's log line says of its early draft.
+type earlyLog struct {
+	Rows  int  `json:"early_rows"`
+	Ready bool `json:"early_ready"`
+}
+
+// earlyLogged returns what each tool call's log line so far says of its
+// early draft.
+func earlyLogged(t *testing.T, e *env) []earlyLog {
+	t.Helper()
+	var got []earlyLog
 	for line := range strings.Lines(e.logs.String()) {
 		var l struct {
 			Message string `json:"message"`
-			Early   int    `json:"early_rows"`
+			earlyLog
 		}
 		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "tool call" {
-			got = append(got, l.Early)
+			got = append(got, l.earlyLog)
 		}
 	}
 	return got
@@ -35,12 +53,22 @@ func earlyRowsLogged(t *testing.T, e *env) []int {
 // A page summarised from its first rows while the rest was fetched is the
 // page a server that never saw the query renders: the same text, the same
 // structuredContent, in every result view and at small and default
-// budgets.
+// budgets. At the default budget the answer was rendered before the last
+// rows arrived (early_ready); where the few rows shown leave room for
+// statistics of all the rows fetched (1,000 tokens, text and structured
+// views), it could not be: the page was drafted early and rendered once it
+// was in, and the query's next pages are only drafted early.
 func TestEarlyDraftRendersAsAFreshPage(t *testing.T) {
 	clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	emu := emulator.NewServer(emulator.WithClock(clk.Now))
 	t.Cleanup(emu.Close)
 	emu.AddQuery(1, emulator.DEXTrades(5000, 1))
+	draftedOnly := false // some page was drafted, not rendered, early
+	t.Cleanup(func() {
+		if !t.Failed() && !draftedOnly {
+			t.Error("every page was rendered early: the pages only drafted early went untested")
+		}
+	})
 	for _, views := range []string{"both", "text", "structured"} {
 		for _, budget := range []int{1000, 8000} {
 			t.Run(fmt.Sprintf("%s/%d", views, budget), func(t *testing.T) {
@@ -63,6 +91,16 @@ func TestEarlyDraftRendersAsAFreshPage(t *testing.T) {
 					t.Fatalf("early page: isError %v, %d rows from %d\n%s", got.IsError, got.S.ReturnedRows, got.S.Offset, got.Text)
 				}
 				sameAsCold(t, got, want)
+				ready := earlyLogged(t, warm)[1].Ready
+				if budget == 8000 && !ready {
+					t.Errorf("the second call's answer was not rendered early (early_ready false)")
+				}
+				draftedOnly = draftedOnly || !ready
+				got = warm.call(t, schemas.GetLatestResult, args(3000))
+				sameAsCold(t, got, cold.call(t, schemas.GetLatestResult, args(3000)))
+				if l := earlyLogged(t, warm)[2]; l.Rows == 0 || l.Ready != ready {
+					t.Errorf("the third call's early draft: %+v, want early rows, early_ready %v as the second's", l, ready)
+				}
 			})
 		}
 	}
@@ -81,7 +119,7 @@ func TestEarlyDraftOnlyForLargePagesOfKnownQueries(t *testing.T) {
 	e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000, "offset": 2000, "columns": []string{"tx_hash", "amount_usd"}})
 	got := earlyRowsLogged(t, e)
 	if len(got) != 4 || got[0] != 0 || got[1] != 0 || got[2] != 0 || got[3] == 0 {
-		t.Errorf("early_rows per call %v: want none for the first page, the small one and the first of a new projection, some for the second", got)
+		t.Errorf("early_rows per call %v: want none for the first page, the small one and the first of a new projection, some for the second\n%s", got, e.logs.String())
 	}
 }
 
@@ -247,5 +285,61 @@ func sameAsCold(t *testing.T, got, want result) {
 	}
 	if string(got.S.raw) != string(want.S.raw) {
 		t.Errorf("structuredContent differs from the cold server's:\n%s\n---- cold:\n%s", got.S.raw, want.S.raw)
+	}
+}
+
+// An answer rendered early is used only for the page it foresaw: one
+// field off (the row count, the total, the datapoints, the first rows, an
+// age that reads otherwise) and it is not, nor is the draft it was
+// rendered from (its rows past the first are stand-ins).
+func TestEarlyAnswerOnlyForThePageForeseen(t *testing.T) {
+	clk := clock.NewJump(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	emu := emulator.NewServer(emulator.WithClock(clk.Now))
+	t.Cleanup(emu.Close)
+	emu.AddQuery(1, emulator.DEXTrades(5000, 1))
+	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, func(c *Config) { c.Clock = clk })
+	e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000}) // the head is known from now on
+
+	c := &call{tool: schemas.GetLatestResult, usage: &dune.Usage{}}
+	opts := dune.Options{Offset: 1000, Limit: 1000}
+	q := pageQuery{queryID: 1, opts: opts, explicitLimit: 1000, budget: 8000}
+	ctx, early := e.ts.earlyFetch(context.Background(), c, q, opts, 8)
+	if early == nil {
+		t.Fatal("no early draft for a large page of a query seen before")
+	}
+	res, err := e.ts.fetchLatest(ctx, c, 1, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := pageReq{view: newView(res.ExecutionID, opts, q.caller), ch: chunkOf(res, 1000), budget: 8000, explicit: true, limit: 1000}
+	foreseen := e.ts.page(c, pr, res.Rows)
+	foreseen.Datapoints = 1000 * len(res.Columns) // what the call's usage holds once the page is in
+	other := slices.Clone(res.Rows)
+	other[1] = slices.Clone(other[1])
+	other[1][0] = "another value"
+	for _, tc := range []struct {
+		name string
+		page func(p *summary.Page) []dune.Row
+		use  bool
+	}{
+		{"the page foreseen", func(p *summary.Page) []dune.Row { return res.Rows }, true},
+		{"fewer rows", func(p *summary.Page) []dune.Row { p.Rows = res.Rows[:999]; return p.Rows }, false},
+		{"another total", func(p *summary.Page) []dune.Row { p.TotalRowCount++; return res.Rows }, false},
+		{"other datapoints", func(p *summary.Page) []dune.Row { p.Datapoints++; return res.Rows }, false},
+		{"other first rows", func(p *summary.Page) []dune.Row { p.Rows = other; return other }, false},
+		{"another age", func(p *summary.Page) []dune.Row { p.Now = p.Now.Add(3 * time.Hour); return res.Rows }, false},
+	} {
+		p := foreseen
+		rows := tc.page(&p)
+		got := early.answer(p, rows)
+		if (got != nil) != tc.use {
+			t.Errorf("%s: answer used %v, want %v", tc.name, got != nil, tc.use)
+		}
+		if tc.use && (got.ShownRows == 0 || got.Structured.Offset != 1000) {
+			t.Errorf("%s: the answer shows %d rows from %d", tc.name, got.ShownRows, got.Structured.Offset)
+		}
+		if d := early.take(p, rows); d != nil {
+			t.Errorf("%s: the draft rendered early, holding stand-ins, was taken", tc.name)
+		}
 	}
 }

@@ -48,19 +48,53 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 		rows = rows[:pr.show]
 	}
 	page := t.page(c, pr, rows)
+	var out summary.Output
+	var weights []int64
+	if ready := pr.early.answer(page, rows); ready != nil {
+		out, rep.earlyRows, rep.earlyReady = *ready, pr.early.rows, true
+	} else {
+		var err error
+		if out, weights, err = t.render(ctx, c, &rep, &pr, page, rows); err != nil {
+			return nil, rep, err
+		}
+	}
+	if pr.sample == 0 {
+		t.store(pr.view, pr.ch, out.ShownRows, weights)
+	}
+	if rep.fromCache {
+		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
+			rep.with(map[string]any{"rows": out.ShownRows, "from_cache": true}))
+	}
+	if pr.ch.head.State == dune.StateCompletedPartial {
+		c.logToClient(ctx, mcp.LoggingLevelWarning, "partial result: Dune truncated this result for size; rows past the cut are missing",
+			rep.with(map[string]any{"state": string(pr.ch.head.State)}))
+	}
+	rep.rowsShown = out.ShownRows
+	return &out, rep, nil
+}
+
+// render summarises page (of rows): with the draft started during the
+// fetch when it can be used, else afresh; topped up when pr allows it
+// (pr.ch then holds the rows fetched since). It returns the output and,
+// for a large page, its prefix weights for the page cache (weighPrefix),
+// weighed while it renders.
+func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq, page summary.Page, rows []dune.Row) (summary.Output, []int64, error) {
+	failed := func(err error) (summary.Output, []int64, error) {
+		return summary.Output{}, nil, newToolError("internal", "Rendering the result failed: %s", err)
+	}
 	d := pr.early.take(page, rows)
 	if d != nil {
 		rep.earlyRows = pr.early.rows
 	} else {
 		var err error
 		if d, err = summary.NewDraft(page, pr.budget); err != nil {
-			return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
+			return failed(err)
 		}
 	}
 	if pr.topUp && len(rows) > 0 && pr.ch.Start+len(rows) < pr.ch.Total {
-		if more := t.topUp(ctx, c, pr, d, len(rows)); more != nil {
+		if more := t.topUp(ctx, c, *pr, d, len(rows)); more != nil {
 			if err := d.Extend(more.Rows, more.Metadata.TotalRowCount, int(c.usage.Datapoints.Load())); err != nil {
-				return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
+				return failed(err)
 			}
 			merged := *pr.ch
 			merged.Rows = append(append(make([]dune.Row, 0, len(rows)+len(more.Rows)), rows...), more.Rows...)
@@ -80,24 +114,12 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	} else {
 		close(weighed)
 	}
-	out, err := d.Render(t.cursorFunc(pr))
+	out, err := d.Render(t.cursorFunc(*pr))
 	<-weighed
 	if err != nil {
-		return nil, rep, newToolError("internal", "Rendering the result failed: %s", err)
+		return failed(err)
 	}
-	if pr.sample == 0 {
-		t.store(pr.view, pr.ch, out.ShownRows, weights)
-	}
-	if rep.fromCache {
-		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
-			rep.with(map[string]any{"rows": out.ShownRows, "from_cache": true}))
-	}
-	if pr.ch.head.State == dune.StateCompletedPartial {
-		c.logToClient(ctx, mcp.LoggingLevelWarning, "partial result: Dune truncated this result for size; rows past the cut are missing",
-			rep.with(map[string]any{"state": string(pr.ch.head.State)}))
-	}
-	rep.rowsShown = out.ShownRows
-	return &out, rep, nil
+	return out, weights, nil
 }
 
 // page is what the summariser gets for rows of pr.

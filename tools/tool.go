@@ -26,6 +26,9 @@ type report struct {
 	// earlyRows: the summary started on this many rows during the fetch
 	// (early.go); 0: after it.
 	earlyRows int
+	// earlyReady: the answer was rendered before the page's last rows
+	// arrived (early.go).
+	earlyReady bool
 }
 
 // ids are the query and execution a call works on (zero when not known yet).
@@ -204,7 +207,7 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 		ev = ev.Str("cache", c.cacheTier)
 	}
 	if rep.earlyRows > 0 {
-		ev = ev.Int("early_rows", rep.earlyRows)
+		ev = ev.Int("early_rows", rep.earlyRows).Bool("early_ready", rep.earlyReady)
 	}
 	if errKind != "" {
 		ev = ev.Str("error_kind", errKind)

@@ -38,6 +38,7 @@ var figures = []figure{
 	{label: "  unknown client: the server's handler (its log line), ms", bench: stdio + "/emulator=process", metric: "handler-ms"},
 	{label: "  bare GET + decode (dune.Client), ms", bench: stdio + "/emulator=process", metric: "client-ms"},
 	{label: "  share of calls summarised from an early draft (tools/early.go)", bench: stdio + "/emulator=process", metric: "early-used"},
+	{label: "  share of calls answered as rendered before the last rows arrived", bench: stdio + "/emulator=process", metric: "early-ready"},
 	{label: "server CPU per 1,000-row call, ms (emulator in another process)", bench: stdio + "/emulator=process", metric: "server-cpu-ms", target: "≤ 12"},
 	{label: "  Claude Code", bench: stdio + "/claude-code", metric: "server-cpu-ms", target: "≤ 12"},
 	{label: "cached next_page, server-side median, ms (default budget)", bench: "BenchmarkCachedNextPage", metric: "median-ms", target: "≤ 3"},

@@ -311,6 +311,33 @@ func (d *Draft) SetNow(now time.Time) {
 	d.text.prepareHead()
 }
 
+// SameAge reports whether the result's age reckoned from now reads as the
+// age the draft renders (from Page.Now or SetNow): the age is the only
+// part of an Output that depends on the time.
+func (d *Draft) SameAge(now time.Time) bool {
+	t := d.text
+	return t.ageFrom.IsZero() || ago(t.ageFrom, now) == t.age
+}
+
+// RowsRead is how many of the page's first rows the draft has read so
+// far: the rows its constant columns and common parts were found over, the
+// rows it measured or rendered, and, once statistics were computed (or the
+// cell bound depends on every row, see cellBound), all of them. Past those
+// rows, only the number of rows reaches an Output: a page whose later rows
+// are stand-ins renders what the page with the real rows would (given the
+// same head, count, total and datapoints). tools/early.go renders a page
+// that way before its last rows arrive.
+func (d *Draft) RowsRead() int {
+	f, t, s := &d.f, d.text, d.st
+	N := len(f.p.Rows)
+	if f.statsKnown || N <= fewRows {
+		return N
+	}
+	n := max(f.constN, 1, len(t.rowLines), len(t.rowTok), len(t.plainRowTok),
+		len(s.srowTok), len(s.srowShort), len(s.srowJS), len(s.srowShortJS))
+	return min(n, N)
+}
+
 // Render lays out and renders the page once: both Output.Text and the JSON
 // encoding of Output.Structured have at most the budget's tokens. The
 // cursor function is called with the number of rows shown; nil means no

@@ -52,7 +52,7 @@ func (t *textView) prepareHead() {
 	p, f := t.f.p, t.f
 	var b, c strings.Builder // full, and terse: one line, a short demo mark
 	t.ageAt = [2]int{-1, -1}
-	t.age = ""
+	t.age, t.ageFrom = "", time.Time{}
 
 	// (1) provenance
 	if p.Tool != "" {
@@ -82,7 +82,7 @@ func (t *textView) prepareHead() {
 		t.ageAt[b2i(compact)] = w.Len()
 		w.WriteString(ageSlot)
 		w.WriteByte(')')
-		t.age = ago(at, f.now)
+		t.age, t.ageFrom = ago(at, f.now), at
 	}
 	switch {
 	case f.running():

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dune-mcp/dune-mcp/dune"
@@ -45,9 +46,10 @@ type textView struct {
 	f *frame
 
 	head          string
-	headCompact   string // terse provenance + the same filters and notes
-	ageAt         [2]int // offset of ageSlot in head, headCompact; -1: none
-	age           string // the real age phrase that replaces ageSlot
+	headCompact   string    // terse provenance + the same filters and notes
+	ageAt         [2]int    // offset of ageSlot in head, headCompact; -1: none
+	age           string    // the real age phrase that replaces ageSlot
+	ageFrom       time.Time // the time age is of (zero: none)
 	schemaItems   []string
 	schemaItemTok []int
 	schemaAllTok  [2]int // listing every column instead of none, indexed by compact
