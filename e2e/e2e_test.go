@@ -467,6 +467,16 @@ func TestStdio(t *testing.T) {
 	exerciseTools(t, c)
 
 	assertProgress(t, c, emu, "p-stdio")
+	// The rows a large page fetched but did not show are stored once its
+	// answer is written: the next_page sent on reading it finds them.
+	for i := range 3 {
+		r := structured(t, call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoDEXTrades, "limit": 1000, "offset": 5000 * i}))
+		before := emu.Stats().Requests
+		n := structured(t, call(t, c, "next_page", map[string]any{"cursor": r["next_cursor"]}))
+		if got := emu.Stats().Requests - before; got != 0 || n["offset"] != float64(5000*i)+r["returned_rows"].(float64) || n["datapoints"] != float64(0) {
+			t.Fatalf("next_page right after a 1,000-row page: %d Dune requests, offset %v, datapoints %v; want 0, the row after the page's, 0", got, n["offset"], n["datapoints"])
+		}
+	}
 	// A tool failure is an isError result, not a protocol error.
 	if r := call(t, c, "get_latest_result", map[string]any{"query_id": emulator.DemoFailed}); !r.IsError || !strings.Contains(text(r), "FAILED") {
 		t.Errorf("failed execution: isError %v, %q", r.IsError, text(r))

@@ -1,11 +1,15 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
 func rowsOf(n, width int) []dune.Row {
@@ -189,33 +193,27 @@ func checkEntriesWeighed(t *testing.T, c *pageCache) {
 	}
 }
 
-// A page weighed while it renders (weighPrefix) is charged to the cache as
-// one weighed as it is stored: each segment at the weight of its own rows.
-func TestStoreWithPrefixWeights(t *testing.T) {
+// A page stored as two segments is charged to the cache at the weight of
+// each segment's own rows, however many rows were shown.
+func TestStoreWeighsEachSegment(t *testing.T) {
 	rows := rowsOf(600, 3)
 	rows[7] = dune.Row{string(make([]byte, 5000)), nil, json.Number("12")} // one heavy row among the shown
 	ch := &chunk{head: &dune.Result{ExecutionID: "01HX"}, Start: 40, Total: 10000, Rows: rows}
 	v := view{ExecutionID: "01HX"}
 	for _, shown := range []int{0, 1, 8, 300, 600} {
-		for _, aside := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%d/aside=%v", shown, aside), func(t *testing.T) {
-				ts := &Toolset{cache: newPages(1<<30, nil)}
-				var w []int64
-				if aside {
-					w = weighPrefix(ch.Rows)
-				}
-				ts.store(v, ch, shown, w)
-				n, _ := ts.cache.local.size()
-				want := 1
-				if shown > 0 && shown < len(rows) {
-					want = 2
-				}
-				if n != want {
-					t.Fatalf("%d chunks stored, want %d", n, want)
-				}
-				checkEntriesWeighed(t, ts.cache.local)
-			})
-		}
+		t.Run(fmt.Sprint(shown), func(t *testing.T) {
+			ts := &Toolset{cache: newPages(1<<30, nil)}
+			ts.store(v, ch, shown)
+			n, _ := ts.cache.local.size()
+			want := 1
+			if shown > 0 && shown < len(rows) {
+				want = 2
+			}
+			if n != want {
+				t.Fatalf("%d chunks stored, want %d", n, want)
+			}
+			checkEntriesWeighed(t, ts.cache.local)
+		})
 	}
 }
 
@@ -230,11 +228,62 @@ func TestStitchedPageWeighedWhole(t *testing.T) {
 		big[i] = dune.Row{string(make([]byte, 1000))}
 	}
 	page := &chunk{head: head, Start: 0, Total: 100, Rows: big}
-	ts.store(v, page, 5, weighPrefix(page.Rows)) // two segments, weighed aside
+	ts.store(v, page, 5) // two segments
 	got := ts.cache.local.collect(v, 0, 25)
 	if got == nil || len(got.Rows) != 25 {
 		t.Fatalf("collect: %v", got)
 	}
-	ts.store(v, got, 25, nil)
+	ts.store(v, got, 25)
 	checkEntriesWeighed(t, ts.cache.local)
+}
+
+// A page stored aside (pages.aside) is found by a lookup made while it is
+// being stored: the lookup waits for the store instead of missing.
+func TestLookupWaitsForAStoreUnderWay(t *testing.T) {
+	p := newPages(1<<30, nil)
+	v := view{ExecutionID: "01HZ"}
+	ch := &chunk{head: &dune.Result{ExecutionID: "01HZ"}, Start: 0, Total: 100, Rows: rowsOf(50, 2)}
+	release := make(chan struct{})
+	p.aside(context.Background(), func() {
+		<-release
+		p.local.put(v, ch)
+	})
+	found := make(chan *chunk)
+	go func() {
+		got, _ := p.collect(v, 0, 50)
+		found <- got
+	}()
+	select {
+	case got := <-found:
+		t.Fatalf("the lookup returned %v while the store was under way", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if got := <-found; got == nil || len(got.Rows) != 50 {
+		t.Fatalf("after the store the lookup found %v, want the 50 rows", got)
+	}
+}
+
+// The rows a large page fetched but did not show (stored while its answer
+// goes out) serve the next_page that follows at once, without a request,
+// every time.
+func TestNextPageRightAfterALargePageIsCached(t *testing.T) {
+	emu := emulator.NewServer()
+	t.Cleanup(emu.Close)
+	emu.AddQuery(1, emulator.DEXTrades(20000, 1))
+	e := newEnvConfig(t, emu, emulator.DefaultAPIKey, nil)
+	for i := range 10 {
+		r := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000, "offset": 1000 * i})
+		if r.IsError || r.S.NextCursor == "" {
+			t.Fatalf("page %d: %s", i, r.Text)
+		}
+		before := emu.Stats().Requests
+		n := e.call(t, schemas.NextPage, map[string]any{"cursor": r.S.NextCursor})
+		if n.IsError || n.S.Offset != 1000*i+r.S.ReturnedRows || n.S.ReturnedRows == 0 {
+			t.Fatalf("next_page after page %d: isError %v, %d rows from %d", i, n.IsError, n.S.ReturnedRows, n.S.Offset)
+		}
+		if got := emu.Stats().Requests - before; got != 0 {
+			t.Fatalf("next_page after page %d made %d Dune requests: its rows were fetched and should be cached", i, got)
+		}
+	}
 }

@@ -206,38 +206,32 @@ func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, m
 	}
 	e.page = t.page(c, pr, ordered)
 	e.page.Datapoints = spent
+	if !memo.draftOnly && e.render(t, pr, opts.Limit) {
+		return
+	}
 	d, err := summary.NewDraft(e.page, q.budget)
 	if err != nil {
 		return
 	}
 	d.Planned()
-	if !memo.draftOnly && e.render(t, pr, d, opts.Limit) {
-		return
-	}
-	if e.want > 0 { // d holds stand-ins: draft the first rows again
-		if d, err = summary.NewDraft(e.page, q.budget); err != nil {
-			return
-		}
-		d.Planned()
-	}
 	e.d = d
 }
 
-// render extends d, planned on the page's first rows, with stand-ins for
-// the rest of a page of limit rows (as many as the remembered total leaves)
-// and renders it. It reports whether the answer holds for any rows in
-// place of the stand-ins (it read only the first rows: RowsRead), keeping
-// it in e.ready; e.want is set once d holds stand-ins.
-func (e *earlyDraft) render(t *Toolset, pr pageReq, d *summary.Draft, limit int) bool {
+// render renders a page of limit rows (as many as the remembered total
+// leaves) made of the first rows and stand-ins for the rest. It reports
+// whether the answer holds for any rows in place of the stand-ins (its
+// draft read only the first rows: RowsRead), keeping it in e.ready and its
+// draft in e.d.
+func (e *earlyDraft) render(t *Toolset, pr pageReq, limit int) bool {
 	k := len(e.page.Rows)
 	want := min(limit, pr.ch.Total-pr.ch.Start)
 	if want <= k {
 		return false
 	}
 	// Stand-ins: the first rows again (rows of the right shape, never read).
-	rest := make([]dune.Row, want-k)
-	for i := range rest {
-		rest[i] = e.page.Rows[i%k]
+	rows := make([]dune.Row, want)
+	for i := range rows {
+		rows[i] = e.page.Rows[i%k]
 	}
 	// Datapoints as the client counts them (dune/client.go): Dune's
 	// datapoint_count, at least rows × columns; per row as on the page
@@ -246,9 +240,11 @@ func (e *earlyDraft) render(t *Toolset, pr pageReq, d *summary.Draft, limit int)
 	if m := pr.ch.head.Metadata; m.RowCount > 0 && m.DatapointCount%m.RowCount == 0 {
 		perRow = max(perRow, m.DatapointCount/m.RowCount)
 	}
-	dpts := e.page.Datapoints + want*perRow
-	e.want, e.total, e.dpts = want, pr.ch.Total, dpts
-	if d.Extend(rest, e.total, dpts) != nil {
+	e.want, e.total, e.dpts = want, pr.ch.Total, e.page.Datapoints+want*perRow
+	p := e.page
+	p.Rows, p.StatsRows, p.TotalRowCount, p.Datapoints = rows, rows, e.total, e.dpts
+	d, err := summary.NewDraft(p, pr.budget)
+	if err != nil {
 		return false
 	}
 	out, err := d.Render(t.cursorFunc(pr))

@@ -49,17 +49,29 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	}
 	page := t.page(c, pr, rows)
 	var out summary.Output
-	var weights []int64
 	if ready := pr.early.answer(page, rows); ready != nil {
 		out, rep.earlyRows, rep.earlyReady = *ready, pr.early.rows, true
 	} else {
 		var err error
-		if out, weights, err = t.render(ctx, c, &rep, &pr, page, rows); err != nil {
+		if out, err = t.render(ctx, c, &rep, &pr, page, rows); err != nil {
 			return nil, rep, err
 		}
 	}
-	if pr.sample == 0 {
-		t.store(pr.view, pr.ch, out.ShownRows, weights)
+	switch ch, v, shown := pr.ch, pr.view, out.ShownRows; {
+	case pr.sample > 0:
+	case len(ch.Rows) >= storeAsideRows:
+		// Weighed and stored once the answer is out: the page cache's
+		// lookups wait for it (pages.aside).
+		t.cache.aside(ctx, func() {
+			defer func() {
+				if r := recover(); r != nil { // not the handler's goroutine: its recovery does not cover this one
+					t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Msg("storing a page in the page cache panicked")
+				}
+			}()
+			t.store(v, ch, shown)
+		})
+	default:
+		t.store(v, ch, shown)
 	}
 	if rep.fromCache {
 		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
@@ -75,12 +87,10 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 
 // render summarises page (of rows): with the draft started during the
 // fetch when it can be used, else afresh; topped up when pr allows it
-// (pr.ch then holds the rows fetched since). It returns the output and,
-// for a large page, its prefix weights for the page cache (weighPrefix),
-// weighed while it renders.
-func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq, page summary.Page, rows []dune.Row) (summary.Output, []int64, error) {
-	failed := func(err error) (summary.Output, []int64, error) {
-		return summary.Output{}, nil, newToolError("internal", "Rendering the result failed: %s", err)
+// (pr.ch then holds the rows fetched since).
+func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq, page summary.Page, rows []dune.Row) (summary.Output, error) {
+	failed := func(err error) (summary.Output, error) {
+		return summary.Output{}, newToolError("internal", "Rendering the result failed: %s", err)
 	}
 	d := pr.early.take(page, rows)
 	if d != nil {
@@ -102,24 +112,11 @@ func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq,
 			pr.ch, rep.fromCache = &merged, false
 		}
 	}
-	// A large page is weighed for the page cache while it renders (on
-	// another core: rendering keeps one busy), not after.
-	var weights []int64
-	weighed := make(chan struct{})
-	if ch := pr.ch; pr.sample == 0 && len(ch.Rows) >= weighAsideRows {
-		go func() {
-			defer close(weighed)
-			weights = weighPrefix(ch.Rows)
-		}()
-	} else {
-		close(weighed)
-	}
 	out, err := d.Render(t.cursorFunc(*pr))
-	<-weighed
 	if err != nil {
 		return failed(err)
 	}
-	return out, weights, nil
+	return out, nil
 }
 
 // page is what the summariser gets for rows of pr.
@@ -158,21 +155,18 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 	}
 }
 
-// weighAsideRows is the smallest page weighed while it renders: below it,
-// a goroutine costs about what weighing does.
-const weighAsideRows = 256
+// storeAsideRows is the smallest page stored in the page cache on a
+// goroutine of its own, while the answer goes out: below it, a goroutine
+// costs about what weighing and storing do.
+const storeAsideRows = 256
 
 // store caches the rows of a page as two disjoint segments: the rows shown
 // (for a re-read of the same page) and the rows after them (where the
-// page's cursor continues). Every row is weighed once: weights, when not
-// nil, are ch's prefix weights (weighPrefix), else each segment is weighed
-// as it is put.
-func (t *Toolset) store(v view, ch *chunk, shown int, weights []int64) {
+// page's cursor continues). Every row is weighed once (weighPrefix).
+func (t *Toolset) store(v view, ch *chunk, shown int) {
 	start, end := ch.Start, ch.Start+len(ch.Rows)
 	n := len(ch.Rows)
-	if weights == nil {
-		weights = weighPrefix(ch.Rows)
-	}
+	weights := weighPrefix(ch.Rows)
 	if shown <= 0 || shown >= n {
 		t.cache.putWeighed(v, ch, weights[n])
 		return

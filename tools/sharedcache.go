@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/later"
 )
 
 // SharedCache is a page cache every replica reads and writes: bytes under
@@ -63,6 +64,33 @@ type pages struct {
 	shared SharedCache // nil: in-process only
 
 	localHits, sharedHits, misses atomic.Int64
+
+	// pending is read-locked by each store set aside (aside) until it is
+	// done; readers take it to wait for them (settle).
+	pending sync.RWMutex
+}
+
+// aside runs store, which puts chunks, after the call's answer is written
+// (internal/later; on a goroutine of its own where the transport does not
+// say when that is); lookups made from now on wait for it to finish
+// (settle), so a page stored aside is found as if it had been stored at
+// once.
+func (p *pages) aside(ctx context.Context, store func()) {
+	p.pending.RLock()
+	job := func() {
+		defer p.pending.RUnlock()
+		store()
+	}
+	if !later.Do(ctx, job) {
+		go job()
+	}
+}
+
+// settle waits for the stores set aside (aside).
+func (p *pages) settle() {
+	p.pending.Lock()
+	//lint:ignore SA2001 an empty critical section: waiting for the stores is the point
+	p.pending.Unlock()
 }
 
 func newPages(maxBytes int64, shared SharedCache) *pages {
@@ -117,6 +145,7 @@ func (p *pages) putWeighed(v view, ch *chunk, rowsWeight int64) {
 // collect is pageCache.collect over both tiers; tier is "shared" when a
 // segment came from the shared cache, else "local" (or "" for nil).
 func (p *pages) collect(v view, offset, need int) (ch *chunk, tier string) {
+	p.settle()
 	ch = collectFrom(func(start int) (*chunk, bool) {
 		seg, t, ok := p.get(v, start)
 		if ok && tier != tierShared {

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/later"
 	"github.com/dune-mcp/dune-mcp/metrics"
 	"github.com/dune-mcp/dune-mcp/schemas"
 	"github.com/dune-mcp/dune-mcp/tools/summary"
@@ -160,7 +161,7 @@ func (t *Toolset) adapt(tool string, fn func(context.Context, *call, []byte) (*s
 			}
 		}
 		took := time.Since(start)
-		t.logCall(c, rep, out, took, errKind)
+		t.logCall(ctx, c, rep, out, took, errKind)
 		t.cfg.Metrics.ToolCall(tool, cmp.Or(errKind, metrics.OutcomeOK), took)
 		t.cfg.Metrics.Rows(usage.Rows.Load(), int64(rep.rowsShown), usage.Datapoints.Load())
 		return res, nil
@@ -187,8 +188,9 @@ func rawArguments(req mcp.CallToolRequest) []byte {
 	return b
 }
 
-// logCall writes the call's log line.
-func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Duration, errKind string) {
+// logCall writes the call's log line, once the answer is written where the
+// transport says when that is (internal/later).
+func (t *Toolset) logCall(ctx context.Context, c *call, rep report, out *summary.Output, d time.Duration, errKind string) {
 	ev := t.cfg.Logger.Info().
 		Str("tool", c.tool).
 		Int64("query_id", rep.queryID).
@@ -212,5 +214,7 @@ func (t *Toolset) logCall(c *call, rep report, out *summary.Output, d time.Durat
 	if errKind != "" {
 		ev = ev.Str("error_kind", errKind)
 	}
-	ev.Msg("tool call")
+	if !later.Do(ctx, func() { ev.Msg("tool call") }) {
+		ev.Msg("tool call")
+	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
+
+	"github.com/dune-mcp/dune-mcp/internal/later"
 )
 
 // DefaultDrainTimeout bounds how long shutdown waits for in-flight tool calls.
@@ -203,7 +205,11 @@ func (l *stdioLoop) serve(line []byte) (request bool) {
 		case <-l.ctx.Done(): // answered at once: the session is ending
 		}
 	}
-	l.w.write(l.s.handle(l.ctx, line))
+	// What the call leaves for after its answer (its log line, storing
+	// rows for next_page) runs once the answer is written.
+	ctx, after := later.With(l.ctx)
+	l.w.write(l.s.handle(ctx, line))
+	after()
 	if m.method != "" {
 		// Answered (or, when mcp-go had no answer, never to be): the
 		// request is no longer pending.

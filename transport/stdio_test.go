@@ -527,3 +527,34 @@ func TestStdioReadsNothingBeforeInitializeIsAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Work a call leaves for after its answer (internal/later: its log line,
+// storing rows) runs on stdio once the answer is written, before the
+// request counts as done.
+func TestStdioRunsWorkLeftForAfterTheAnswer(t *testing.T) {
+	g := newGate()
+	written := &testio.SyncBuffer{}
+	var seenAnswer, ran bool
+	g.afterAnswer = func() {
+		ran = true
+		seenAnswer = strings.Contains(written.String(), `"answered"`)
+	}
+	in, out, done := stdioRaw(t, context.Background(), g, nil, 5*time.Second, written)
+	lines := collectLines(out)
+	writeLines(t, in, initLine, initializedLine, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"after"}}`)
+	in.Close() // EOF: ServeStdio returns once the request is done
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeStdio: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeStdio did not return")
+	}
+	if queued := <-g.afterQueued; !queued {
+		t.Fatal("the work was not queued: stdio gave the request no queue")
+	}
+	if !ran || !seenAnswer {
+		t.Fatalf("work left for after the answer: ran %v, the answer written when it ran %v\n%s", ran, seenAnswer, strings.Join(lines(), "\n"))
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dune-mcp/dune-mcp/dune"
+	"github.com/dune-mcp/dune-mcp/internal/later"
 	"github.com/dune-mcp/dune-mcp/internal/testio"
 	"github.com/dune-mcp/dune-mcp/transport"
 )
@@ -33,20 +34,30 @@ type gate struct {
 	entered chan struct{}
 	release chan struct{}
 	seen    chan struct{} // the client saw a progress notification
+	// afterAnswer, if set, is what the tool "after" leaves for after its
+	// answer (internal/later); afterQueued reports whether it was queued.
+	afterAnswer func()
+	afterQueued chan bool
 }
 
 func newGate() *gate {
-	return &gate{entered: make(chan struct{}, 8), release: make(chan struct{}), seen: make(chan struct{}, 1)}
+	return &gate{entered: make(chan struct{}, 8), release: make(chan struct{}), seen: make(chan struct{}, 1), afterQueued: make(chan bool, 1)}
 }
 
 // stubTools is a small tool set standing in for the real tools:
 // whoami reports the per-request key and the headers it can see, slow blocks
-// on a gate (or until cancelled), progress sends progress notifications.
+// on a gate (or until cancelled), progress sends progress notifications,
+// after leaves work for after its answer (internal/later).
 func stubTools(g *gate, cancelled chan<- error) []server.ServerTool {
 	whoami := mcp.NewTool("whoami", mcp.WithDescription("report the request key"), mcp.WithReadOnlyHintAnnotation(true))
 	slow := mcp.NewTool("slow", mcp.WithDescription("block until released"), mcp.WithReadOnlyHintAnnotation(true))
 	progress := mcp.NewTool("progress", mcp.WithDescription("send three progress notifications"), mcp.WithReadOnlyHintAnnotation(true))
+	after := mcp.NewTool("after", mcp.WithDescription("leave work for after the answer"), mcp.WithReadOnlyHintAnnotation(true))
 	return []server.ServerTool{
+		{Tool: after, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			g.afterQueued <- later.Do(ctx, g.afterAnswer)
+			return mcp.NewToolResultText("answered"), nil
+		}},
 		{Tool: whoami, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			key, ok := dune.APIKeyFrom(ctx)
 			if !ok {
@@ -372,7 +383,7 @@ func TestClientsOverStreamableAndSSE(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(tools.Tools) != 3 {
+			if len(tools.Tools) != 4 {
 				t.Fatalf("listed %d tools", len(tools.Tools))
 			}
 			text, isErr := callText(t, c, "whoami")
