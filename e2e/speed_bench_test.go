@@ -239,8 +239,8 @@ func benchStdioVsBare(b *testing.B, emuURL string, queryID int64, client string,
 		// process's own work left the pair uneven: the server idled through
 		// it and the tool call that came next took about 0.8 ms longer,
 		// while this process, busy until then, fetched no slower.
-		for i := range n {
-			t, l := paired(i, (i%pages)*pageRows, tool, bareStdlib)
+		for i := range n { // at the offsets after the first loop's (around the result)
+			t, l := paired(i, ((i+n)%pages)*pageRows, tool, bareStdlib)
 			stdlibT, ratiosStdlib = append(stdlibT, l), append(ratiosStdlib, t/l)
 		}
 	}

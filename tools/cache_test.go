@@ -9,6 +9,7 @@ import (
 
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/later"
 	"github.com/dune-mcp/dune-mcp/schemas"
 )
 
@@ -203,7 +204,7 @@ func TestStoreWeighsEachSegment(t *testing.T) {
 	for _, shown := range []int{0, 1, 8, 300, 600} {
 		t.Run(fmt.Sprint(shown), func(t *testing.T) {
 			ts := &Toolset{cache: newPages(1<<30, nil)}
-			ts.store(v, ch, shown)
+			ts.cache.store(v, ch, shown)
 			n, _ := ts.cache.local.size()
 			want := 1
 			if shown > 0 && shown < len(rows) {
@@ -228,26 +229,24 @@ func TestStitchedPageWeighedWhole(t *testing.T) {
 		big[i] = dune.Row{string(make([]byte, 1000))}
 	}
 	page := &chunk{head: head, Start: 0, Total: 100, Rows: big}
-	ts.store(v, page, 5) // two segments
+	ts.cache.store(v, page, 5) // two segments
 	got := ts.cache.local.collect(v, 0, 25)
 	if got == nil || len(got.Rows) != 25 {
 		t.Fatalf("collect: %v", got)
 	}
-	ts.store(v, got, 25)
+	ts.cache.store(v, got, 25)
 	checkEntriesWeighed(t, ts.cache.local)
 }
 
-// A page stored aside (pages.aside) is found by a lookup made while it is
-// being stored: the lookup waits for the store instead of missing.
-func TestLookupWaitsForAStoreUnderWay(t *testing.T) {
+// A page stored aside (pages.storeAside) is found by a lookup made before
+// its call's answer was written: the lookup waits for the store instead of
+// missing.
+func TestLookupWaitsForAStoreSetAside(t *testing.T) {
 	p := newPages(1<<30, nil)
 	v := view{ExecutionID: "01HZ"}
 	ch := &chunk{head: &dune.Result{ExecutionID: "01HZ"}, Start: 0, Total: 100, Rows: rowsOf(50, 2)}
-	release := make(chan struct{})
-	p.aside(context.Background(), func() {
-		<-release
-		p.local.put(v, ch)
-	})
+	ctx, answered := later.With(context.Background(), func(r any) { t.Errorf("panicked: %v", r) })
+	p.storeAside(ctx, v, ch, 0, func(r any) { t.Errorf("the store panicked: %v", r) })
 	found := make(chan *chunk)
 	go func() {
 		got, _ := p.collect(v, 0, 50)
@@ -258,7 +257,7 @@ func TestLookupWaitsForAStoreUnderWay(t *testing.T) {
 		t.Fatalf("the lookup returned %v while the store was under way", got)
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(release)
+	answered()
 	if got := <-found; got == nil || len(got.Rows) != 50 {
 		t.Fatalf("after the store the lookup found %v, want the 50 rows", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,12 +37,13 @@ import (
 // before the last rows arrive. The page's size is known (the call's limit,
 // or the rows left of the remembered total), and past the rows a page can
 // show only the number of rows reaches the answer (summary.Draft.RowsRead),
-// so the draft is extended with stand-ins for the rows still on their way
-// and rendered. The answer is used if the page came back as foreseen: the
-// same head, its first rows those the draft read, that many rows, the same
+// so the page is drafted with stand-ins for the rows still on their way and
+// rendered. The answer is used if the page came back as foreseen: the same
+// head, its first rows those the draft read, that many rows, the same
 // total and datapoints, and an age that reads the same. Otherwise the page
-// is summarised afresh. A query whose rendering read past the first rows
-// (statistics computed, as for a wide table whose rows leave room) is not
+// is summarised afresh. Pages of a query and projection, at a budget and
+// in result views, whose rendering read past the first rows (statistics
+// computed, as for a wide table whose rows leave room) or failed are not
 // rendered early again: only drafted.
 
 // earlyMinRows is the fewest rows an early draft starts with; earlyMargin
@@ -58,47 +60,57 @@ const (
 )
 
 // headMemo remembers the head (the answer without its rows) of the last
-// page fetched per query and projection. The zero value is ready to use.
+// page fetched per query and projection, and the renderings (query,
+// projection, budget, result views) whose pages are only drafted early.
+// The zero value is ready to use.
 type headMemo struct {
 	mu    sync.Mutex
-	heads map[string]memoHead
+	heads map[string]*dune.Result
+	// draftOnly: rendering a page early read past its first rows, or
+	// failed, so pages rendered so are only drafted early from now on.
+	draftOnly map[string]bool
 }
 
-// memoHead is a remembered head, and whether its pages are rendered early.
-type memoHead struct {
-	head *dune.Result
-	// draftOnly: rendering a page of this query early read past its first
-	// rows, so its pages are only drafted early.
-	draftOnly bool
-}
-
-func (m *headMemo) get(key string) memoHead {
+func (m *headMemo) get(key string) *dune.Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.heads[key]
 }
 
-// put remembers res's head under key (keeping whether its pages are
-// rendered early).
+// put remembers res's head under key.
 func (m *headMemo) put(key string, res *dune.Result) {
 	head := *res
 	head.Rows = nil
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.heads == nil || len(m.heads) >= earlyHeads {
-		m.heads = map[string]memoHead{}
+		m.heads, m.draftOnly = map[string]*dune.Result{}, map[string]bool{}
 	}
-	m.heads[key] = memoHead{head: &head, draftOnly: m.heads[key].draftOnly}
+	m.heads[key] = &head
 }
 
-// draftOnly notes that pages under key are only drafted early.
-func (m *headMemo) draftOnly(key string) {
+// onlyDrafted reports whether pages rendered as rkey names (renderKey) are
+// only drafted early.
+func (m *headMemo) onlyDrafted(rkey string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if h, ok := m.heads[key]; ok {
-		h.draftOnly = true
-		m.heads[key] = h
+	return m.draftOnly[rkey]
+}
+
+// draftOnlyFrom notes that pages rendered as rkey names are only drafted
+// early from now on.
+func (m *headMemo) draftOnlyFrom(rkey string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.draftOnly != nil && len(m.draftOnly) < earlyHeads*4 {
+		m.draftOnly[rkey] = true
 	}
+}
+
+// renderKey names how a page of a query and projection (headKey) is
+// rendered: its budget and result views decide whether statistics show.
+func renderKey(key string, budget int, views summary.Views) string {
+	return key + "\x1f" + strconv.Itoa(budget) + "\x1f" + views.String()
 }
 
 // earlyDraft is a draft started on a page's first rows during the fetch.
@@ -125,9 +137,9 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 	if q.executionID != "" || q.explicitLimit <= 0 || t.spend.Limited() {
 		return ctx, nil
 	}
-	key := headKey(q.queryID, opts)
-	memo := t.heads.get(key)
-	head := memo.head
+	head := t.heads.get(headKey(q.queryID, opts))
+	rkey := renderKey(headKey(q.queryID, opts), q.budget, c.views)
+	drafted := t.heads.onlyDrafted(rkey)
 	n := max(probe*earlyMargin, earlyMinRows)
 	if head == nil || opts.Limit <= n || len(head.Columns) == 0 {
 		return ctx, nil
@@ -145,14 +157,14 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 				// transports; this goroutine is not theirs, so it drops
 				// the draft instead (the page is summarised afresh).
 				if r := recover(); r != nil {
-					e.d = nil
+					e.d, e.ready = nil, nil
 					t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Str("tool", c.tool).Msg("early draft panicked; dropped")
 				}
 			}()
 			if ctx.Err() == nil { // a cancelled call's draft would not be used
-				e.make(t, c, q, opts, memo, spent, keys, rows)
-				if e.d != nil && e.ready == nil && !memo.draftOnly && e.want > 0 {
-					t.heads.draftOnly(key)
+				e.make(t, c, q, opts, head, drafted, spent, keys, rows)
+				if e.d != nil && e.ready == nil && !drafted && e.want > 0 {
+					t.heads.draftOnlyFrom(rkey)
 				}
 			}
 		}()
@@ -165,12 +177,12 @@ func headKey(queryID int64, opts dune.Options) string {
 	return projectionKey(queryKey(queryID, opts.QueryParameters), opts.Columns)
 }
 
-// make builds the draft from the remembered head and the first rows (keys
-// in the decoder's order; spent: the call's datapoints before the page),
-// and plans it; then, unless the query's pages are
-// only drafted, renders the whole page (render).
-func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, memo memoHead, spent int, keys []string, rows []dune.Row) {
-	head := memo.head
+// make renders the whole page from the remembered head and the first rows
+// (keys in the decoder's order; spent: the call's datapoints before the
+// page) with stand-ins for the rest (render), unless such pages are only
+// drafted; when it does not, or that answer would not hold, it drafts the
+// first rows and plans them.
+func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, head *dune.Result, drafted bool, spent int, keys []string, rows []dune.Row) {
 	if len(keys) != len(head.Columns) {
 		return
 	}
@@ -206,7 +218,7 @@ func (e *earlyDraft) make(t *Toolset, c *call, q pageQuery, opts dune.Options, m
 	}
 	e.page = t.page(c, pr, ordered)
 	e.page.Datapoints = spent
-	if !memo.draftOnly && e.render(t, pr, opts.Limit) {
+	if !drafted && e.render(t, pr, opts.Limit) {
 		return
 	}
 	d, err := summary.NewDraft(e.page, q.budget)
@@ -285,7 +297,7 @@ func (e *earlyDraft) answer(page summary.Page, rows []dune.Row) *summary.Output 
 		return nil
 	}
 	<-e.done
-	if e.ready == nil || len(rows) != e.want || page.TotalRowCount != e.total || page.Datapoints != e.dpts ||
+	if e.ready == nil || e.d == nil || len(rows) != e.want || page.TotalRowCount != e.total || page.Datapoints != e.dpts ||
 		!sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) || !e.d.SameAge(page.Now) {
 		return nil
 	}

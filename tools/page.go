@@ -61,17 +61,12 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	case pr.sample > 0:
 	case len(ch.Rows) >= storeAsideRows:
 		// Weighed and stored once the answer is out: the page cache's
-		// lookups wait for it (pages.aside).
-		t.cache.aside(ctx, func() {
-			defer func() {
-				if r := recover(); r != nil { // not the handler's goroutine: its recovery does not cover this one
-					t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Msg("storing a page in the page cache panicked")
-				}
-			}()
-			t.store(v, ch, shown)
+		// lookups wait for it (pages.storeAside).
+		t.cache.storeAside(ctx, v, ch, shown, func(r any) {
+			t.cfg.Logger.Error().Str("panic", fmt.Sprint(r)).Msg("storing a page in the page cache panicked")
 		})
 	default:
-		t.store(v, ch, shown)
+		t.cache.store(v, ch, shown)
 	}
 	if rep.fromCache {
 		c.logToClient(ctx, mcp.LoggingLevelInfo, fmt.Sprintf("served %d rows from the page cache (no Dune request)", out.ShownRows),
@@ -155,25 +150,11 @@ func (t *Toolset) page(c *call, pr pageReq, rows []dune.Row) summary.Page {
 	}
 }
 
-// storeAsideRows is the smallest page stored in the page cache on a
-// goroutine of its own, while the answer goes out: below it, a goroutine
-// costs about what weighing and storing do.
+// storeAsideRows is the smallest page stored in the page cache after its
+// answer is written (pages.storeAside): below it, storing costs too little
+// to be worth setting aside (on a goroutine, where the transport does not
+// say when the answer is written).
 const storeAsideRows = 256
-
-// store caches the rows of a page as two disjoint segments: the rows shown
-// (for a re-read of the same page) and the rows after them (where the
-// page's cursor continues). Every row is weighed once (weighPrefix).
-func (t *Toolset) store(v view, ch *chunk, shown int) {
-	start, end := ch.Start, ch.Start+len(ch.Rows)
-	n := len(ch.Rows)
-	weights := weighPrefix(ch.Rows)
-	if shown <= 0 || shown >= n {
-		t.cache.putWeighed(v, ch, weights[n])
-		return
-	}
-	t.cache.putWeighed(v, ch.slice(start, start+shown), weights[shown])
-	t.cache.putWeighed(v, ch.slice(start+shown, end), weights[n]-weights[shown])
-}
 
 // cursorFunc returns the cursor maker of a page: after shown rows, continue
 // at the next row, same view; none when nothing is left or for samples.

@@ -14,6 +14,7 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 	"github.com/dune-mcp/dune-mcp/internal/clock"
 	"github.com/dune-mcp/dune-mcp/internal/emulator"
+	"github.com/dune-mcp/dune-mcp/internal/later"
 	"github.com/dune-mcp/dune-mcp/internal/redisconn"
 	"github.com/dune-mcp/dune-mcp/internal/redistest"
 	"github.com/dune-mcp/dune-mcp/schemas"
@@ -370,4 +371,43 @@ func BenchmarkSharedChunk(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A lookup waits for a page set aside to reach this process's tier, not
+// for its write to the shared tier: with Redis stopped mid-write, the rows
+// are found at once, and the write ends on its own.
+func TestLookupDoesNotWaitForTheSharedWrite(t *testing.T) {
+	srv := redistest.Start(t)
+	conn, err := redisconn.Open(context.Background(), srv.URL(), redisconn.Options{Logger: zerolog.Nop(), RetryAfter: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	p := newPages(1<<30, conn)
+	v := view{ExecutionID: "01HW"}
+	ch := &chunk{head: &dune.Result{ExecutionID: "01HW"}, Start: 0, Total: 100, Rows: rowsOf(60, 2)}
+	ctx, answered := later.With(context.Background(), func(r any) { t.Errorf("panicked: %v", r) })
+	p.storeAside(ctx, v, ch, 10, func(r any) { t.Errorf("the store panicked: %v", r) })
+	srv.Pause() // the shared tier's write hangs until its timeout
+	t.Cleanup(srv.Resume)
+	stored := make(chan struct{})
+	go func() {
+		answered()
+		close(stored)
+	}()
+	got, tier := p.collect(v, 10, 50)
+	if got == nil || len(got.Rows) != 50 || tier != tierLocal {
+		t.Fatalf("lookup during the shared write: %v rows from tier %q, want 50 from %q", got, tier, tierLocal)
+	}
+	select {
+	case <-stored:
+		t.Fatal("the shared write had already ended: the lookup may have waited for it")
+	default:
+	}
+	srv.Resume()
+	select {
+	case <-stored:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store set aside never ended")
+	}
 }

@@ -65,28 +65,14 @@ type pages struct {
 
 	localHits, sharedHits, misses atomic.Int64
 
-	// pending is read-locked by each store set aside (aside) until it is
-	// done; readers take it to wait for them (settle).
+	// pending is read-locked by each store set aside (storeAside) until
+	// its page is in the local tier; lookups take it to wait for them all
+	// (settle).
 	pending sync.RWMutex
 }
 
-// aside runs store, which puts chunks, after the call's answer is written
-// (internal/later; on a goroutine of its own where the transport does not
-// say when that is); lookups made from now on wait for it to finish
-// (settle), so a page stored aside is found as if it had been stored at
-// once.
-func (p *pages) aside(ctx context.Context, store func()) {
-	p.pending.RLock()
-	job := func() {
-		defer p.pending.RUnlock()
-		store()
-	}
-	if !later.Do(ctx, job) {
-		go job()
-	}
-}
-
-// settle waits for the stores set aside (aside).
+// settle waits until every page set aside (storeAside) is in the local
+// tier.
 func (p *pages) settle() {
 	p.pending.Lock()
 	//lint:ignore SA2001 an empty critical section: waiting for the stores is the point
@@ -125,6 +111,74 @@ func (p *pages) get(v view, start int) (*chunk, string, bool) {
 // (weighRows), under its view and start row in both tiers.
 func (p *pages) putWeighed(v view, ch *chunk, rowsWeight int64) {
 	p.local.putWeighed(v, ch, rowsWeight)
+	p.putShared(v, ch)
+}
+
+// segment is a chunk to store and the weight of its rows.
+type segment struct {
+	ch     *chunk
+	weight int64
+}
+
+// segments are what a page of ch, of which shown rows were shown, is
+// cached as: the rows shown (for a re-read of the same page) and the rows
+// after them (where the page's cursor continues), each weighed once
+// (weighPrefix); one segment when all or none were shown.
+func segments(ch *chunk, shown int) []segment {
+	start, end := ch.Start, ch.Start+len(ch.Rows)
+	n := len(ch.Rows)
+	w := weighPrefix(ch.Rows)
+	if shown <= 0 || shown >= n {
+		return []segment{{ch, w[n]}}
+	}
+	return []segment{
+		{ch.slice(start, start+shown), w[shown]},
+		{ch.slice(start+shown, end), w[n] - w[shown]},
+	}
+}
+
+// store caches a page of ch of which shown rows were shown (segments) in
+// both tiers.
+func (p *pages) store(v view, ch *chunk, shown int) {
+	for _, s := range segments(ch, shown) {
+		p.putWeighed(v, s.ch, s.weight)
+	}
+}
+
+// storeAside is store once the call's answer is written (internal/later),
+// or on a goroutine of its own where the transport does not say when that
+// is. Lookups made from now on wait until the page is in this process's
+// tier (settle), not for the shared tier's write, which follows; failed
+// gets a panic of the store, which is no handler's to recover.
+func (p *pages) storeAside(ctx context.Context, v view, ch *chunk, shown int, failed func(any)) {
+	p.pending.RLock()
+	job := func() {
+		locked := true
+		defer func() {
+			if locked {
+				p.pending.RUnlock()
+			}
+			if r := recover(); r != nil {
+				failed(r)
+			}
+		}()
+		segs := segments(ch, shown)
+		for _, s := range segs {
+			p.local.putWeighed(v, s.ch, s.weight)
+		}
+		locked = false
+		p.pending.RUnlock()
+		for _, s := range segs {
+			p.putShared(v, s.ch)
+		}
+	}
+	if !later.Do(ctx, job) {
+		go job()
+	}
+}
+
+// putShared stores ch in the shared tier, if there is one.
+func (p *pages) putShared(v view, ch *chunk) {
 	if p.shared == nil || len(ch.Rows) == 0 {
 		return
 	}

@@ -207,7 +207,9 @@ func (l *stdioLoop) serve(line []byte) (request bool) {
 	}
 	// What the call leaves for after its answer (its log line, storing
 	// rows for next_page) runs once the answer is written.
-	ctx, after := later.With(l.ctx)
+	ctx, after := later.With(l.ctx, func(r any) {
+		l.s.log.Error().Str("panic", fmt.Sprint(r)).Msg("stdio: work left for after an answer panicked")
+	})
 	l.w.write(l.s.handle(ctx, line))
 	after()
 	if m.method != "" {

@@ -15,16 +15,18 @@ type queueKey struct{}
 
 // queue is one request's work for after its answer.
 type queue struct {
-	mu   sync.Mutex
-	fns  []func()
-	done bool // run has run: work given from now on is not queued
+	mu        sync.Mutex
+	fns       []func()
+	done      bool // run has run: work given from now on is not queued
+	recovered func(any)
 }
 
 // With returns ctx carrying a new, empty queue, and run, which runs the
 // work queued on it, in the order it was given, once; work given after run
-// is not queued (Do returns false).
-func With(ctx context.Context) (context.Context, func()) {
-	q := &queue{}
+// is not queued (Do returns false). A panic of one piece of work goes to
+// recovered, and the rest still runs.
+func With(ctx context.Context, recovered func(any)) (context.Context, func()) {
+	q := &queue{recovered: recovered}
 	return context.WithValue(ctx, queueKey{}, q), q.run
 }
 
@@ -51,6 +53,15 @@ func (q *queue) run() {
 	q.fns, q.done = nil, true
 	q.mu.Unlock()
 	for _, f := range fns {
-		f()
+		q.runOne(f)
 	}
+}
+
+func (q *queue) runOne(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			q.recovered(r)
+		}
+	}()
+	f()
 }

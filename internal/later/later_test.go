@@ -12,7 +12,7 @@ func TestQueueRunsOnceInOrder(t *testing.T) {
 	if Do(context.Background(), func() { t.Error("ran without a queue") }) {
 		t.Fatal("Do without a queue reported queued")
 	}
-	ctx, run := With(context.Background())
+	ctx, run := With(context.Background(), func(r any) { t.Errorf("panicked: %v", r) })
 	var got []int
 	for i := range 3 {
 		if !Do(ctx, func() { got = append(got, i) }) {
@@ -38,8 +38,8 @@ func TestQueueRunsOnceInOrder(t *testing.T) {
 // Each request's queue is its own: a context derived from one carries it,
 // another request's does not.
 func TestQueuesAreSeparate(t *testing.T) {
-	a, runA := With(context.Background())
-	b, _ := With(context.Background())
+	a, runA := With(context.Background(), func(r any) { t.Errorf("panicked: %v", r) })
+	b, _ := With(context.Background(), func(r any) { t.Errorf("panicked: %v", r) })
 	ranA, ranB := false, false
 	derived, cancel := context.WithCancel(a)
 	defer cancel()
@@ -48,5 +48,18 @@ func TestQueuesAreSeparate(t *testing.T) {
 	runA()
 	if !ranA || ranB {
 		t.Fatalf("after running a's queue: a ran %v, b ran %v; want true, false", ranA, ranB)
+	}
+}
+
+// A panic of one piece of work goes to recovered; the work after it runs.
+func TestPanicDoesNotStopTheQueue(t *testing.T) {
+	var got []any
+	ctx, run := With(context.Background(), func(r any) { got = append(got, r) })
+	ran := false
+	Do(ctx, func() { panic("first") })
+	Do(ctx, func() { ran = true })
+	run()
+	if !ran || len(got) != 1 || got[0] != "first" {
+		t.Fatalf("after a panicking piece: the next ran %v, recovered %v", ran, got)
 	}
 }

@@ -185,8 +185,13 @@ func (f *frame) affixesPay() bool {
 // common part out saves varies little from row to row.
 const affixSample = 16
 
-// cell is s without the common part.
+// cell is s without the common part; s whole when it lacks it. The rows
+// a page shows have it (the common parts are found over them, see
+// Draft.layout); a row past them, measured as a candidate, may not.
 func (a affix) cell(s string) string {
+	if len(s) < len(a.prefix)+len(a.suffix) || !strings.HasPrefix(s, a.prefix) || !strings.HasSuffix(s, a.suffix) {
+		return s
+	}
 	return s[len(a.prefix) : len(s)-len(a.suffix)]
 }
 

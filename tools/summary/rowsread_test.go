@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,19 +11,26 @@ import (
 	"github.com/dune-mcp/dune-mcp/dune"
 )
 
-// standIns returns n rows of rows' shape that are not the page's rows: the
-// first row again, with every string and number replaced (so a draft that
-// read one of them renders something else).
+// standIns returns n rows of rows' width that are not the page's rows:
+// the first rows again with every value changed (strings and numbers to
+// others, booleans flipped, NULLs to numbers, anything else to NULL), so a
+// draft that read one of them renders something else.
 func standIns(rows []dune.Row, n int) []dune.Row {
 	out := make([]dune.Row, n)
 	for i := range out {
 		r := make(dune.Row, len(rows[0]))
 		for c, v := range rows[i%len(rows)] {
-			switch v.(type) {
+			switch x := v.(type) {
 			case string:
 				r[c] = fmt.Sprintf("stand-in %d/%d", i, c)
+			case json.Number:
+				r[c] = json.Number(fmt.Sprint(7*i + c + 1000003))
+			case bool:
+				r[c] = !x
+			case nil:
+				r[c] = json.Number("42")
 			default:
-				r[c] = v
+				r[c] = nil
 			}
 		}
 		out[i] = r

@@ -348,9 +348,10 @@ func (t *textView) rowCost(i int) int {
 }
 
 // anyLongCell reports whether one of the first n rows has a cell longer
-// than the cell limit. It reads the values, not the rows' lines: under
-// ViewsStructured it is asked about every row of the page, and rendering
-// and counting 1,000 lines took 8 ms.
+// than the cell limit. It reads the values of rows whose lines are not
+// made yet, not their lines: making and counting lines is costly. planStruct
+// asks it about the rows the text shows, which the text's plan measured
+// (so Draft.RowsRead covers them).
 func (t *textView) anyLongCell(n int) bool {
 	for i := range min(n, len(t.f.p.Rows)) {
 		if i < len(t.rowTok) && t.rowTok[i] >= 0 { // the line is made: it knows
