@@ -137,8 +137,9 @@ func (t *Toolset) earlyFetch(ctx context.Context, c *call, q pageQuery, opts dun
 	if q.executionID != "" || q.explicitLimit <= 0 || t.spend.Limited() {
 		return ctx, nil
 	}
-	head := t.heads.get(headKey(q.queryID, opts))
-	rkey := renderKey(headKey(q.queryID, opts), q.budget, c.views)
+	key := headKey(q.queryID, opts)
+	head := t.heads.get(key)
+	rkey := renderKey(key, q.budget, c.views)
 	drafted := t.heads.onlyDrafted(rkey)
 	n := max(probe*earlyMargin, earlyMinRows)
 	if head == nil || opts.Limit <= n || len(head.Columns) == 0 {
@@ -267,46 +268,38 @@ func (e *earlyDraft) render(t *Toolset, pr pageReq, limit int) bool {
 	return true
 }
 
-// take returns the early draft extended with the rest of rows when it was
-// made from page's first rows and head (page being the page present makes
-// of rows), or nil. It waits for the draft's goroutine to finish, so that
-// goroutine never touches the draft once take has returned; a draft whose
-// fetch failed is never taken, and its goroutine ends on its own.
-func (e *earlyDraft) take(page summary.Page, rows []dune.Row) *summary.Draft {
+// use returns what of the early work serves page, the page present makes
+// of rows: the answer rendered early when page is the page it foresaw (as
+// many rows, the same total and datapoints, an age that reads the same at
+// page.Now), or else the draft of the first rows, extended with the rest;
+// either only when made from page's head and first rows; (nil, nil) when
+// neither. It waits for the draft's goroutine to finish, so that goroutine
+// never touches the draft once use has returned; a draft whose fetch
+// failed is never used, and its goroutine ends on its own.
+func (e *earlyDraft) use(page summary.Page, rows []dune.Row) (*summary.Output, *summary.Draft) {
 	if e == nil || !e.started.Load() {
-		return nil
+		return nil, nil
 	}
 	<-e.done
-	if e.d == nil || e.ready != nil || len(rows) <= e.rows || !sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) {
-		return nil
+	if e.d == nil || len(rows) <= e.rows || !sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) {
+		return nil, nil
+	}
+	if e.ready != nil { // e.d holds stand-ins: only its answer can serve
+		if len(rows) != e.want || page.TotalRowCount != e.total || page.Datapoints != e.dpts || !e.d.SameAge(page.Now) {
+			return nil, nil
+		}
+		return e.ready, nil
 	}
 	if err := e.d.Extend(rows[e.rows:], page.TotalRowCount, page.Datapoints); err != nil {
-		return nil
+		return nil, nil
 	}
 	e.d.SetNow(page.Now) // the age is the answer's, not the early rows'
-	return e.d
-}
-
-// answer returns the answer rendered early when page (of rows) is the page
-// it foresaw: made from the same head, its first rows those the draft
-// read, as many rows, the same total and datapoints, and an age that reads
-// the same at page.Now; otherwise nil (take then tells whether the draft
-// can be used). Like take, it waits for the draft's goroutine.
-func (e *earlyDraft) answer(page summary.Page, rows []dune.Row) *summary.Output {
-	if e == nil || !e.started.Load() {
-		return nil
-	}
-	<-e.done
-	if e.ready == nil || e.d == nil || len(rows) != e.want || page.TotalRowCount != e.total || page.Datapoints != e.dpts ||
-		!sameHead(e.page, page) || !sameRows(e.page.Rows, rows[:e.rows]) || !e.d.SameAge(page.Now) {
-		return nil
-	}
-	return e.ready
+	return nil, e.d
 }
 
 // sameHead reports whether a and b are the same page but for their rows,
 // total row count and datapoints (which Extend sets) and reference time
-// (which take sets with Draft.SetNow). Times are compared
+// (which use sets with Draft.SetNow). Times are compared
 // as instants (time.Time.Equal), not by their location.
 func sameHead(a, b summary.Page) bool {
 	if !a.SubmittedAt.Equal(b.SubmittedAt) || !a.ExpiresAt.Equal(b.ExpiresAt) ||

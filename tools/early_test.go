@@ -236,7 +236,7 @@ func TestEarlyDraftDroppedWhenThePageDiffers(t *testing.T) {
 }
 
 // An early draft whose fetch then fails is never taken: its goroutine ends
-// on its own (done closes without take) and blocks nothing; the call
+// on its own (done closes without use) and blocks nothing; the call
 // answers with the fetch's error.
 func TestEarlyDraftOfAFailedFetchEndsOnItsOwn(t *testing.T) {
 	emu := emulator.NewServer()
@@ -259,7 +259,7 @@ func TestEarlyDraftOfAFailedFetchEndsOnItsOwn(t *testing.T) {
 	if !early.started.Load() {
 		t.Fatalf("the early draft did not start: the page was cut before its first %d rows", early.rows)
 	}
-	<-early.done // hangs (and the test times out) if the goroutine waits for a take
+	<-early.done // hangs (and the test times out) if the goroutine waits for a use
 
 	got := e.call(t, schemas.GetLatestResult, map[string]any{"query_id": 1, "limit": 1000, "offset": 1000})
 	if got.IsError || got.S.Offset != 1000 || got.S.ReturnedRows == 0 {
@@ -322,15 +322,15 @@ func TestEarlyAnswerOnlyForThePageForeseen(t *testing.T) {
 	} {
 		p := foreseen
 		rows := tc.page(&p)
-		got := early.answer(p, rows)
+		got, d := early.use(p, rows)
+		if d != nil {
+			t.Errorf("%s: the draft rendered early, holding stand-ins, was taken", tc.name)
+		}
 		if (got != nil) != tc.use {
 			t.Errorf("%s: answer used %v, want %v", tc.name, got != nil, tc.use)
 		}
 		if tc.use && (got.ShownRows == 0 || got.Structured.Offset != 1000) {
 			t.Errorf("%s: the answer shows %d rows from %d", tc.name, got.ShownRows, got.Structured.Offset)
-		}
-		if d := early.take(p, rows); d != nil {
-			t.Errorf("%s: the draft rendered early, holding stand-ins, was taken", tc.name)
 		}
 	}
 }

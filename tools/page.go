@@ -49,11 +49,15 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	}
 	page := t.page(c, pr, rows)
 	var out summary.Output
-	if ready := pr.early.answer(page, rows); ready != nil {
-		out, rep.earlyRows, rep.earlyReady = *ready, pr.early.rows, true
+	ready, d := pr.early.use(page, rows)
+	if ready != nil || d != nil {
+		rep.earlyRows, rep.earlyReady = pr.early.rows, ready != nil
+	}
+	if ready != nil {
+		out = *ready
 	} else {
 		var err error
-		if out, err = t.render(ctx, c, &rep, &pr, page, rows); err != nil {
+		if out, err = t.render(ctx, c, &rep, &pr, page, rows, d); err != nil {
 			return nil, rep, err
 		}
 	}
@@ -80,17 +84,14 @@ func (t *Toolset) present(ctx context.Context, c *call, rep report, pr pageReq) 
 	return &out, rep, nil
 }
 
-// render summarises page (of rows): with the draft started during the
-// fetch when it can be used, else afresh; topped up when pr allows it
-// (pr.ch then holds the rows fetched since).
-func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq, page summary.Page, rows []dune.Row) (summary.Output, error) {
+// render summarises page (of rows): with d, the draft started during the
+// fetch, when there is one, else afresh; topped up when pr allows it (pr.ch
+// then holds the rows fetched since).
+func (t *Toolset) render(ctx context.Context, c *call, rep *report, pr *pageReq, page summary.Page, rows []dune.Row, d *summary.Draft) (summary.Output, error) {
 	failed := func(err error) (summary.Output, error) {
 		return summary.Output{}, newToolError("internal", "Rendering the result failed: %s", err)
 	}
-	d := pr.early.take(page, rows)
-	if d != nil {
-		rep.earlyRows = pr.early.rows
-	} else {
+	if d == nil {
 		var err error
 		if d, err = summary.NewDraft(page, pr.budget); err != nil {
 			return failed(err)

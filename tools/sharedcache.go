@@ -152,23 +152,21 @@ func (p *pages) store(v view, ch *chunk, shown int) {
 // gets a panic of the store, which is no handler's to recover.
 func (p *pages) storeAside(ctx context.Context, v view, ch *chunk, shown int, failed func(any)) {
 	p.pending.RLock()
-	job := func() {
-		locked := true
-		defer func() {
-			if locked {
-				p.pending.RUnlock()
-			}
-			if r := recover(); r != nil {
-				failed(r)
-			}
-		}()
+	local := func() []segment {
+		defer p.pending.RUnlock()
 		segs := segments(ch, shown)
 		for _, s := range segs {
 			p.local.putWeighed(v, s.ch, s.weight)
 		}
-		locked = false
-		p.pending.RUnlock()
-		for _, s := range segs {
+		return segs
+	}
+	job := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				failed(r)
+			}
+		}()
+		for _, s := range local() {
 			p.putShared(v, s.ch)
 		}
 	}
